@@ -1,0 +1,53 @@
+"""Backends, chosen by the ``backend`` setting.
+
+``auto`` (the default): ``xpgeo`` when an XPGEO server URL is set; else ``portal``
+when a portal URL or an ArcGIS Pro sign-in is available; else ``local``.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from xpgeo_core.backends.base import Backend, TokenProvider
+from xpgeo_core.errors import ConfigError
+from xpgeo_core.settings import Settings
+
+BACKEND_NAMES = ("xpgeo", "portal", "local")
+
+
+def _backend_class(name: str) -> type:
+    # Static import statements (not importlib) so ArcGIS Pro's web-tool publisher,
+    # which follows static imports only, copies every backend module to the server.
+    if name == "xpgeo":
+        from xpgeo_core.backends.xpgeo_rest import XpgeoRestBackend
+        return XpgeoRestBackend
+    if name == "portal":
+        from xpgeo_core.backends.portal import PortalBackend
+        return PortalBackend
+    if name == "local":
+        from xpgeo_core.backends.local import LocalBackend
+        return LocalBackend
+    raise ConfigError(f"Unknown backend {name!r}.", hint="Use one of: auto, " + ", ".join(BACKEND_NAMES) + ".")
+
+
+def choose_backend_name(settings: Settings, *, token_provider: Optional[TokenProvider] = None,
+                        portal_url: Optional[str] = None) -> str:
+    """Which backend a run uses (see module docstring)."""
+    if settings.backend != "auto":
+        return settings.backend
+    if settings.rest_url:
+        return "xpgeo"
+    if settings.portal_url or (token_provider is not None and portal_url):
+        return "portal"
+    return "local"
+
+
+def get_backend(settings: Settings, *, token_provider: Optional[TokenProvider] = None,
+                portal_url: Optional[str] = None, session=None) -> Backend:
+    """Build the backend the settings call for."""
+    name = choose_backend_name(settings, token_provider=token_provider, portal_url=portal_url)
+    cls = _backend_class(name)
+    return cls(settings, session=session, token_provider=token_provider, portal_url=portal_url)
+
+
+__all__ = ["Backend", "TokenProvider", "choose_backend_name", "get_backend", "BACKEND_NAMES"]

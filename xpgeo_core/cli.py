@@ -1,0 +1,176 @@
+"""The ``xpgeo`` command line: a drop-in for the AerialSphere reference client.
+
+``xpgeo health-check``, ``create-oi-layer``, ``append-image``, ``append-images`` print
+the reference client's lines; ``inspect`` and ``demo`` are ours. Global options
+(``--json``, ``--config``, ``--verbose``, ...) go before or after the command name.
+
+Exit codes: 0 all done, 1 some images failed, 2 usage or validation error,
+3 authentication error, 4 server or network error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import traceback
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, List, Optional, Sequence, TextIO
+
+from xpgeo_core import __version__
+from xpgeo_core.commands import COMMANDS
+from xpgeo_core.errors import EXIT_SERVER, EXIT_USAGE, XpgeoError, redact
+from xpgeo_core.settings import Settings, load_settings
+
+log = logging.getLogger("xpgeo")
+
+
+def _add_global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
+    """Global options; on sub-commands their defaults are SUPPRESS so a value given
+    before the command name is not overwritten by the sub-parser's default."""
+    d = (lambda value: argparse.SUPPRESS) if suppress else (lambda value: value)
+    g = parser.add_argument_group("global options")
+    g.add_argument("--json", action="store_true", default=d(False),
+                   help="print one machine-readable JSON document on stdout")
+    g.add_argument("--config", metavar="PATH", default=d(None), help="config file (KEY=VALUE lines)")
+    g.add_argument("--verbose", "-v", action="store_true", default=d(False), help="more detail on stderr")
+    g.add_argument("--quiet", "-q", action="store_true", default=d(False), help="no progress, only warnings")
+    g.add_argument("--backend", choices=("auto", "xpgeo", "portal", "local"), default=d(None),
+                   help="where layers are made (default: the BACKEND setting, else auto)")
+    g.add_argument("--rest-url", metavar="URL", default=d(None), help="XPGEO REST server URL")
+    g.add_argument("--portal-url", metavar="URL", default=d(None), help="ArcGIS portal URL")
+    g.add_argument("--output-dir", metavar="DIR", default=d(None), help="folder for local layers")
+    g.add_argument("--disable-ssl-verification", action="store_true", default=d(False),
+                   help="do not verify TLS certificates (not recommended; prefer CA_BUNDLE)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="xpgeo", description="Photos at URLs -> an Esri Oriented Imagery layer.",
+        epilog="Exit codes: 0 done, 1 some images failed, 2 usage/validation, 3 authentication, 4 server/network.")
+    parser.add_argument("--version", action="version", version=f"xpgeo {__version__}")
+    _add_global_options(parser, suppress=False)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for command in COMMANDS:
+        p = sub.add_parser(command.NAME, help=command.HELP, description=command.HELP)
+        command.add_arguments(p)
+        _add_global_options(p, suppress=True)
+        p.set_defaults(_command=command)
+    return parser
+
+
+@dataclass
+class CliContext:
+    """What a command needs from the command line: settings, output, progress."""
+
+    args: argparse.Namespace
+    stdout: TextIO
+    stderr: TextIO
+    environ: Dict[str, str]
+    _settings: Optional[Settings] = None
+    secrets: List[str] = field(default_factory=list)
+
+    @property
+    def json(self) -> bool:
+        return bool(getattr(self.args, "json", False))
+
+    @property
+    def quiet(self) -> bool:
+        return bool(getattr(self.args, "quiet", False))
+
+    def settings(self, **extra: Any) -> Settings:
+        """Settings with command-line flags on top (flag > env > config file > default)."""
+        if self._settings is None:
+            a = self.args
+            overrides = {
+                "backend": a.backend, "rest_url": a.rest_url, "portal_url": a.portal_url,
+                "output_dir": a.output_dir,
+                "disable_ssl_verification": True if a.disable_ssl_verification else None,
+            }
+            overrides.update({k: v for k, v in extra.items() if v is not None})
+            self._settings = load_settings(overrides, config_path=a.config, search_dirs=[os.getcwd()],
+                                           environ=self.environ)
+            self.secrets = self._settings.secrets()
+        return self._settings
+
+    def say(self, line: str = "") -> None:
+        """A human output line on stdout (nothing in --json mode)."""
+        if not self.json:
+            print(redact(line, self.secrets), file=self.stdout, flush=True)
+
+    def emit_json(self, document: Any) -> None:
+        """The one JSON document of a --json run."""
+        if self.json:
+            text = json.dumps(document, indent=2, default=str)
+            print(redact(text, self.secrets), file=self.stdout, flush=True)
+
+
+class _RedactingFormatter(logging.Formatter):
+    def __init__(self, secrets: Callable[[], List[str]]) -> None:
+        super().__init__("%(message)s")
+        self._secrets = secrets
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        if record.levelno >= logging.WARNING:
+            text = f"{record.levelname.capitalize()}: {text}"
+        return redact(text, self._secrets())
+
+
+def _install_log_handler(ctx: CliContext) -> logging.Handler:
+    handler = logging.StreamHandler(ctx.stderr)
+    handler.setFormatter(_RedactingFormatter(lambda: ctx.secrets))
+    level = logging.DEBUG if getattr(ctx.args, "verbose", False) else (
+        logging.WARNING if ctx.quiet else logging.INFO)
+    handler.setLevel(level)
+    log.addHandler(handler)
+    log.setLevel(logging.DEBUG)
+    log.propagate = False
+    return handler
+
+
+def main(argv: Optional[Sequence[str]] = None, *, stdout: Optional[TextIO] = None,
+         stderr: Optional[TextIO] = None, environ: Optional[Dict[str, str]] = None) -> int:
+    """Run the command line; returns the exit code (never raises for expected failures)."""
+    stdout = stdout or sys.stdout
+    stderr = stderr or sys.stderr
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse: --help/--version exit 0, usage errors exit 2
+        return int(exc.code or 0)
+    if not getattr(args, "_command", None):
+        parser.print_help(stdout)
+        return EXIT_USAGE
+    ctx = CliContext(args=args, stdout=stdout, stderr=stderr,
+                     environ=dict(os.environ if environ is None else environ))
+    handler = _install_log_handler(ctx)
+    try:
+        return int(args._command.run(args, ctx))
+    except XpgeoError as exc:
+        _report_error(ctx, exc.kind, exc.message, exc.hint, exc.status)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("Interrupted.", file=stderr)
+        return 130
+    except Exception as exc:  # a bug: say so plainly, traceback only with --verbose
+        if getattr(args, "verbose", False):
+            print(redact(traceback.format_exc(), ctx.secrets), file=stderr)
+        _report_error(ctx, "internal", f"Unexpected error: {exc.__class__.__name__}: {exc}",
+                      "Run again with --verbose for details, and report it with that output.", None)
+        return EXIT_SERVER
+    finally:
+        log.removeHandler(handler)
+
+
+def _report_error(ctx: CliContext, kind: str, message: str, hint: Optional[str], status: Optional[int]) -> None:
+    if ctx.json:
+        ctx.emit_json({"ok": False, "error": {"type": kind, "message": message, "hint": hint, "status": status}})
+    text = f"Error: {message}" + (f" {hint}" if hint else "")
+    print(redact(text, ctx.secrets), file=ctx.stderr, flush=True)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

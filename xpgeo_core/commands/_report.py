@@ -1,0 +1,36 @@
+"""Shared printing of append results for the append commands."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from xpgeo_core.errors import EXIT_OK, EXIT_SOME_FAILED
+from xpgeo_core.results import AppendReport
+
+
+def response_text(report: AppendReport) -> str:
+    """The server's answer as the reference client prints it (``true``, ``response: true``)."""
+    if not report.responses:
+        return "true" if report.ok else "false"
+    return " | ".join(_one(r) for r in report.responses)
+
+
+def _one(response: Any) -> str:
+    if isinstance(response, str):
+        return response
+    return json.dumps(response, separators=(",", ":"))
+
+
+def print_summary(ctx, report: AppendReport) -> None:
+    ctx.say(f"Appended {report.appended}, skipped {report.skipped} (already in the layer), "
+            f"failed {report.failed} of {report.total} image(s) in layer '{report.layer_name}'.")
+    if report.duplicates_removed:
+        ctx.say(f"Removed {report.duplicates_removed} duplicate URL(s) from the list.")
+    for r in report.failures():
+        where = f"line {r.line}: " if r.line else ""
+        ctx.say(f"  failed {where}{r.url}: {r.reason}")
+
+
+def exit_code(report: AppendReport) -> int:
+    return EXIT_OK if report.ok else EXIT_SOME_FAILED

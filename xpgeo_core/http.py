@@ -1,0 +1,108 @@
+"""The one HTTP session factory every backend and the metadata engine use.
+
+Why one factory: time-outs, retries, TLS verification, proxies and the User-Agent
+must be the same for every request, and a person who turns certificate checks off
+must be told so once, not find out from a packet capture.
+
+Works with urllib3 1.26 (older ArcGIS Pro releases) and 2.x: only ``Retry``
+arguments present in both are used.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Optional, Union
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from xpgeo_core import __version__
+from xpgeo_core.errors import RequestError, redact
+
+log = logging.getLogger("xpgeo.http")
+
+USER_AGENT = f"xpgeo/{__version__}"
+RETRY_STATUSES = (429, 502, 503, 504)
+# POST is retried only on statuses that mean "not processed" (429/503 with
+# Retry-After); idempotency of appends is handled by the backends themselves.
+RETRY_METHODS = frozenset(["GET", "HEAD", "OPTIONS", "PUT", "DELETE", "POST"])
+INSECURE_WARNING = ("TLS certificate verification is OFF (DISABLE_SSL_VERIFICATION=true): "
+                    "the server's identity is not checked. Use CA_BUNDLE for an internal CA instead.")
+
+
+class XpgeoSession(requests.Session):
+    """A ``requests.Session`` with a default time-out on every request."""
+
+    def __init__(self, timeout: Optional[float]) -> None:
+        super().__init__()
+        self.default_timeout = timeout
+
+    def request(self, method: str, url: Union[str, bytes], *args: Any, **kwargs: Any) -> requests.Response:
+        if kwargs.get("timeout") is None:
+            kwargs["timeout"] = self.default_timeout
+        return super().request(method, url, *args, **kwargs)
+
+
+def make_retry(retries: int, backoff: float, *, post: bool = False) -> Retry:
+    """urllib3 retry policy: 429/502/503/504 and dropped connections, honouring Retry-After."""
+    methods = RETRY_METHODS if post else RETRY_METHODS - {"POST"}
+    return Retry(
+        total=retries,
+        connect=retries,
+        read=retries if not post else 0,
+        status=retries,
+        backoff_factor=backoff,
+        status_forcelist=RETRY_STATUSES,
+        allowed_methods=methods,
+        respect_retry_after_header=True,
+        raise_on_status=False,
+    )
+
+
+def make_session(settings: Any, *, pool_size: int = 10) -> XpgeoSession:
+    """Build the session for one run from :class:`xpgeo_core.settings.Settings`."""
+    timeout = settings.timeout_seconds or None
+    session = XpgeoSession(timeout)
+    session.headers["User-Agent"] = USER_AGENT
+    adapter = HTTPAdapter(max_retries=make_retry(settings.retries, settings.retry_backoff),
+                          pool_connections=pool_size, pool_maxsize=pool_size)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    if settings.disable_ssl_verification:
+        log.warning(INSECURE_WARNING)
+        session.verify = False
+        try:  # the warning above replaces urllib3's per-request one
+            import urllib3
+
+            urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+        except Exception:  # pragma: no cover - very old urllib3
+            pass
+    elif settings.ca_bundle:
+        session.verify = settings.ca_bundle
+    else:
+        session.verify = True
+    # Proxies: requests reads HTTP(S)_PROXY / NO_PROXY from the environment (trust_env).
+    return session
+
+
+def describe_request_failure(exc: requests.RequestException, url: str, secrets: Any = ()) -> RequestError:
+    """Turn a requests exception into a :class:`RequestError` a person can act on."""
+    where = redact(_strip_query(url), secrets)
+    if isinstance(exc, requests.exceptions.SSLError):
+        return RequestError(
+            f"The TLS certificate of {where} could not be verified.",
+            hint="If the server uses an internal certificate authority, set CA_BUNDLE to its PEM file; "
+                 "only as a last resort set DISABLE_SSL_VERIFICATION=true.")
+    if isinstance(exc, requests.exceptions.Timeout):
+        return RequestError(f"{where} did not answer in time.",
+                            hint="Check the server is up, or raise TIMEOUT_SECONDS.")
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        return RequestError(f"Could not connect to {where}.",
+                            hint="Check the URL, that the server is running, and any proxy settings.")
+    return RequestError(f"The request to {where} failed: {exc.__class__.__name__}.")
+
+
+def _strip_query(url: str) -> str:
+    """Drop the query string: it may hold signatures (presigned S3) or, from other clients, tokens."""
+    return url.split("?", 1)[0]

@@ -1,0 +1,141 @@
+"""What operations return: plain dataclasses that turn into JSON.
+
+Every backend returns these same shapes, so the toolbox, the CLI and the tests never
+care which backend did the work.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable, Dict, List, Optional
+
+APPENDED = "appended"
+FAILED = "failed"
+SKIPPED = "skipped"
+"""Already in the layer: a rerun never duplicates."""
+
+
+@dataclass
+class HealthResult:
+    backend: str
+    liveness_label: str
+    """First output line's label, e.g. ``XPGEO REST`` in ``XPGEO REST response: ...``."""
+    liveness_message: str
+    versions: Dict[str, Any]
+    """``currentVersion``/``enterpriseVersion``/``enterpriseBuild`` or the backend's equivalent."""
+    details: Dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> Dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class CreateResult:
+    backend: str
+    requested_name: str
+    layer_name: str
+    """The name actually created: may carry a ``_YYYYMMDD_HHMMSS`` suffix or be cleaned."""
+    item_id: Optional[str]
+    service_url: Optional[str]
+    service_type: Optional[str] = "Feature Service"
+    layer: Dict[str, Any] = field(default_factory=dict)
+    response: Dict[str, Any] = field(default_factory=dict)
+    """The server's own answer (the XPGEO create JSON), printed by the CLI."""
+    messages: List[str] = field(default_factory=list)
+
+    @property
+    def renamed(self) -> bool:
+        return self.layer_name != self.requested_name
+
+    def to_dict(self) -> Dict[str, Any]:
+        out = asdict(self)
+        out["renamed"] = self.renamed
+        return out
+
+
+@dataclass
+class ImageResult:
+    url: str
+    status: str
+    """``appended``, ``failed`` or ``skipped``."""
+    reason: Optional[str] = None
+    line: Optional[int] = None
+    """Line number in the URL list file, when the URL came from one."""
+    attributes: Optional[Dict[str, Any]] = None
+
+    def to_dict(self) -> Dict[str, Any]:
+        out = {"url": self.url, "status": self.status, "reason": self.reason, "line": self.line}
+        if self.attributes is not None:
+            out["attributes"] = self.attributes
+        return out
+
+
+@dataclass
+class AppendReport:
+    backend: str
+    layer_name: str
+    results: List[ImageResult] = field(default_factory=list)
+    responses: List[Any] = field(default_factory=list)
+    """Raw server answers, one per request, for the reference client's output lines."""
+    messages: List[str] = field(default_factory=list)
+    duplicates_removed: int = 0
+    extra: Dict[str, Any] = field(default_factory=dict)
+
+    def count(self, status: str) -> int:
+        return sum(1 for r in self.results if r.status == status)
+
+    @property
+    def appended(self) -> int:
+        return self.count(APPENDED)
+
+    @property
+    def failed(self) -> int:
+        return self.count(FAILED)
+
+    @property
+    def skipped(self) -> int:
+        return self.count(SKIPPED)
+
+    @property
+    def total(self) -> int:
+        return len(self.results)
+
+    @property
+    def ok(self) -> bool:
+        return self.failed == 0
+
+    def failures(self) -> List[ImageResult]:
+        return [r for r in self.results if r.status == FAILED]
+
+    def to_dict(self) -> Dict[str, Any]:
+        return {
+            "backend": self.backend,
+            "layer_name": self.layer_name,
+            "total": self.total,
+            "appended": self.appended,
+            "failed": self.failed,
+            "skipped": self.skipped,
+            "duplicates_removed": self.duplicates_removed,
+            "messages": list(self.messages),
+            "results": [r.to_dict() for r in self.results],
+            **({"extra": self.extra} if self.extra else {}),
+        }
+
+
+@dataclass
+class Progress:
+    """One progress step: sent after each chunk/batch of an append."""
+
+    done: int
+    total: int
+    failed: int
+    step: int
+    steps: int
+    message: str = ""
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
+def no_progress(_: Progress) -> None:
+    """The default progress callback: nobody is watching."""

@@ -1,0 +1,371 @@
+"""Settings: every option XPGEO reads, declared once, with one precedence.
+
+Highest first: tool parameter or CLI flag > environment (``XPGEO_*``) > config file
+(``xpgeo.env``) > default.
+
+The config file holds ``KEY=VALUE`` lines. It accepts the AerialSphere reference
+client's names (``CLIENT_ESRI_API_KEY``, ``USERNAME``, ``PASSWORD``) as well as ours.
+In the environment every setting carries the ``XPGEO_`` prefix: plain ``USERNAME`` is
+always set on Windows (to the Windows login) and is never read from the environment.
+
+Where the config file is looked for, first found wins:
+
+1. an explicit path (``--config`` / ``XPGEO_CONFIG``); it must exist;
+2. ``xpgeo.env`` in the search folders the caller gives (the toolbox folder, or the
+   current folder for the command line);
+3. ``xpgeo.env`` in the user's config folder: ``%APPDATA%\\XPGEO`` on Windows,
+   ``$XDG_CONFIG_HOME/xpgeo`` (default ``~/.config/xpgeo``) elsewhere.
+
+Secrets are held as :class:`Secret`, whose ``repr`` and ``str`` are asterisks.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+
+from xpgeo_core.errors import REDACTED, ConfigError
+
+log = logging.getLogger("xpgeo.settings")
+
+CONFIG_FILE_NAME = "xpgeo.env"
+BACKENDS = ("auto", "xpgeo", "portal", "local")
+IMAGERY_TYPES = ("Horizontal", "Oblique", "Nadir", "360", "Inspection")
+
+
+class Secret:
+    """A secret string that never shows itself by accident.
+
+    ``str()``, ``repr()`` and f-strings give asterisks; only :meth:`reveal` gives the
+    value, and only code that puts it on the wire calls it.
+    """
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return f"Secret({REDACTED!r})"
+
+    def __str__(self) -> str:
+        return REDACTED
+
+    def __format__(self, spec: str) -> str:
+        return REDACTED
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __reduce__(self):  # never pickle a secret into a file
+        raise TypeError("Secret values cannot be pickled")
+
+
+def _parse_bool(text: str) -> bool:
+    value = text.strip().lower()
+    if value in ("1", "true", "yes", "on", "y", "t"):
+        return True
+    if value in ("0", "false", "no", "off", "n", "f", ""):
+        return False
+    raise ValueError("expected true or false")
+
+
+def _parse_positive_int(text: str) -> int:
+    value = int(str(text).strip())
+    if value < 1:
+        raise ValueError("expected a whole number of at least 1")
+    return value
+
+
+def _parse_non_negative_float(text: str) -> float:
+    value = float(str(text).strip())
+    if value < 0:
+        raise ValueError("expected a number of at least 0")
+    return value
+
+
+def _parse_str(text: str) -> Optional[str]:
+    value = str(text).strip()
+    return value or None
+
+
+def _parse_url(text: str) -> Optional[str]:
+    value = _parse_str(text)
+    if value is None:
+        return None
+    if not (value.startswith("http://") or value.startswith("https://")):
+        raise ValueError("expected a URL starting with http:// or https://")
+    return value.rstrip("/")
+
+
+def _parse_backend(text: str) -> str:
+    value = str(text).strip().lower() or "auto"
+    aliases = {"server": "xpgeo", "rest": "xpgeo", "xpgeo_rest": "xpgeo", "folder": "local"}
+    value = aliases.get(value, value)
+    if value not in BACKENDS:
+        raise ValueError("expected one of " + ", ".join(BACKENDS))
+    return value
+
+
+def _parse_secret(text: str) -> Optional[Secret]:
+    value = str(text).strip()
+    return Secret(value) if value else None
+
+
+@dataclass(frozen=True)
+class SettingSpec:
+    """One setting: its attribute name, the names it goes by, how it parses."""
+
+    attr: str
+    keys: Tuple[str, ...]
+    """Names accepted in the config file; the first is the canonical one."""
+    env: str
+    parse: Callable[[str], Any]
+    default: Any
+    doc: str
+    secret: bool = False
+
+
+SETTINGS: Tuple[SettingSpec, ...] = (
+    SettingSpec("backend", ("XPGEO_BACKEND", "BACKEND"), "XPGEO_BACKEND", _parse_backend, "auto",
+                "Where layers are made: auto, xpgeo (XPGEO REST server), portal (ArcGIS REST), local (a folder). "
+                "auto picks xpgeo when XPGEO_REST_URL is set, else portal when a portal URL or a Pro sign-in is "
+                "available, else local."),
+    SettingSpec("rest_url", ("XPGEO_REST_URL", "REST_URL"), "XPGEO_REST_URL", _parse_url, None,
+                "Base URL of the AerialSphere XPGEO REST server."),
+    SettingSpec("api_key", ("CLIENT_ESRI_API_KEY", "XPGEO_API_KEY", "API_KEY"), "XPGEO_API_KEY", _parse_secret,
+                None, "ArcGIS API key. Sent to the XPGEO server, or used against the portal.", secret=True),
+    SettingSpec("username", ("USERNAME", "XPGEO_USERNAME"), "XPGEO_USERNAME", _parse_str, None,
+                "ArcGIS account name (portal backend; the XPGEO server uses its own)."),
+    SettingSpec("password", ("PASSWORD", "XPGEO_PASSWORD"), "XPGEO_PASSWORD", _parse_secret, None,
+                "ArcGIS account password.", secret=True),
+    SettingSpec("portal_url", ("PORTAL_URL", "XPGEO_PORTAL_URL"), "XPGEO_PORTAL_URL", _parse_url, None,
+                "ArcGIS Online or Enterprise portal URL, e.g. https://www.arcgis.com or https://gis.example.com/portal."),
+    SettingSpec("disable_ssl_verification", ("DISABLE_SSL_VERIFICATION",), "XPGEO_DISABLE_SSL_VERIFICATION",
+                _parse_bool, False, "true turns TLS certificate checks off (a warning says so each run). Prefer CA_BUNDLE."),
+    SettingSpec("ca_bundle", ("CA_BUNDLE",), "XPGEO_CA_BUNDLE", _parse_str, None,
+                "PEM file of the certificate authorities to trust (an internal CA)."),
+    SettingSpec("max_image_list_size", ("MAX_IMAGE_LIST_SIZE",), "XPGEO_MAX_IMAGE_LIST_SIZE", _parse_positive_int,
+                100, "Most image URLs sent in one append request; longer lists are split into chunks."),
+    SettingSpec("timeout_seconds", ("TIMEOUT_SECONDS",), "XPGEO_TIMEOUT_SECONDS", _parse_non_negative_float, 60.0,
+                "Seconds to wait for a server to connect or answer."),
+    SettingSpec("retries", ("RETRIES",), "XPGEO_RETRIES", lambda t: int(str(t).strip()), 3,
+                "Retries on 429/502/503/504 and dropped connections."),
+    SettingSpec("retry_backoff", ("RETRY_BACKOFF",), "XPGEO_RETRY_BACKOFF", _parse_non_negative_float, 0.5,
+                "Back-off factor in seconds between retries (doubles each time; Retry-After wins)."),
+    SettingSpec("output_dir", ("XPGEO_OUTPUT_DIR", "OUTPUT_DIR"), "XPGEO_OUTPUT_DIR", _parse_str, "xpgeo-layers",
+                "Folder that holds local layers (local backend)."),
+    SettingSpec("fetch_concurrency", ("FETCH_CONCURRENCY",), "XPGEO_FETCH_CONCURRENCY", _parse_positive_int, 8,
+                "Photos whose headers are read at once."),
+    SettingSpec("max_header_bytes", ("MAX_HEADER_BYTES",), "XPGEO_MAX_HEADER_BYTES", _parse_positive_int,
+                1024 * 1024, "Most bytes read from one photo to find its metadata."),
+    SettingSpec("batch_size", ("ADD_FEATURES_BATCH_SIZE", "BATCH_SIZE"), "XPGEO_BATCH_SIZE", _parse_positive_int, 250,
+                "Features per addFeatures request (portal backend; capped at the layer's maxRecordCount)."),
+    SettingSpec("token_minutes", ("TOKEN_MINUTES",), "XPGEO_TOKEN_MINUTES", _parse_positive_int, 60,
+                "Lifetime asked for generated portal tokens, in minutes."),
+    SettingSpec("referer", ("REFERER",), "XPGEO_REFERER", _parse_str, None,
+                "Referer bound to generated portal tokens (default: the portal URL)."),
+)
+
+SPECS_BY_ATTR: Dict[str, SettingSpec] = {s.attr: s for s in SETTINGS}
+_SPECS_BY_KEY: Dict[str, SettingSpec] = {k: s for s in SETTINGS for k in s.keys}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The resolved settings of one run. Immutable; build with :func:`load_settings`."""
+
+    values: Mapping[str, Any]
+    sources: Mapping[str, str] = field(default_factory=dict)
+    config_file: Optional[str] = None
+
+    def __getattr__(self, name: str) -> Any:
+        values = object.__getattribute__(self, "values")
+        if name in values:
+            return values[name]
+        raise AttributeError(name)
+
+    def source_of(self, attr: str) -> str:
+        """Where a value came from: ``parameter``, ``environment``, ``config file``, ``default``."""
+        return self.sources.get(attr, "default")
+
+    def secrets(self) -> List[str]:
+        """The revealed secret values, for :func:`xpgeo_core.errors.redact`."""
+        out = []
+        for spec in SETTINGS:
+            value = self.values.get(spec.attr)
+            if spec.secret and isinstance(value, Secret):
+                out.append(value.reveal())
+        return out
+
+    def replace(self, **overrides: Any) -> "Settings":
+        """A copy with some values replaced (already-parsed values)."""
+        values = dict(self.values)
+        sources = dict(self.sources)
+        for attr, value in overrides.items():
+            if attr not in SPECS_BY_ATTR:
+                raise ConfigError(f"Unknown setting {attr!r}.")
+            if SPECS_BY_ATTR[attr].secret and isinstance(value, str):
+                value = Secret(value) if value else None
+            values[attr] = value
+            sources[attr] = "parameter"
+        return Settings(values=values, sources=sources, config_file=self.config_file)
+
+    def describe(self) -> Dict[str, Any]:
+        """Every setting with its value (secrets masked) and source, for ``--verbose`` output."""
+        out = {}
+        for spec in SETTINGS:
+            value = self.values.get(spec.attr)
+            if spec.secret:
+                value = REDACTED if value else None
+            out[spec.keys[0]] = {
+                "value": value, "source": self.source_of(spec.attr)}
+        return out
+
+    def __repr__(self) -> str:
+        shown = ", ".join(
+            f"{s.attr}={(REDACTED if self.values.get(s.attr) else None) if s.secret else self.values.get(s.attr)!r}"
+            for s in SETTINGS)
+        return f"Settings({shown})"
+
+
+def user_config_dir(environ: Mapping[str, str]) -> Optional[Path]:
+    """The per-user config folder, from the standard library's point of view.
+
+    Windows: ``%APPDATA%\\XPGEO``. Elsewhere: ``$XDG_CONFIG_HOME/xpgeo`` or ``~/.config/xpgeo``.
+    """
+    if os.name == "nt" and environ.get("APPDATA"):
+        return Path(environ["APPDATA"]) / "XPGEO"
+    if environ.get("XDG_CONFIG_HOME"):
+        return Path(environ["XDG_CONFIG_HOME"]) / "xpgeo"
+    home = environ.get("HOME") or environ.get("USERPROFILE")
+    if home:
+        return Path(home) / ".config" / "xpgeo"
+    return None
+
+
+def find_config_file(explicit: Optional[str], search_dirs: Sequence[str], environ: Mapping[str, str]) -> Optional[Path]:
+    """The config file to read, or None. An explicit path that does not exist is an error."""
+    explicit = explicit or environ.get("XPGEO_CONFIG")
+    if explicit:
+        path = Path(explicit).expanduser()
+        if not path.is_file():
+            raise ConfigError(f"Config file {str(path)!r} was not found.",
+                              hint="Check the --config path (or XPGEO_CONFIG), or remove it to use the defaults.")
+        return path
+    candidates = [Path(d) / CONFIG_FILE_NAME for d in search_dirs if d]
+    user_dir = user_config_dir(environ)
+    if user_dir is not None:
+        candidates.append(user_dir / CONFIG_FILE_NAME)
+    for path in candidates:
+        if path.is_file():
+            return path
+    return None
+
+
+def read_config_file(path: Path) -> Dict[str, Tuple[str, int]]:
+    """Parse ``KEY=VALUE`` lines: ``#`` comments, blank lines, optional ``export`` and quotes.
+
+    Returns ``{KEY: (raw value, line number)}``. Unknown keys are warned about, not fatal,
+    so a config shared with the reference client (which has server-side keys) still works.
+    """
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"Config file {str(path)!r} cannot be read: {exc.__class__.__name__}.",
+                          hint="Save it as UTF-8 text with KEY=VALUE lines.") from None
+    entries: Dict[str, Tuple[str, int]] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        if stripped.startswith("export "):
+            stripped = stripped[len("export "):].strip()
+        if "=" not in stripped:
+            raise ConfigError(f"Config file {str(path)!r}, line {number}: expected KEY=VALUE.",
+                              hint="Each setting goes on its own line, e.g. MAX_IMAGE_LIST_SIZE=100.")
+        key, _, value = stripped.partition("=")
+        key = key.strip().upper()
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+            value = value[1:-1]
+        elif " #" in value:
+            value = value.split(" #", 1)[0].rstrip()
+        if key not in _SPECS_BY_KEY:
+            log.warning("Config file %s, line %d: unknown setting %s is ignored.", path, number, key)
+            continue
+        entries[key] = (value, number)
+    return entries
+
+
+def _parse(spec: SettingSpec, raw: Any, where: str) -> Any:
+    if not isinstance(raw, str):
+        if spec.secret and raw is not None and not isinstance(raw, Secret):
+            raw = str(raw)
+        else:
+            return raw
+    try:
+        return spec.parse(raw)
+    except (ValueError, TypeError) as exc:
+        shown = REDACTED if spec.secret else repr(raw)
+        raise ConfigError(f"Setting {spec.keys[0]} from {where} is {shown}: {exc}.",
+                          hint=f"{spec.doc}") from None
+
+
+def load_settings(
+    overrides: Optional[Mapping[str, Any]] = None,
+    *,
+    config_path: Optional[str] = None,
+    search_dirs: Iterable[str] = (),
+    environ: Optional[Mapping[str, str]] = None,
+) -> Settings:
+    """Resolve every setting. ``overrides`` maps attribute names to parameter/flag values;
+    ``None`` and empty strings mean "not given" so an empty tool parameter falls through."""
+    environ = os.environ if environ is None else environ
+    overrides = overrides or {}
+    unknown = set(overrides) - set(SPECS_BY_ATTR)
+    if unknown:
+        raise ConfigError("Unknown setting(s): " + ", ".join(sorted(unknown)) + ".")
+
+    path = find_config_file(config_path, list(search_dirs), environ)
+    from_file = read_config_file(path) if path else {}
+
+    values: Dict[str, Any] = {}
+    sources: Dict[str, str] = {}
+    for spec in SETTINGS:
+        given = overrides.get(spec.attr)
+        if given is not None and given != "":
+            values[spec.attr] = _parse(spec, given, "a tool parameter or command-line flag")
+            sources[spec.attr] = "parameter"
+            continue
+        env_value = environ.get(spec.env)
+        if env_value is not None and env_value.strip() != "":
+            values[spec.attr] = _parse(spec, env_value, f"environment variable {spec.env}")
+            sources[spec.attr] = "environment"
+            continue
+        file_hits = [(key, from_file[key]) for key in spec.keys if key in from_file]
+        if file_hits:
+            key, (raw, line) = file_hits[0]
+            values[spec.attr] = _parse(spec, raw, f"{path}, line {line} ({key})")
+            sources[spec.attr] = "config file"
+            continue
+        values[spec.attr] = spec.default
+        sources[spec.attr] = "default"
+
+    settings = Settings(values=values, sources=sources, config_file=str(path) if path else None)
+    if settings.ca_bundle and not Path(settings.ca_bundle).expanduser().is_file():
+        raise ConfigError(f"CA_BUNDLE file {settings.ca_bundle!r} was not found.",
+                          hint="Point CA_BUNDLE at a PEM file of your organisation's certificate authorities.")
+    return settings

@@ -1,0 +1,148 @@
+"""Image URLs and layer names: the client-side checks and the URL list file reader.
+
+The checks use the XPGEO server's own wording (400 "Missing layer name or image URL",
+422 "Malformed image URL string", ...) so a person sees the same message whether our
+client or the server refused the input; we refuse it before any request is made.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, List, Optional, Tuple
+from urllib.parse import urlsplit
+
+from xpgeo_core.errors import ValidationError
+
+MISSING_NAME_OR_URL = "Missing layer name or image URL"
+MISSING_NAME_OR_LIST = "Missing layer name or image list"
+MISSING_NAME = "Missing layer name"
+MALFORMED_URL = "Malformed image URL string"
+MALFORMED_URL_IN_LIST = "Malformed image URL string in the list"
+LIST_NOT_ARRAY_OR_TOO_BIG = "Image list is either not an array or exceeds maximum size"
+
+_CONTROL = re.compile(r"[\x00-\x20\x7f]")
+
+
+def image_url_problem(url: Optional[str]) -> Optional[str]:
+    """Why *url* is not an acceptable image URL, or None when it is.
+
+    Acceptable: ``http``/``https`` with a host, no spaces or control characters.
+    """
+    if url is None or not str(url).strip():
+        return "the image URL is empty"
+    url = str(url)
+    if _CONTROL.search(url):
+        return "it contains a space or a control character (encode spaces as %20)"
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "it is not a URL"
+    if parts.scheme.lower() not in ("http", "https"):
+        return "it must start with http:// or https://"
+    try:
+        host = parts.hostname
+    except ValueError:
+        host = None
+    if not host:
+        return "it has no host name"
+    try:
+        parts.port
+    except ValueError:
+        return "its port is not a number"
+    return None
+
+
+def check_image_url(url: Optional[str]) -> str:
+    """Return the URL, stripped, or raise the server's 422 (400 when missing)."""
+    if url is None or not str(url).strip():
+        raise ValidationError(MISSING_NAME_OR_URL + ": give the image URL.", status=400)
+    url = str(url).strip()
+    problem = image_url_problem(url)
+    if problem:
+        raise ValidationError(f"{MALFORMED_URL}: {url!r}: {problem}.", status=422,
+                              hint="Give a full http:// or https:// URL to the photo.")
+    return url
+
+
+def layer_name_problem(name: Optional[str]) -> Optional[str]:
+    if name is None or not str(name).strip():
+        return "the layer name is empty"
+    if _CONTROL.sub("", str(name).strip()) != str(name).strip().replace(" ", ""):
+        return "it contains a control character"
+    return None
+
+
+def check_layer_name(name: Optional[str], missing: str = MISSING_NAME) -> str:
+    """Return the stripped layer name, or raise the server's 400."""
+    problem = layer_name_problem(name)
+    if problem:
+        raise ValidationError(f"{missing}: {problem}.", status=400, hint="Give the layer (feature service) name.")
+    return str(name).strip()
+
+
+@dataclass
+class UrlEntry:
+    url: str
+    line: Optional[int] = None
+
+
+@dataclass
+class UrlList:
+    """The outcome of reading URLs: the distinct valid ones, and what was set aside."""
+
+    entries: List[UrlEntry] = field(default_factory=list)
+    malformed: List[Tuple[Optional[int], str, str]] = field(default_factory=list)
+    """(line, text, reason) for every line that is not a valid URL."""
+    duplicates: List[Tuple[Optional[int], str, Optional[int]]] = field(default_factory=list)
+    """(line, url, first line) for every repeat of a URL already seen."""
+
+    @property
+    def urls(self) -> List[str]:
+        return [e.url for e in self.entries]
+
+
+def collect_urls(items: Iterable[Tuple[Optional[int], str]]) -> UrlList:
+    """Validate and de-duplicate (line, text) pairs, keeping first occurrences in order."""
+    out = UrlList()
+    seen = {}
+    for line, text in items:
+        url = text.strip()
+        problem = image_url_problem(url)
+        if problem:
+            out.malformed.append((line, url, f"{MALFORMED_URL}: {problem}"))
+            continue
+        if url in seen:
+            out.duplicates.append((line, url, seen[url]))
+            continue
+        seen[url] = line
+        out.entries.append(UrlEntry(url, line))
+    return out
+
+
+def read_url_file(path: str) -> UrlList:
+    """Read a URL list: one URL per line, UTF-8 with or without BOM, CRLF or LF.
+
+    Blank lines and ``#`` comments are skipped; duplicates are removed (reported by the
+    caller); malformed lines are kept with their line numbers so they are reported,
+    never silently dropped.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise ValidationError(f"URL list file {path!r} was not found.", status=400,
+                              hint="Give the path of a text file with one image URL per line.")
+    try:
+        text = p.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ValidationError(f"URL list file {path!r} is not UTF-8 text (byte {exc.start}).", status=400,
+                              hint="Save the file as UTF-8 (Notepad: Save As > Encoding > UTF-8).") from None
+    except OSError as exc:
+        raise ValidationError(f"URL list file {path!r} cannot be read: {exc.strerror}.", status=400) from None
+    pairs = []
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        pairs.append((number, line))
+    return collect_urls(pairs)
