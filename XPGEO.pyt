@@ -1,0 +1,214 @@
+# -*- coding: utf-8 -*-
+"""XPGEO: photos at URLs -> an Esri Oriented Imagery layer (ArcGIS Pro Python toolbox).
+
+This file is deliberately thin. Tool parameters are declared once, as data, in
+``xpgeo_core/toolbox.py``; each tool here turns them into ``arcpy.Parameter`` objects,
+reads their values *by name*, calls ``xpgeo_core.toolbox.run_tool`` and writes the
+derived outputs back by name. Core logging becomes geoprocessing messages through one
+handler, progress becomes the step progressor, and core errors become
+``arcpy.ExecuteError`` with a message that says what to do.
+
+Importing this file does no work: no network, no files, no arcpy calls. The only
+module-level action is putting the folder of this toolbox first on ``sys.path`` when
+``xpgeo_core`` sits beside it (the checkout, or a published web tool), so that copy
+wins over any installed one.
+"""
+
+import logging
+import os
+import sys
+
+import arcpy
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+if os.path.isdir(os.path.join(_HERE, "xpgeo_core")) and _HERE not in sys.path:
+    sys.path.insert(0, _HERE)
+
+from xpgeo_core import toolbox as core  # noqa: E402  (static import: web-tool publishing follows it)
+from xpgeo_core.errors import XpgeoError, redact  # noqa: E402
+
+
+class Toolbox(object):
+    def __init__(self):
+        self.label = "XPGEO"
+        self.alias = "xpgeo"
+        self.description = "Create Esri Oriented Imagery layers from photos at URLs and append photos to them."
+        self.tools = [HealthCheck, CreateOrientedImageryLayer, AppendImage, AppendImages]
+
+
+# -- the bridge: logging -> messages, progress -> progressor ---------------------------
+
+class _MessagesHandler(logging.Handler):
+    """Routes ``xpgeo`` log records to AddMessage / AddWarning / AddError."""
+
+    def __init__(self, secrets):
+        logging.Handler.__init__(self, logging.INFO)
+        self._secrets = secrets
+
+    def emit(self, record):
+        try:
+            text = redact(record.getMessage(), self._secrets)
+        except Exception:  # a log call must never break a tool
+            return
+        if record.levelno >= logging.ERROR:
+            arcpy.AddError(text)
+        elif record.levelno >= logging.WARNING:
+            arcpy.AddWarning(text)
+        else:
+            arcpy.AddMessage(text)
+
+
+def _progressor(label):
+    """A progress callback that drives a step progressor, one step per chunk."""
+    state = {"started": False}
+
+    def show(progress):
+        if not state["started"]:
+            arcpy.SetProgressor("step", label, 0, max(progress.steps, 1), 1)
+            state["started"] = True
+        arcpy.SetProgressorLabel("{0} of {1} images, {2} failed".format(progress.done, progress.total,
+                                                                         progress.failed))
+        arcpy.SetProgressorPosition(progress.step)
+
+    return show
+
+
+def _pro_signin_token():
+    """Token provider for the portal ArcGIS Pro is signed in to (fresh on every call)."""
+    info = arcpy.GetSigninToken()
+    if not info or not info.get("token"):
+        return None
+    return {"token": info["token"], "referer": info.get("referer"), "expires": info.get("expires")}
+
+
+def _pro_portal_url():
+    try:
+        return arcpy.GetActivePortalURL() or None
+    except Exception:
+        return None
+
+
+def _project_home():
+    try:
+        return arcpy.mp.ArcGISProject("CURRENT").homeFolder or None
+    except Exception:  # not in a Pro session (web tool, stand-alone script)
+        return None
+
+
+def _is_server():
+    try:
+        return arcpy.GetInstallInfo().get("ProductName") == "Server"
+    except Exception:
+        return False
+
+
+# -- one base class; the four tools only name their spec --------------------------------
+
+class _Tool(object):
+    spec_name = ""
+
+    def __init__(self):
+        spec = core.TOOLS_BY_NAME[self.spec_name]
+        self.label = spec.label
+        self.description = spec.description
+        self.canRunInBackground = spec.can_run_in_background
+
+    def getParameterInfo(self):
+        params = []
+        on_server = _is_server()
+        for p in core.TOOLS_BY_NAME[self.spec_name].params:
+            param = arcpy.Parameter(name=p.name, displayName=p.label, datatype=p.datatype,
+                                    parameterType=p.parameter_type, direction=p.direction,
+                                    multiValue=p.multi_value, category=p.category)
+            if p.value_list:
+                choices = list(p.value_list)
+                if p.name == "backend" and on_server:
+                    choices = [c for c in choices if c != "Local folder"]
+                param.filter.type = "ValueList"
+                param.filter.list = choices
+            if p.file_types:
+                param.filter.list = list(p.file_types)
+            if p.default is not None:
+                param.value = p.default
+            if p.name == "output_folder":
+                param.enabled = False
+            params.append(param)
+        return params
+
+    def isLicensed(self):
+        return True
+
+    def updateParameters(self, parameters):
+        by_name = {p.name: p for p in parameters}
+        if "output_folder" in by_name and "backend" in by_name:
+            by_name["output_folder"].enabled = (by_name["backend"].valueAsText == "Local folder")
+
+    def updateMessages(self, parameters):
+        by_name = {p.name: p for p in parameters}
+        problems = core.validate_tool(self.spec_name, _values(parameters))
+        for name, message in problems.items():
+            if name in by_name and by_name[name].altered:
+                by_name[name].setErrorMessage(message)
+
+    def execute(self, parameters, messages):
+        values = _values(parameters)
+        secrets = [values.get("api_key") or ""]
+        handler = _MessagesHandler(secrets)
+        logger = logging.getLogger("xpgeo")
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        try:
+            outputs = core.run_tool(
+                self.spec_name, values, search_dirs=[_HERE], token_provider=_pro_signin_token,
+                portal_url=_pro_portal_url(), default_output_dir=_project_home(),
+                progress=_progressor(self.label))
+        except XpgeoError as exc:
+            text = redact(str(exc), secrets)
+            messages.addErrorMessage(text)
+            raise arcpy.ExecuteError(text)
+        except Exception as exc:
+            text = redact("Unexpected error in {0}: {1}: {2}".format(self.label, exc.__class__.__name__, exc),
+                          secrets)
+            messages.addErrorMessage(text + " Please report it with the messages above.")
+            raise arcpy.ExecuteError(text)
+        finally:
+            logger.removeHandler(handler)
+            arcpy.ResetProgressor()
+        by_name = {p.name: p for p in parameters}
+        for name, value in outputs.items():
+            by_name[name].value = value
+        return
+
+    def postExecute(self, parameters):
+        return
+
+
+def _values(parameters):
+    """Parameter values by name, as plain Python values."""
+    values = {}
+    for p in parameters:
+        if p.direction != "Input":
+            continue
+        if p.datatype == "GPBoolean":
+            values[p.name] = bool(p.value)
+        elif p.multiValue:
+            values[p.name] = list(p.values or []) if p.values is not None else None
+        else:
+            values[p.name] = p.valueAsText
+    return values
+
+
+class HealthCheck(_Tool):
+    spec_name = "HealthCheck"
+
+
+class CreateOrientedImageryLayer(_Tool):
+    spec_name = "CreateOrientedImageryLayer"
+
+
+class AppendImage(_Tool):
+    spec_name = "AppendImage"
+
+
+class AppendImages(_Tool):
+    spec_name = "AppendImages"
