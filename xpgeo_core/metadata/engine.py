@@ -1,0 +1,106 @@
+"""The engine: a photo URL or path in, its Oriented Imagery attributes out.
+
+Many photos go through a thread pool (``FETCH_CONCURRENCY`` workers, one HTTP session
+per worker thread: ``requests.Session`` is not documented as thread-safe). Inputs are
+consumed lazily with a bounded window of pending photos, and each photo's bytes are
+dropped as soon as its header is parsed, so memory stays flat however long the list.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, Deque, Iterable, Iterator, List, Optional
+
+import requests
+
+from xpgeo_core.http import make_session
+from xpgeo_core.metadata import rules
+from xpgeo_core.metadata.fetch import is_remote, open_source
+from xpgeo_core.metadata.jpeg import walk
+from xpgeo_core.metadata.photo import PhotoError, PhotoInfo
+from xpgeo_core.metadata.xmp import XmpRefused, read_xmp
+
+log = logging.getLogger("xpgeo.metadata")
+WINDOW_PER_WORKER = 4  # photos queued per worker: keeps workers busy without reading the whole list
+
+
+def inspect_source(source: str, *, settings: Any, imagery_type: Optional[str] = None,
+                   session: Optional[requests.Session] = None) -> PhotoInfo:
+    """Read one photo's header and build its attributes. Never raises for a bad photo."""
+    source = str(source).strip()
+    info = PhotoInfo(source=source)
+    own_session = None
+    try:
+        if is_remote(source) and session is None:
+            session = own_session = make_session(settings, pool_size=1)
+        byte_source = open_source(source, settings.max_header_bytes, session)
+        try:
+            header = walk(byte_source, getattr(byte_source, "content_type", None))
+        finally:
+            info.bytes_read = byte_source.bytes_read
+            byte_source.close()
+        info.warnings.extend(header.warnings)
+        xmp = {}
+        if header.xmp is not None:
+            try:
+                xmp = read_xmp(header.xmp)
+            except XmpRefused as exc:
+                info.warnings.append(str(exc))
+        exif = header.exif or {}
+        facts = rules.Facts(ifd0=exif.get("ifd0", {}), exif=exif.get("exif", {}), gps=exif.get("gps", {}),
+                            xmp=xmp, frame_size=header.frame_size, warnings=info.warnings)
+        info.attributes = rules.build(facts, source, imagery_type)
+        info.ok = True
+    except PhotoError as exc:
+        info.error, info.error_code = exc.message, exc.code
+        if exc.attributes is not None:
+            info.attributes = exc.attributes
+    except Exception as exc:  # a bug must cost one photo, not the batch
+        log.debug("Unexpected error reading %s", source.split("?", 1)[0], exc_info=True)
+        info.error, info.error_code = "unexpected error reading the photo (%s)" % exc.__class__.__name__, "internal"
+    finally:
+        if own_session is not None:
+            own_session.close()
+    if not info.ok:
+        log.debug("Photo %s: %s", source.split("?", 1)[0], info.error)
+    return info
+
+
+def inspect_many(sources: Iterable[str], *, settings: Any, imagery_type: Optional[str] = None) -> Iterator[PhotoInfo]:
+    """Inspect photos concurrently; yields one :class:`PhotoInfo` per source, in input order."""
+    workers = max(1, int(settings.fetch_concurrency))
+    local = threading.local()
+    sessions: List[requests.Session] = []
+    lock = threading.Lock()
+
+    def session_for_thread() -> requests.Session:
+        session = getattr(local, "session", None)
+        if session is None:
+            session = local.session = make_session(settings, pool_size=2)
+            with lock:
+                sessions.append(session)
+        return session
+
+    def task(source: str) -> PhotoInfo:
+        text = str(source).strip()
+        return inspect_source(text, settings=settings, imagery_type=imagery_type,
+                              session=session_for_thread() if is_remote(text) else None)
+
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="xpgeo-fetch")
+    pending: Deque[Future] = collections.deque()
+    try:
+        for source in sources:
+            pending.append(pool.submit(task, source))
+            if len(pending) >= workers * WINDOW_PER_WORKER:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    finally:
+        for future in pending:
+            future.cancel()
+        pool.shutdown(wait=True)
+        for session in sessions:
+            session.close()

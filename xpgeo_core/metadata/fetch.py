@@ -1,0 +1,303 @@
+"""Byte sources for the JPEG walker: HTTP(S) range reads, local files, in-memory bytes.
+
+Why range reads: a photo is 2–8 MB, its metadata is the first few tens of KB. The HTTP
+source asks for ``bytes=0-65535`` first and only asks for more when the walker needs it
+(a late XMP segment), up to ``MAX_HEADER_BYTES``. Large segments the walker only skips
+(DJI thermal data) are jumped over with a small ranged read at their end instead of being
+downloaded. If the server ignores Range (200 with the whole file) the body is streamed and
+the connection closed as soon as the header is complete. It never sends HEAD: presigned
+S3 URLs are signed for GET only. When a presigned URL signed the Range header itself
+(``X-Amz-SignedHeaders`` includes ``range``), no Range is added and the body is streamed.
+
+Every failure is a :class:`PhotoError` whose message names no URL (URLs may carry
+signatures); the caller knows which photo it was.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Any, Iterator, List, Optional, Tuple
+from urllib.parse import unquote, urlsplit
+from urllib.request import url2pathname
+
+import requests
+
+from xpgeo_core.metadata.photo import PhotoError
+
+FIRST_READ = 64 * 1024
+GROW = 64 * 1024
+JUMP = 16 * 1024
+STREAM_CHUNK = 16 * 1024
+_CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)", re.IGNORECASE)
+_STATUS_HINTS = {
+    401: "the server wants a sign-in; use a URL that is public or presigned",
+    403: "access denied; a presigned URL may have expired",
+    404: "no photo at this URL; check it",
+    410: "the photo was removed from this URL",
+}
+
+
+def is_remote(source: str) -> bool:
+    return source.lower().startswith(("http://", "https://"))
+
+
+def local_path(source: str) -> str:
+    """A ``file://`` URL or plain path as a path of this machine."""
+    if source.lower().startswith("file:"):
+        parts = urlsplit(source)
+        path = url2pathname(unquote(parts.path)) if os.name == "nt" else unquote(parts.path)
+        if parts.netloc and parts.netloc not in ("", "localhost"):
+            path = "//" + parts.netloc + path  # UNC share
+        return path
+    return os.path.expanduser(source)
+
+
+class _Cache:
+    """Fetched byte ranges (merged when adjacent); bytes_read counts every byte received."""
+
+    def __init__(self, cap: int) -> None:
+        self.blocks: List[Tuple[int, bytearray]] = []
+        self.cap = cap
+        self.bytes_read = 0
+        self.size: Optional[int] = None  # total file size when known
+
+    def add(self, start: int, data: bytes) -> None:
+        for i, (s, block) in enumerate(self.blocks):
+            if s + len(block) == start:
+                block.extend(data)
+                return
+        self.blocks.append((start, bytearray(data)))
+        self.blocks.sort(key=lambda b: b[0])
+
+    def contiguous(self, offset: int) -> bytes:
+        for s, block in self.blocks:
+            if s <= offset < s + len(block):
+                return bytes(block[offset - s:])
+        return b""
+
+    def budget(self, want: int) -> int:
+        left = self.cap - self.bytes_read
+        if left <= 0:
+            raise PhotoError("header_too_large", "the metadata was not complete within the first %d bytes read "
+                             "(MAX_HEADER_BYTES); the photo's header is unusually large or corrupt" % self.cap)
+        return min(want, left)
+
+
+class _Source:
+    """Shared read loop: serve from the cache, fetch what is missing, stop at end of file."""
+
+    content_type: Optional[str] = None
+
+    def __init__(self, cap: int) -> None:
+        self.cache = _Cache(cap)
+
+    @property
+    def bytes_read(self) -> int:
+        return self.cache.bytes_read
+
+    def read(self, offset: int, size: int) -> bytes:
+        while True:
+            data = self.cache.contiguous(offset)
+            if len(data) >= size:
+                return data[:size]
+            end = offset + len(data)
+            if self.cache.size is not None and end >= self.cache.size:
+                return data
+            near = any(s + len(b) == end for s, b in self.cache.blocks) or end == 0
+            want = max(size - len(data), GROW if near else JUMP)
+            got = self._fetch(end, self.cache.budget(want))
+            if got == 0 and self.cache.bytes_read >= self.cache.cap:
+                self.cache.budget(1)  # raises header_too_large
+            if got == 0:
+                self.cache.size = end if self.cache.size is None else self.cache.size
+                return data
+
+    def _fetch(self, start: int, length: int) -> int:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+
+class BytesSource(_Source):
+    """Photo bytes already in memory (tests, callers that hold the file)."""
+
+    def __init__(self, data: bytes, cap: int) -> None:
+        super().__init__(cap)
+        self._data = data
+        self.cache.size = len(data)
+
+    def _fetch(self, start: int, length: int) -> int:
+        chunk = self._data[start:start + length]
+        self.cache.bytes_read += len(chunk)
+        self.cache.add(start, chunk)
+        return len(chunk)
+
+
+class FileSource(_Source):
+    """A local file, read the same way as a URL: only the header, in chunks."""
+
+    def __init__(self, source: str, cap: int) -> None:
+        super().__init__(cap)
+        path = local_path(source)
+        try:
+            self._handle = open(path, "rb")
+            self.cache.size = os.fstat(self._handle.fileno()).st_size
+        except FileNotFoundError:
+            raise PhotoError("file_not_found", "no such file: %s; check the path" % path) from None
+        except IsADirectoryError:
+            raise PhotoError("file_not_found", "%s is a folder, not a photo" % path) from None
+        except OSError as exc:
+            raise PhotoError("file_unreadable", "the file %s cannot be read: %s" % (path, exc.strerror)) from None
+
+    def _fetch(self, start: int, length: int) -> int:
+        try:
+            self._handle.seek(start)
+            chunk = self._handle.read(length)
+        except OSError as exc:
+            raise PhotoError("file_unreadable", "reading the file failed: %s" % exc.strerror) from None
+        self.cache.bytes_read += len(chunk)
+        self.cache.add(start, chunk)
+        return len(chunk)
+
+    def close(self) -> None:
+        self._handle.close()
+
+
+def range_is_signed(url: str) -> bool:
+    """True when a presigned S3 URL signed the Range header (adding one would break the signature)."""
+    query = urlsplit(url).query.lower()
+    match = re.search(r"x-amz-signedheaders=([^&]*)", query)
+    return bool(match and "range" in unquote(match.group(1)).split(";"))
+
+
+class HttpSource(_Source):
+    """A photo behind an http(s) URL, read with ranged GETs through a shared session."""
+
+    def __init__(self, url: str, session: requests.Session, cap: int) -> None:
+        super().__init__(cap)
+        self.url = url
+        self.session = session
+        self.use_range = not range_is_signed(url)
+        self._stream: Optional[requests.Response] = None
+        self._chunks: Optional[Iterator[bytes]] = None
+        self._stream_pos = 0
+        self.requests = 0
+
+    def _fetch(self, start: int, length: int) -> int:
+        if self._stream is not None:
+            return self._from_stream(start, length)
+        headers = {"Accept-Encoding": "identity"}
+        if self.use_range:
+            headers["Range"] = "bytes=%d-%d" % (start, start + length - 1)
+        response = self._get(headers)
+        status = response.status_code
+        if self.content_type is None:
+            self.content_type = response.headers.get("Content-Type")
+        if status == 206:
+            return self._from_partial(response, start, length)
+        if status == 200:
+            self._stream = response
+            self._chunks = response.iter_content(STREAM_CHUNK)
+            self._stream_pos = 0
+            if response.headers.get("Content-Length", "").isdigit():
+                self.cache.size = int(response.headers["Content-Length"])
+            return self._from_stream(start, length)
+        if status == 416:
+            response.close()
+            match = re.search(r"\*/(\d+)", response.headers.get("Content-Range", ""))
+            self.cache.size = int(match.group(1)) if match else start
+            if start == 0 and self.cache.size == 0:
+                raise PhotoError("not_jpeg", "the file is empty")
+            return 0
+        response.close()
+        reason = response.reason or ""
+        hint = _STATUS_HINTS.get(status, "the server failed; try again later" if status >= 500 else "")
+        raise PhotoError("http_status", "HTTP %d %s%s" % (status, reason, ": " + hint if hint else "")
+                         if reason else "HTTP %d%s" % (status, ": " + hint if hint else ""))
+
+    def _get(self, headers: dict) -> requests.Response:
+        self.requests += 1
+        try:
+            return self.session.get(self.url, headers=headers, stream=True)
+        except requests.RequestException as exc:
+            raise _network_error(exc) from None
+
+    def _from_partial(self, response: requests.Response, start: int, length: int) -> int:
+        match = _CONTENT_RANGE.search(response.headers.get("Content-Range", ""))
+        if match:
+            if int(match.group(1)) != start:
+                response.close()
+                raise PhotoError("http_range", "the server answered bytes %s-%s when asked for bytes from %d"
+                                 % (match.group(1), match.group(2), start))
+            if match.group(3) != "*":
+                self.cache.size = int(match.group(3))
+        data = bytearray()
+        try:
+            for chunk in response.iter_content(STREAM_CHUNK):
+                data.extend(chunk)
+                if len(data) >= length:
+                    break
+        except (requests.RequestException, OSError) as exc:
+            raise _network_error(exc) from None
+        finally:
+            response.close()
+        del data[length:]
+        self.cache.bytes_read += len(data)
+        self.cache.add(start, bytes(data))
+        if len(data) < length and self.cache.size is None:
+            self.cache.size = start + len(data)
+        return len(data)
+
+    def _from_stream(self, start: int, length: int) -> int:
+        """Read on in a body the server sends whole; bytes before *start* are read and dropped."""
+        got = 0
+        stop = start + length
+        try:
+            while self._stream_pos < stop:
+                chunk = next(self._chunks, b"")  # type: ignore[arg-type]
+                if not chunk:
+                    self.cache.size = self._stream_pos
+                    break
+                chunk_start = self._stream_pos
+                self._stream_pos += len(chunk)
+                self.cache.bytes_read += len(chunk)
+                lo = max(start, chunk_start)
+                if self._stream_pos > lo:
+                    piece = chunk[lo - chunk_start:]
+                    self.cache.add(lo, piece)
+                    got += len(piece)
+                if self.cache.bytes_read >= self.cache.cap and self._stream_pos < stop:
+                    break
+        except (requests.RequestException, OSError) as exc:
+            self.close()
+            raise _network_error(exc) from None
+        return got
+
+    def close(self) -> None:
+        if self._stream is not None:
+            self._stream.close()
+            self._stream = None
+
+
+def _network_error(exc: BaseException) -> PhotoError:
+    text = "%s %s" % (exc.__class__.__name__, exc)
+    if isinstance(exc, requests.exceptions.SSLError):
+        return PhotoError("network", "the server's TLS certificate could not be verified (set CA_BUNDLE for an "
+                          "internal certificate authority)")
+    if isinstance(exc, requests.exceptions.Timeout) or "timed out" in text.lower():
+        return PhotoError("network", "the server did not answer in time (TIMEOUT_SECONDS)")
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        return PhotoError("network", "could not connect to the server, or the connection dropped; check the URL "
+                          "and any proxy settings")
+    return PhotoError("network", "the request failed: %s" % exc.__class__.__name__)
+
+
+def open_source(source: str, cap: int, session: Optional[requests.Session] = None) -> Any:
+    """The byte source for a URL or path (``session`` is required for http(s))."""
+    if is_remote(source):
+        if session is None:
+            raise ValueError("an HTTP session is needed for " + source.split("?", 1)[0])
+        return HttpSource(source, session, cap)
+    return FileSource(source, cap)

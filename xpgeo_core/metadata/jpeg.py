@@ -1,0 +1,146 @@
+"""JPEG segment walker: finds the EXIF and XMP APP1 segments and the frame size.
+
+It walks marker segments from SOI and stops as soon as the metadata is complete: at the
+start of scan (SOS, after which no metadata may follow), or earlier when the EXIF and XMP
+segments have been read and the frame size is known or not needed (EXIF holds the pixel
+dimensions, or there is no 35 mm focal length to use it with). Why stop early: DJI thermal photos carry 600 KB of radiometric APP segments
+between the XMP and the frame header; reading them would cost ten times the bytes.
+
+The walker reads through a :class:`ByteSource` (``read(offset, size)``), so the fetcher
+decides how bytes arrive (range requests, a stream, a file) and never has to hold more
+than the header.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Tuple
+
+from xpgeo_core.metadata.photo import PhotoError
+from xpgeo_core.metadata.tiff import read_exif
+
+try:  # typing.Protocol is 3.8+; keep the import cheap and optional
+    from typing import Protocol
+except ImportError:  # pragma: no cover
+    Protocol = object  # type: ignore
+
+EXIF_ID = b"Exif\x00\x00"
+XMP_ID = b"http://ns.adobe.com/xap/1.0/\x00"
+SOF_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+STANDALONE = frozenset(range(0xD0, 0xD8)) | {0x01}
+
+
+class ByteSource(Protocol):
+    def read(self, offset: int, size: int) -> bytes:
+        """Up to *size* bytes at *offset*; fewer only at the end of the file."""
+
+
+@dataclass
+class JpegHeader:
+    """What the walk found. ``exif`` is the decoded IFDs (see :func:`read_exif`)."""
+
+    exif: Optional[Dict[str, Dict[str, Any]]] = None
+    xmp: Optional[bytes] = None
+    frame_size: Optional[Tuple[int, int]] = None
+    warnings: List[str] = field(default_factory=list)
+
+
+def describe_non_jpeg(head: bytes, content_type: Optional[str] = None) -> str:
+    """Name what a non-JPEG body is, so the person knows what the URL really serves."""
+    stripped = head.lstrip()[:64].lower()
+    served = " (served as %s)" % content_type if content_type else ""
+    if not head:
+        return "the file is empty" + served
+    if stripped.startswith((b"<!doctype html", b"<html", b"<head", b"<body")) or b"<html" in stripped:
+        return "this is an HTML page, not a JPEG%s: the URL may point at a web page or an error page" % served
+    if stripped.startswith((b"<?xml", b"<")):
+        return "this is XML/text, not a JPEG%s (an error document from the server?)" % served
+    if stripped.startswith((b"{", b"[")):
+        return "this is JSON/text, not a JPEG%s (an error document from the server?)" % served
+    if head.startswith(b"\x89PNG"):
+        return "this is a PNG image, not a JPEG%s: PNG has no EXIF GPS for Oriented Imagery" % served
+    if head.startswith((b"GIF87a", b"GIF89a")):
+        return "this is a GIF image, not a JPEG" + served
+    if head.startswith((b"II*\x00", b"MM\x00*")):
+        return "this is a TIFF image, not a JPEG%s; XPGEO reads JPEG photos" % served
+    if head[4:8] == b"ftyp":
+        return "this is an HEIC/MP4-family file, not a JPEG%s; export the photos as JPEG" % served
+    return "this is not a JPEG (it does not start with the JPEG SOI marker FF D8)" + served
+
+
+def walk(source: ByteSource, content_type: Optional[str] = None) -> JpegHeader:
+    """Read the header of the JPEG behind *source*. Raises :class:`PhotoError`."""
+    head = source.read(0, 16)
+    if len(head) < 2 or head[:2] != b"\xff\xd8":
+        raise PhotoError("not_jpeg", describe_non_jpeg(head, content_type))
+    found = JpegHeader()
+    pos = 2
+    while True:
+        marker = source.read(pos, 4)
+        if len(marker) < 2:
+            raise PhotoError("truncated", "the file ends at byte %d, inside the JPEG header (before the image data)"
+                             % (pos + len(marker)))
+        if marker[0] != 0xFF:
+            raise PhotoError("bad_segment", "no JPEG marker at byte %d where a segment should start: "
+                             "the file is corrupt" % pos)
+        code = marker[1]
+        if code == 0xFF:  # fill byte before a marker
+            pos += 1
+            continue
+        if code in STANDALONE:
+            pos += 2
+            continue
+        if code == 0xD9:
+            found.warnings.append("the JPEG ends (EOI) before any image data")
+            return found
+        if code == 0xDA:
+            return found
+        if len(marker) < 4:
+            raise PhotoError("truncated", "the file ends at byte %d, inside a JPEG segment header"
+                             % (pos + len(marker)))
+        (length,) = struct.unpack(">H", marker[2:4])
+        if length < 2:
+            raise PhotoError("bad_segment", "the JPEG segment at byte %d has an impossible length %d" % (pos, length))
+        if code == 0xE1 and length - 2 >= len(EXIF_ID):
+            # Only EXIF and XMP APP1s are read; others (FLIR, extended XMP) are skipped unread.
+            ident = source.read(pos + 4, len(XMP_ID))
+            wanted = ident.startswith(EXIF_ID) or ident == XMP_ID
+        else:
+            wanted = code in SOF_MARKERS
+        if wanted:
+            payload = source.read(pos + 4, length - 2)
+            if len(payload) < length - 2:
+                raise PhotoError("truncated", "the file ends at byte %d, inside the JPEG segment that starts at "
+                                 "byte %d (%d bytes long)" % (pos + 4 + len(payload), pos, length + 2))
+            _take(found, code, payload)
+        pos += 2 + length
+        if _complete(found):
+            return found
+
+
+def _take(found: JpegHeader, code: int, payload: bytes) -> None:
+    if code in SOF_MARKERS:
+        if found.frame_size is None and len(payload) >= 5:
+            height, width = struct.unpack(">HH", payload[1:5])
+            if width and height:
+                found.frame_size = (width, height)
+    elif payload.startswith(EXIF_ID):
+        if found.exif is None:
+            found.exif = read_exif(payload[len(EXIF_ID):])
+    elif payload.startswith(XMP_ID):
+        if found.xmp is None:
+            found.xmp = payload[len(XMP_ID):]
+
+
+def _complete(found: JpegHeader) -> bool:
+    """EXIF and XMP read, and the frame size known or made unnecessary by EXIF pixel dimensions."""
+    if found.exif is None or found.xmp is None:
+        return False
+    if found.frame_size is not None:
+        return True
+    exif_ifd = found.exif.get("exif", {})
+    if exif_ifd.get("PixelXDimension") and exif_ifd.get("PixelYDimension"):
+        return True
+    f35 = exif_ifd.get("FocalLengthIn35mmFilm")
+    return not (f35 and f35[0])  # the frame size only serves the 35 mm FOV formula

@@ -1,0 +1,386 @@
+"""The attribute rules: EXIF/XMP values → Oriented Imagery fields.
+
+Each rule is one function; the formulas and their public sources are written down in
+``docs/oriented-imagery-attributes.md``. Rules never raise for odd values: an unusable
+value becomes ``None`` (the layer default applies) plus a warning, so a person sees why.
+Only the two position failures ("no GPS position", "GPS position out of range") make a
+photo fail, because a layer cannot place it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import posixpath
+import re
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Tuple
+from urllib.parse import unquote, urlsplit
+
+from xpgeo_core import schema
+from xpgeo_core.metadata.photo import PhotoError, empty_attributes
+from xpgeo_core.metadata.tiff import first, values
+from xpgeo_core.metadata.xmp import parse_coordinate, parse_number
+
+DIAGONAL_35MM = 43.2666  # mm: diagonal of the 36 x 24 mm frame, sqrt(36² + 24²)
+NADIR_PITCH = -80.0      # DJI gimbal pitch at or below this is a nadir photo
+MM_PER_UNIT = {2: 25.4, 3: 10.0, 4: 1.0, 5: 0.001}  # FocalPlaneResolutionUnit: inch, cm, mm, µm
+ROTATION = {1: 0, 2: 0, 3: 180, 4: 180, 5: 270, 6: 90, 7: 90, 8: 270}
+
+
+@dataclass
+class Facts:
+    """What the header holds, gathered once: EXIF IFDs, XMP properties, the frame size."""
+
+    ifd0: Dict[str, Any]
+    exif: Dict[str, Any]
+    gps: Dict[str, Any]
+    xmp: Dict[str, str]
+    frame_size: Optional[Tuple[int, int]]
+    warnings: List[str] = field(default_factory=list)
+
+    def xnum(self, name: str) -> Optional[float]:
+        return parse_number(self.xmp.get(name))
+
+    @property
+    def is_dji(self) -> bool:
+        return any(k in self.xmp for k in ("drone-dji:GimbalPitchDegree", "drone-dji:GimbalYawDegree",
+                                           "drone-dji:GimbalRollDegree"))
+
+    @property
+    def equirectangular(self) -> bool:
+        return self.xmp.get("GPano:ProjectionType", "").strip().lower() == "equirectangular"
+
+
+def build(facts: Facts, source: str, imagery_type: Optional[str]) -> Dict[str, Any]:
+    """All 17 attributes. Raises PhotoError when the photo cannot be placed; the partial
+    attributes are then on the exception as ``.attributes``."""
+    attrs = empty_attributes()
+    attrs["ImagePath"] = source
+    attrs["Name"] = name_of(source)
+    heading, reference = camera_heading(facts)
+    attrs["CameraHeading"] = _round(heading, 6)
+    attrs["CameraHeadingReference"] = reference
+    attrs["CameraPitch"] = _round(camera_pitch(facts), 6)
+    attrs["CameraRoll"] = _round(camera_roll(facts), 6)
+    attrs["CameraHeight"] = _round(camera_height(facts), 3)
+    kind = imagery_type or oriented_imagery_type(facts)
+    attrs["OrientedImageryType"] = kind
+    hfov, vfov = field_of_view(facts)
+    attrs["HorizontalFieldOfView"] = _round(hfov, 6)
+    attrs["VerticalFieldOfView"] = _round(vfov, 6)
+    attrs["ImageRotation"] = image_rotation(facts)
+    attrs["AcquisitionDate"] = acquisition_date(facts)
+    distances = schema.near_far(kind)
+    attrs["NearDistance"] = distances["NearDistance"]
+    attrs["FarDistance"] = distances["FarDistance"]
+    attrs["Z"] = _round(altitude(facts), 3)
+    try:
+        lon, lat = position(facts)
+    except PhotoError as exc:
+        exc.attributes = attrs
+        raise
+    attrs["X"], attrs["Y"] = lon, lat
+    return attrs
+
+
+def _round(value: Optional[float], digits: int) -> Optional[float]:
+    return None if value is None else round(value, digits)
+
+
+def name_of(source: str) -> str:
+    """File name without extension, from a URL path or a local path."""
+    if "://" in source:
+        path = unquote(urlsplit(source).path)
+    else:
+        path = source.replace("\\", "/")
+    base = posixpath.basename(path.rstrip("/")) or path
+    stem, dot, _ext = base.rpartition(".")
+    return stem if dot and stem else base
+
+
+# -- position ---------------------------------------------------------------------------------
+
+def _dms(parts: List[Optional[float]]) -> Optional[float]:
+    if not parts or any(p is None for p in parts[:3]):
+        return None
+    value = 0.0
+    for part, scale in zip(parts[:3], (1.0, 60.0, 3600.0)):
+        value += part / scale  # type: ignore[operator]
+    return value
+
+
+def _exif_coordinate(facts: Facts, tag: str, negative: str) -> Optional[float]:
+    value = _dms(values(facts.gps, tag))
+    if value is None:
+        return None
+    ref = str(facts.gps.get(tag + "Ref") or "").strip().upper()
+    return -value if ref.startswith(negative) else value
+
+
+def position(facts: Facts) -> Tuple[float, float]:
+    """(lon, lat) in WGS84 degrees: EXIF GPS IFD, else XMP ``exif:GPSLatitude``, else DJI XMP."""
+    lat = _exif_coordinate(facts, "GPSLatitude", "S")
+    lon = _exif_coordinate(facts, "GPSLongitude", "W")
+    if lat is None or lon is None:
+        lat, lat_problem = parse_coordinate(facts.xmp.get("exif:GPSLatitude"))
+        lon, lon_problem = parse_coordinate(facts.xmp.get("exif:GPSLongitude"))
+        for problem in (lat_problem, lon_problem):
+            if problem:
+                facts.warnings.append(problem)
+    if lat is None or lon is None:
+        lat = facts.xnum("drone-dji:GpsLatitude") if lat is None else lat
+        lon = facts.xnum("drone-dji:GpsLongitude") if lon is None else lon
+        if lon is None:
+            lon = facts.xnum("drone-dji:GpsLongtitude")  # DJI's own misspelling
+    if lat is None or lon is None:
+        raise PhotoError("no_gps", "no GPS position: the photo has no GPS latitude/longitude in EXIF or XMP; "
+                         "a layer cannot place it (turn on location for the camera, or geotag the photo)")
+    if not (-90.0 <= lat <= 90.0) or not (-180.0 <= lon <= 180.0):
+        raise PhotoError("gps_out_of_range", "GPS position out of range: latitude %r, longitude %r "
+                         "(must be within ±90 and ±180)" % (lat, lon))
+    if lat == 0.0 and lon == 0.0:
+        facts.warnings.append("GPS position is exactly 0,0: cameras write that when they have no fix")
+    return round(lon, 9), round(lat, 9)
+
+
+def altitude(facts: Facts) -> Optional[float]:
+    """Z: GPSAltitude (EXIF, else XMP), negative when GPSAltitudeRef is 1 (below sea level)."""
+    value = first(facts.gps, "GPSAltitude")
+    ref = first(facts.gps, "GPSAltitudeRef")
+    if value is None:
+        value = facts.xnum("exif:GPSAltitude")
+        ref = facts.xnum("exif:GPSAltitudeRef")
+    if value is None:
+        return None
+    return -abs(value) if ref == 1 else value
+
+
+# -- orientation ------------------------------------------------------------------------------
+
+def camera_heading(facts: Facts) -> Tuple[Optional[float], Optional[str]]:
+    """(heading, 'T'|'M'|None): GPSImgDirection, else DJI gimbal yaw, else GPano pose heading.
+
+    GPSTrack (direction of travel) is never used: a phone carried forward while shooting
+    sideways would point every camera the wrong way.
+    """
+    direction = first(facts.gps, "GPSImgDirection")
+    ref = str(facts.gps.get("GPSImgDirectionRef") or "").strip().upper()
+    if direction is None:
+        direction = facts.xnum("exif:GPSImgDirection")
+        ref = (facts.xmp.get("exif:GPSImgDirectionRef") or "").strip().upper()
+    if direction is not None and math.isfinite(direction):
+        reference = ref if ref in ("T", "M") else None
+        if reference == "M":
+            facts.warnings.append("CameraHeading is relative to magnetic north (GPSImgDirectionRef M), not true "
+                                  "north: it may be off by the local magnetic declination")
+        return direction % 360.0, reference
+    yaw = facts.xnum("drone-dji:GimbalYawDegree")
+    if yaw is not None:
+        return yaw % 360.0, None
+    if facts.equirectangular:
+        pose = facts.xnum("GPano:PoseHeadingDegrees")
+        if pose is not None:
+            return pose % 360.0, None
+    return None, None
+
+
+def camera_pitch(facts: Facts) -> Optional[float]:
+    """90 + DJI gimbal pitch (−90 nadir → 0), or 90 + GPano pose pitch; else None (layer default)."""
+    pitch = facts.xnum("drone-dji:GimbalPitchDegree")
+    if pitch is None and facts.equirectangular:
+        pitch = facts.xnum("GPano:PosePitchDegrees")
+    if pitch is None:
+        return None
+    value = 90.0 + pitch
+    if not 0.0 <= value <= 180.0:
+        facts.warnings.append("CameraPitch %.2f is outside 0–180 (gimbal pitch %.2f)" % (value, pitch))
+    return value
+
+
+def camera_roll(facts: Facts) -> Optional[float]:
+    roll = facts.xnum("drone-dji:GimbalRollDegree")
+    if roll is None and facts.equirectangular:
+        roll = facts.xnum("GPano:PoseRollDegrees")
+    return roll
+
+
+def camera_height(facts: Facts) -> Optional[float]:
+    """DJI RelativeAltitude: height above the take-off point (= above ground only on flat terrain)."""
+    height = facts.xnum("drone-dji:RelativeAltitude")
+    if height is None:
+        return None
+    if height < 0:
+        facts.warnings.append("DJI RelativeAltitude %.2f m is below the take-off point; CameraHeight left empty"
+                              % height)
+        return None
+    return height
+
+
+def oriented_imagery_type(facts: Facts) -> str:
+    if facts.equirectangular:
+        return "360"
+    if facts.is_dji:
+        pitch = facts.xnum("drone-dji:GimbalPitchDegree")
+        return "Nadir" if pitch is not None and pitch <= NADIR_PITCH else "Oblique"
+    return "Horizontal"
+
+
+def image_rotation(facts: Facts) -> Optional[int]:
+    orientation = first(facts.ifd0, "Orientation")
+    if orientation is None:
+        return None
+    if orientation in (2, 4, 5, 7):
+        facts.warnings.append("EXIF Orientation %d is mirrored; ImageRotation ignores the mirroring" % orientation)
+    if orientation not in ROTATION:
+        facts.warnings.append("EXIF Orientation %r is not 1–8; ignored" % orientation)
+        return None
+    return ROTATION[orientation]
+
+
+# -- field of view ----------------------------------------------------------------------------
+
+def field_of_view(facts: Facts) -> Tuple[Optional[float], Optional[float]]:
+    """(HFOV, VFOV) in degrees: 360×180 for equirectangular, else from the 35 mm equivalent
+    focal length (diagonal definition), else from the focal plane resolution; swapped for
+    photos shot in portrait (Orientation 5–8)."""
+    if facts.equirectangular:
+        return _panorama_fov(facts)
+    fov = _fov_35mm(facts) or _fov_focal_plane(facts)
+    if fov is None:
+        return None, None
+    orientation = first(facts.ifd0, "Orientation")
+    if orientation in (5, 6, 7, 8):
+        return fov[1], fov[0]
+    return fov
+
+
+def _panorama_fov(facts: Facts) -> Tuple[float, float]:
+    crop_w, full_w = facts.xnum("GPano:CroppedAreaImageWidthPixels"), facts.xnum("GPano:FullPanoWidthPixels")
+    crop_h, full_h = facts.xnum("GPano:CroppedAreaImageHeightPixels"), facts.xnum("GPano:FullPanoHeightPixels")
+    hfov, vfov = 360.0, 180.0
+    if crop_w and full_w and 0 < crop_w < full_w:
+        hfov = 360.0 * crop_w / full_w
+    if crop_h and full_h and 0 < crop_h < full_h:
+        vfov = 180.0 * crop_h / full_h
+    return hfov, vfov
+
+
+def _image_size(facts: Facts) -> Optional[Tuple[float, float]]:
+    width, height = first(facts.exif, "PixelXDimension"), first(facts.exif, "PixelYDimension")
+    if width and height and width > 0 and height > 0:
+        return float(width), float(height)
+    if facts.frame_size:
+        return float(facts.frame_size[0]), float(facts.frame_size[1])
+    return None
+
+
+def _fov_35mm(facts: Facts) -> Optional[Tuple[float, float]]:
+    f35 = first(facts.exif, "FocalLengthIn35mmFilm")
+    if not f35 or f35 <= 0:
+        if f35 == 0:
+            facts.warnings.append("FocalLengthIn35mmFilm is 0 (unknown)")
+        return None
+    size = _image_size(facts)
+    if size is None:
+        return None
+    long_side, short_side = max(size), min(size)
+    w35 = DIAGONAL_35MM * long_side / math.hypot(long_side, short_side)
+    hfov = 2.0 * math.atan(w35 / (2.0 * f35))
+    vfov = 2.0 * math.atan(math.tan(hfov / 2.0) * short_side / long_side)
+    return math.degrees(hfov), math.degrees(vfov)
+
+
+def _fov_focal_plane(facts: Facts) -> Optional[Tuple[float, float]]:
+    """Sensor size from FocalPlaneX/YResolution (pixels per unit) and the capture size.
+
+    Only trusted when the sensor diagonal is 1–100 mm (ExifTool's sanity range): resized
+    photos keep the original resolution tags and would give absurd sensors."""
+    focal = first(facts.exif, "FocalLength")
+    x_res = first(facts.exif, "FocalPlaneXResolution")
+    y_res = first(facts.exif, "FocalPlaneYResolution") or x_res
+    unit = first(facts.exif, "FocalPlaneResolutionUnit") or 2
+    width, height = first(facts.exif, "PixelXDimension"), first(facts.exif, "PixelYDimension")
+    if not (focal and focal > 0 and x_res and x_res > 0 and y_res and y_res > 0 and width and height):
+        return None
+    if unit not in MM_PER_UNIT:
+        return None
+    sensor_w = width / x_res * MM_PER_UNIT[unit]
+    sensor_h = height / y_res * MM_PER_UNIT[unit]
+    if not 1.0 <= math.hypot(sensor_w, sensor_h) <= 100.0:
+        facts.warnings.append("focal plane resolution gives an implausible %.1f x %.1f mm sensor; FOV left empty"
+                              % (sensor_w, sensor_h))
+        return None
+    long_side, short_side = max(sensor_w, sensor_h), min(sensor_w, sensor_h)
+    return (math.degrees(2.0 * math.atan(long_side / (2.0 * focal))),
+            math.degrees(2.0 * math.atan(short_side / (2.0 * focal))))
+
+
+# -- time -------------------------------------------------------------------------------------
+
+_EXIF_DT = re.compile(r"^\s*(\d{4})[:\-](\d{2})[:\-](\d{2})[ T](\d{2}):(\d{2}):(\d{2})(\.\d+)?")
+_OFFSET = re.compile(r"^\s*([+-])(\d{2}):?(\d{2})\s*$")
+
+
+def _exif_datetime(text: Any, subsec: Any = None) -> Optional[dt.datetime]:
+    if not isinstance(text, str):
+        return None
+    match = _EXIF_DT.match(text)
+    if not match:
+        return None
+    try:
+        moment = dt.datetime(*(int(g) for g in match.groups()[:6]))
+    except ValueError:
+        return None
+    fraction = match.group(7)
+    if not fraction and isinstance(subsec, str) and subsec.strip().isdigit():
+        fraction = "." + subsec.strip()
+    if fraction:
+        moment = moment.replace(microsecond=int((fraction[1:] + "000000")[:6]))
+    return moment
+
+
+def _utc_text(moment: dt.datetime) -> str:
+    text = moment.strftime("%Y-%m-%dT%H:%M:%S")
+    if moment.microsecond:
+        text += (".%06d" % moment.microsecond).rstrip("0")
+    return text
+
+
+def _gps_datetime(facts: Facts) -> Optional[dt.datetime]:
+    date = facts.gps.get("GPSDateStamp")
+    stamp = values(facts.gps, "GPSTimeStamp")
+    if not isinstance(date, str) or len(stamp) < 3 or any(v is None for v in stamp[:3]):
+        return None
+    match = re.match(r"^\s*(\d{4})[:\-](\d{2})[:\-](\d{2})", date)
+    if not match:
+        return None
+    try:
+        day = dt.datetime(*(int(g) for g in match.groups()))
+        micro = int(round((stamp[0] * 3600 + stamp[1] * 60 + stamp[2]) * 1e6))
+        if not 0 <= micro < 86400 * 1000000:
+            return None
+        return day + dt.timedelta(microseconds=micro)
+    except (ValueError, OverflowError):
+        return None
+
+
+def acquisition_date(facts: Facts) -> Optional[str]:
+    """ISO 8601. DateTimeOriginal + OffsetTimeOriginal → UTC ``Z``; else the GPS date and
+    time (always UTC); else DateTimeOriginal as local time with a "time zone unknown" warning."""
+    local = _exif_datetime(facts.exif.get("DateTimeOriginal"), facts.exif.get("SubSecTimeOriginal"))
+    if facts.exif.get("DateTimeOriginal") and local is None:
+        facts.warnings.append("DateTimeOriginal %r is not a valid date" % str(facts.exif.get("DateTimeOriginal"))[:40])
+    offset = _OFFSET.match(str(facts.exif.get("OffsetTimeOriginal") or ""))
+    if local is not None and offset:
+        sign = 1 if offset.group(1) == "+" else -1
+        delta = dt.timedelta(hours=int(offset.group(2)), minutes=int(offset.group(3)))
+        return _utc_text(local - sign * delta) + "Z"
+    gps = _gps_datetime(facts)
+    if gps is not None:
+        return _utc_text(gps) + "Z"
+    if local is not None:
+        facts.warnings.append("time zone unknown: AcquisitionDate is the camera's local time "
+                              "(no OffsetTimeOriginal or GPS time)")
+        return _utc_text(local)
+    return None

@@ -1,0 +1,128 @@
+"""TIFF/EXIF IFD reader for the body of an EXIF APP1 segment (standard library only).
+
+Reads IFD0 and the Exif and GPS sub-IFDs, both byte orders, and decodes only the tags the
+attribute rules use (see :data:`WANTED`). Why so narrow: real files carry junk in tags
+nobody needs (maker notes with offsets into nowhere); refusing a photo for those would
+lose good positions. A wanted tag whose data is out of bounds, an IFD outside the buffer,
+an IFD pointing back at one already read, or an entry count past the buffer is a
+:class:`PhotoError` with a stable code.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Any, Dict, List, Optional, Set
+
+from xpgeo_core.metadata.photo import PhotoError
+
+EXIF_POINTER = 0x8769
+GPS_POINTER = 0x8825
+
+# tag -> name, per IFD. Names follow the EXIF 2.32 / TIFF 6.0 specifications.
+WANTED = {
+    "ifd0": {0x010F: "Make", 0x0110: "Model", 0x0112: "Orientation", 0x0132: "DateTime"},
+    "exif": {0x9003: "DateTimeOriginal", 0x9011: "OffsetTimeOriginal", 0x9291: "SubSecTimeOriginal",
+             0x920A: "FocalLength", 0xA405: "FocalLengthIn35mmFilm", 0xA002: "PixelXDimension",
+             0xA003: "PixelYDimension", 0xA20E: "FocalPlaneXResolution", 0xA20F: "FocalPlaneYResolution",
+             0xA210: "FocalPlaneResolutionUnit"},
+    "gps": {0x0001: "GPSLatitudeRef", 0x0002: "GPSLatitude", 0x0003: "GPSLongitudeRef", 0x0004: "GPSLongitude",
+            0x0005: "GPSAltitudeRef", 0x0006: "GPSAltitude", 0x0007: "GPSTimeStamp", 0x000E: "GPSTrackRef",
+            0x000F: "GPSTrack", 0x0010: "GPSImgDirectionRef", 0x0011: "GPSImgDirection", 0x001D: "GPSDateStamp"},
+}
+
+# TIFF type -> (struct code, size). 2 = ASCII and 7 = UNDEFINED are bytes.
+_TYPES = {1: ("B", 1), 2: ("s", 1), 3: ("H", 2), 4: ("I", 4), 5: ("II", 8), 6: ("b", 1), 7: ("s", 1),
+          8: ("h", 2), 9: ("i", 4), 10: ("ii", 8), 11: ("f", 4), 12: ("d", 8)}
+MAX_ENTRIES = 1000  # real IFDs hold tens of entries; more means a corrupt count
+
+
+def read_exif(data: bytes) -> Dict[str, Dict[str, Any]]:
+    """``{"ifd0": {...}, "exif": {...}, "gps": {...}}`` with wanted tags by name.
+
+    Numeric values are lists (rationals as floats, ``None`` where the denominator is 0);
+    ASCII values are stripped strings.
+    """
+    if len(data) < 8:
+        raise PhotoError("truncated", "the EXIF data is cut short (%d bytes)" % len(data))
+    order = data[:2]
+    if order == b"II":
+        bo = "<"
+    elif order == b"MM":
+        bo = ">"
+    else:
+        raise PhotoError("bad_exif", "the EXIF data does not start with a TIFF header (II or MM)")
+    magic, ifd0_offset = struct.unpack(bo + "HI", data[2:8])
+    if magic != 42:
+        raise PhotoError("bad_exif", "the EXIF TIFF header has magic %d, not 42" % magic)
+    seen: Set[int] = set()
+    out: Dict[str, Dict[str, Any]] = {"ifd0": {}, "exif": {}, "gps": {}}
+    pointers = _read_ifd(data, bo, ifd0_offset, "ifd0", out["ifd0"], seen)
+    for pointer, name in ((EXIF_POINTER, "exif"), (GPS_POINTER, "gps")):
+        offset = pointers.get(pointer)
+        if offset is not None:
+            _read_ifd(data, bo, offset, name, out[name], seen)
+    return out
+
+
+def _read_ifd(data: bytes, bo: str, offset: int, name: str, into: Dict[str, Any], seen: Set[int]) -> Dict[int, int]:
+    """Decode one IFD's wanted tags into *into*; return the sub-IFD pointers found in it."""
+    if offset in seen:
+        raise PhotoError("ifd_loop", "the EXIF %s IFD at offset %d points back to an IFD already read (a loop)"
+                         % (name, offset))
+    seen.add(offset)
+    if offset < 8 or offset + 2 > len(data):
+        raise PhotoError("bad_offset", "the EXIF %s IFD offset %d is outside the %d-byte EXIF data"
+                         % (name, offset, len(data)))
+    (count,) = struct.unpack(bo + "H", data[offset:offset + 2])
+    if count > MAX_ENTRIES or offset + 2 + 12 * count > len(data):
+        raise PhotoError("bad_count", "the EXIF %s IFD at offset %d claims %d entries, past the end of the data"
+                         % (name, offset, count))
+    wanted = WANTED[name]
+    pointers: Dict[int, int] = {}
+    for i in range(count):
+        pos = offset + 2 + 12 * i
+        tag, kind, n = struct.unpack(bo + "HHI", data[pos:pos + 8])
+        if name == "ifd0" and tag in (EXIF_POINTER, GPS_POINTER) and kind in (4, 13) and n >= 1:
+            (pointers[tag],) = struct.unpack(bo + "I", data[pos + 8:pos + 12])
+            continue
+        if tag not in wanted or kind not in _TYPES:
+            continue
+        into[wanted[tag]] = _value(data, bo, pos, kind, n, name, wanted[tag])
+    return pointers
+
+
+def _value(data: bytes, bo: str, pos: int, kind: int, n: int, ifd: str, tag: str) -> Any:
+    code, size = _TYPES[kind]
+    total = size * n
+    if total > len(data):
+        raise PhotoError("bad_count", "EXIF tag %s claims %d values, more than the %d-byte EXIF data holds"
+                         % (tag, n, len(data)))
+    if total <= 4:
+        raw = data[pos + 8:pos + 8 + total]
+    else:
+        (where,) = struct.unpack(bo + "I", data[pos + 8:pos + 12])
+        if where + total > len(data):
+            raise PhotoError("bad_offset", "EXIF tag %s points at offset %d, past the end of the %d-byte EXIF data"
+                             % (tag, where, len(data)))
+        raw = data[where:where + total]
+    if kind in (2, 7):
+        if kind == 2:
+            return raw.split(b"\x00", 1)[0].decode("utf-8", "replace").strip()
+        return raw
+    if kind in (5, 10):
+        pairs = struct.unpack(bo + code[0] * (2 * n), raw)
+        return [(pairs[2 * i] / pairs[2 * i + 1]) if pairs[2 * i + 1] else None for i in range(n)]
+    return list(struct.unpack(bo + code * n, raw))
+
+
+def first(ifd: Dict[str, Any], name: str) -> Optional[Any]:
+    """The first value of a numeric tag, or None."""
+    value = ifd.get(name)
+    if isinstance(value, list):
+        return value[0] if value else None
+    return value
+
+
+def values(ifd: Dict[str, Any], name: str) -> List[Any]:
+    value = ifd.get(name)
+    return value if isinstance(value, list) else []

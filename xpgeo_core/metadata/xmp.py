@@ -1,0 +1,133 @@
+"""XMP reader: the properties of the namespaces the attribute rules use, safely.
+
+Safety (why this module refuses rather than parses): a photo's XMP comes from anyone on
+the internet. A DOCTYPE can declare entities that expand a few bytes into gigabytes
+("billion laughs") or pull in external files. The standard library's expat parser has no
+switch to forbid them everywhere Pro runs, so any ``<!DOCTYPE`` or ``<!ENTITY`` is refused
+before parsing; without a DOCTYPE no entity can be declared, and an undeclared one is a
+parse error. Oversized packets are refused too.
+"""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from typing import Dict, Optional, Tuple
+
+NAMESPACES = {
+    "http://www.dji.com/drone-dji/1.0/": "drone-dji",
+    "http://ns.google.com/photos/1.0/panorama/": "GPano",
+    "http://ns.adobe.com/exif/1.0/": "exif",
+    "http://ns.adobe.com/tiff/1.0/": "tiff",
+    "http://pix4d.com/camera/1.0/": "Camera",
+    "http://pix4d.com/camera/1.0": "Camera",
+}
+RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+MAX_XMP_BYTES = 2 * 1024 * 1024
+_UNSAFE = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
+
+
+class XmpRefused(ValueError):
+    """The packet was not parsed; the message says why (it becomes a photo warning)."""
+
+
+def read_xmp(packet: bytes) -> Dict[str, str]:
+    """``{"drone-dji:GimbalYawDegree": "+12.30", "GPano:ProjectionType": ..., ...}``.
+
+    Properties may be attributes of ``rdf:Description`` or child elements (the first
+    ``rdf:li`` of an ``rdf:Seq``/``rdf:Alt`` stands for a list). Unknown namespaces are
+    dropped. Raises :class:`XmpRefused` for unsafe, oversized or malformed packets.
+    """
+    if len(packet) > MAX_XMP_BYTES:
+        raise XmpRefused("XMP packet of %d bytes is larger than %d bytes; ignored" % (len(packet), MAX_XMP_BYTES))
+    if _UNSAFE.search(packet):
+        raise XmpRefused("XMP declares a DOCTYPE or entities; refused for safety and ignored")
+    body = _envelope(packet)
+    try:
+        parser = ET.XMLParser()
+        parser.feed(body)
+        root = parser.close()
+    except (ET.ParseError, ValueError) as exc:
+        raise XmpRefused("XMP is not well-formed XML (%s); ignored" % exc) from None
+    found: Dict[str, str] = {}
+    for desc in root.iter("{%s}Description" % RDF):
+        for key, value in desc.attrib.items():
+            name = _short(key)
+            if name:
+                found.setdefault(name, value.strip())
+        for child in desc:
+            name = _short(child.tag)
+            if name:
+                text = _text(child)
+                if text is not None:
+                    found.setdefault(name, text)
+    return found
+
+
+def _envelope(packet: bytes) -> bytes:
+    """The ``x:xmpmeta`` element (or ``rdf:RDF``), without xpacket wrappers or padding."""
+    for start_tag, end_tag in ((b"<x:xmpmeta", b"</x:xmpmeta>"), (b"<rdf:RDF", b"</rdf:RDF>")):
+        start = packet.find(start_tag)
+        end = packet.rfind(end_tag)
+        if start >= 0 and end > start:
+            return packet[start:end + len(end_tag)]
+    return packet.strip(b"\x00 \r\n\t")
+
+
+def _short(qualified: str) -> Optional[str]:
+    if not qualified.startswith("{"):
+        return None
+    uri, _, local = qualified[1:].partition("}")
+    prefix = NAMESPACES.get(uri)
+    return prefix + ":" + local if prefix else None
+
+
+def _text(element: ET.Element) -> Optional[str]:
+    if element.text and element.text.strip():
+        return element.text.strip()
+    for li in element.iter("{%s}li" % RDF):
+        if li.text and li.text.strip():
+            return li.text.strip()
+    return None
+
+
+def parse_number(text: Optional[str]) -> Optional[float]:
+    """XMP numbers: ``+12.30``, ``-89.9``, or rationals ``1763/10``. None when not a finite number."""
+    if text is None:
+        return None
+    text = text.strip()
+    try:
+        if "/" in text:
+            num, _, den = text.partition("/")
+            den_value = float(den)
+            if den_value == 0:
+                return None
+            value = float(num) / den_value
+        else:
+            value = float(text)
+    except ValueError:
+        return None
+    if value != value or value in (float("inf"), float("-inf")):
+        return None
+    return value
+
+
+_ADOBE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*,\s*(\d+(?:\.\d+)?)\s*(?:,\s*(\d+(?:\.\d+)?)\s*)?([NSEWnsew])\s*$")
+
+
+def parse_coordinate(text: Optional[str]) -> Tuple[Optional[float], Optional[str]]:
+    """XMP ``exif:GPSLatitude``: Adobe's ``DDD,MM.mmmK`` or ``DDD,MM,SSK``; also plain decimal degrees.
+
+    Returns (signed degrees, None) or (None, reason).
+    """
+    if text is None:
+        return None, None
+    match = _ADOBE.match(text)
+    if match:
+        deg, minutes, seconds, ref = match.groups()
+        value = float(deg) + float(minutes) / 60 + (float(seconds) / 3600 if seconds else 0.0)
+        return (-value if ref.upper() in "SW" else value), None
+    value = parse_number(text)
+    if value is None:
+        return None, "unreadable XMP coordinate %r" % text[:40]
+    return value, None
