@@ -41,6 +41,10 @@ class XpgeoSession(requests.Session):
     def request(self, method: str, url: Union[str, bytes], *args: Any, **kwargs: Any) -> requests.Response:
         if kwargs.get("timeout") is None:
             kwargs["timeout"] = self.default_timeout
+        if kwargs.get("verify") is None:
+            # requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE override session.verify
+            # (psf/requests#3829); our setting must win, so pass it on every request.
+            kwargs["verify"] = self.verify
         return super().request(method, url, *args, **kwargs)
 
 

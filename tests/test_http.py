@@ -1,0 +1,154 @@
+"""The HTTP session: TLS verified by default, CA bundle, the explicit insecure switch,
+retries on 503 with Retry-After, User-Agent, time-outs, proxies from the environment."""
+
+from __future__ import annotations
+
+import datetime
+import io
+import ssl
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from emulators.xpgeo_server import FakeXpgeoServer
+from xpgeo_core import __version__
+from xpgeo_core.cli import main
+from xpgeo_core.http import make_session
+from xpgeo_core.settings import load_settings
+
+
+def make_cert(folder: Path) -> tuple:
+    """A CA and a server certificate for 127.0.0.1, made here (never shipped)."""
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "XPGEO test CA")])
+    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
+          .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
+          .not_valid_after(now + datetime.timedelta(days=2))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+          .sign(ca_key, hashes.SHA256()))
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
+            .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=2))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                           critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    ca_pem = folder / "ca.pem"
+    ca_pem.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    cert_pem = folder / "server.pem"
+    cert_pem.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_pem = folder / "server.key"
+    key_pem.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                          serialization.NoEncryption()))
+    return ca_pem, cert_pem, key_pem
+
+
+@pytest.fixture
+def tls_server(tmp_path, monkeypatch):
+    ca, cert, key = make_cert(tmp_path)
+    # An unrelated CA in REQUESTS_CA_BUNDLE (as many machines have) must not override our settings.
+    (tmp_path / "other").mkdir()
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(make_cert(tmp_path / "other")[0]))
+    monkeypatch.setenv("CURL_CA_BUNDLE", str(make_cert(tmp_path / "other")[0]))
+    server = FakeXpgeoServer()
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(str(cert), str(key))
+    server.httpd.socket = context.wrap_socket(server.httpd.socket, server_side=True)
+    with server:
+        yield server.url.replace("http://", "https://"), ca
+
+
+def run(argv, env):
+    out, err = io.StringIO(), io.StringIO()
+    code = main(argv, stdout=out, stderr=err, environ={"XPGEO_RETRIES": "0", **env})
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_verification_is_on_by_default():
+    session = make_session(load_settings(environ={}))
+    assert session.verify is True
+    assert session.headers["User-Agent"] == f"xpgeo/{__version__}"
+    assert session.trust_env is True  # HTTP(S)_PROXY / NO_PROXY honoured
+
+
+def test_self_signed_server_is_refused_then_trusted_with_ca_bundle(tls_server):
+    url, ca = tls_server
+    code, out, err = run(["health-check"], {"XPGEO_REST_URL": url})
+    assert code == 4
+    assert "could not be verified" in err and "CA_BUNDLE" in err
+    code, out, err = run(["health-check"], {"XPGEO_REST_URL": url, "XPGEO_CA_BUNDLE": str(ca)})
+    assert code == 0, err
+    assert "Warning" not in err
+
+
+def test_insecure_switch_works_and_warns(tls_server):
+    url, _ = tls_server
+    code, out, err = run(["health-check", "--disable-ssl-verification"], {"XPGEO_REST_URL": url})
+    assert code == 0, err
+    assert "TLS certificate verification is OFF" in err
+    code, out, err = run(["health-check"], {"XPGEO_REST_URL": url, "XPGEO_DISABLE_SSL_VERIFICATION": "true"})
+    assert code == 0 and "verification is OFF" in err
+
+
+class _Flaky(BaseHTTPRequestHandler):
+    """503 with Retry-After: 0 twice, then 200."""
+
+    hits = 0
+    lock = threading.Lock()
+
+    def log_message(self, *a):
+        pass
+
+    def do_GET(self):
+        with self.lock:
+            type(self).hits += 1
+            n = type(self).hits
+        if n <= 2:
+            self.send_response(503)
+            self.send_header("Retry-After", "0")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        body = self.headers.get("User-Agent", "").encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+def test_retries_503_with_retry_after():
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Flaky)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        session = make_session(load_settings(environ={"XPGEO_RETRY_BACKOFF": "0"}))
+        response = session.get(f"http://127.0.0.1:{httpd.server_address[1]}/x")
+        assert response.status_code == 200 and response.text.startswith("xpgeo/")
+        assert _Flaky.hits == 3
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def test_default_timeout_is_applied(monkeypatch):
+    session = make_session(load_settings(environ={"XPGEO_TIMEOUT_SECONDS": "12.5"}))
+    seen = {}
+
+    def fake_send(self, request, **kwargs):
+        seen.update(kwargs)
+        raise RuntimeError("stop")
+
+    monkeypatch.setattr("requests.adapters.HTTPAdapter.send", fake_send)
+    with pytest.raises(RuntimeError):
+        session.get("http://127.0.0.1:9/")
+    assert seen["timeout"] == 12.5
