@@ -1,11 +1,24 @@
-"""``xpgeo inspect SOURCE... [--file LIST] [--json] [--imagery-type T]`` (metadata engine)."""
+"""``xpgeo inspect SOURCE... [--file LIST] [--json] [--imagery-type T]`` (metadata engine).
+
+Human output: one table row per photo as soon as it is read, its warnings indented below.
+``--json``: one array, one object per source in input order (see
+:meth:`xpgeo_core.metadata.PhotoInfo.to_dict`). Exit 0 when every photo was read and
+placed, 1 when some failed, 2 for usage errors.
+"""
 
 from __future__ import annotations
 
 import argparse
+from typing import Any, List, Optional
+
+from xpgeo_core import operations
+from xpgeo_core.errors import EXIT_OK, EXIT_SOME_FAILED, ValidationError
 
 NAME = "inspect"
 HELP = "read photos' headers and show their Oriented Imagery attributes"
+
+COLUMNS = (("Name", 24), ("Y (lat)", 12), ("X (lon)", 13), ("Z", 8), ("Heading", 9), ("Pitch", 6),
+           ("HFOV", 6), ("VFOV", 6), ("Type", 10), ("AcquisitionDate", 24), ("Bytes", 8))
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -14,5 +27,73 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--imagery-type", metavar="TYPE", help="override the detected imagery type")
 
 
+def read_source_list(path: str) -> List[str]:
+    """Sources from a list file: one per line; blank lines and ``#`` comments skipped."""
+    try:
+        with open(path, encoding="utf-8-sig") as handle:
+            lines = handle.read().splitlines()
+    except FileNotFoundError:
+        raise ValidationError(f"List file {path!r} was not found.", hint="Check the --file path.") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValidationError(f"List file {path!r} cannot be read: {exc.__class__.__name__}.",
+                              hint="Save it as UTF-8 text, one photo URL or path per line.") from None
+    return [line.strip() for line in lines if line.strip() and not line.strip().startswith("#")]
+
+
 def run(args: argparse.Namespace, ctx) -> int:
-    raise NotImplementedError("inspect: in progress")
+    sources = list(args.sources or [])
+    if args.file:
+        sources.extend(read_source_list(args.file))
+    if not sources:
+        raise ValidationError("No photos to inspect.", hint="Give photo URLs or paths, or --file LIST.")
+    settings = ctx.settings()
+    results = operations.inspect_photos(settings, sources, imagery_type=args.imagery_type)
+    failed = 0
+    documents = []
+    if not ctx.json:
+        ctx.say(_row([title for title, _ in COLUMNS]))
+    for info in results:
+        failed += 0 if info.ok else 1
+        if ctx.json:
+            documents.append(info.to_dict())
+            continue
+        ctx.say(_row(_cells(info)))
+        if not info.ok:
+            ctx.say(f"    error: {info.error}")
+        for warning in info.warnings:
+            ctx.say(f"    warning: {warning}")
+    ctx.emit_json(documents)
+    ctx.say(f"{len(sources) - failed} of {len(sources)} photo(s) can be placed; {failed} failed.")
+    return EXIT_SOME_FAILED if failed else EXIT_OK
+
+
+def _fmt(value: Any, digits: int) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def _cells(info) -> List[str]:
+    a = info.attributes
+    heading = _fmt(a.get("CameraHeading"), 1)
+    if a.get("CameraHeadingReference") == "M":
+        heading += "M"
+    name = a.get("Name") or info.source
+    if not info.ok:
+        name = "!" + name
+    return [name, _fmt(a.get("Y"), 7), _fmt(a.get("X"), 7), _fmt(a.get("Z"), 1), heading,
+            _fmt(a.get("CameraPitch"), 1), _fmt(a.get("HorizontalFieldOfView"), 1),
+            _fmt(a.get("VerticalFieldOfView"), 1), _fmt(a.get("OrientedImageryType"), 0),
+            _fmt(a.get("AcquisitionDate"), 0), str(info.bytes_read)]
+
+
+def _row(cells: List[Optional[str]]) -> str:
+    out = []
+    for (title, width), cell in zip(COLUMNS, cells):
+        text = str(cell)
+        if len(text) > width:
+            text = text[:width - 1] + "…"
+        out.append(text.ljust(width))
+    return " ".join(out).rstrip()

@@ -1,0 +1,225 @@
+"""A loopback image host: serves in-memory photos over real HTTP on 127.0.0.1, port 0.
+
+Why: the metadata engine's promises (range reads, never HEAD, streaming when Range is
+ignored, clear errors for 404/500/HTML/time-outs) can only be checked against a server
+that behaves in each of those ways on demand. Other tests and the benchmark reuse it to
+serve photos.
+
+API (small on purpose)::
+
+    with ImageHost() as host:                 # start() / stop() also work
+        url = host.add("a.jpg", data)         # -> host.url_for("a.jpg")
+        host.add("gone.jpg", b"", status=404)
+        host.add("page.jpg", b"<html>...", content_type="image/jpeg")
+        host.add("slow.jpg", data, stall=True)   # never answers: use a tiny client time-out
+        ...
+        host.requests                          # [Request(method, path, range, headers), ...]
+
+Knobs on the host: ``honour_range`` (False: answer 200 with the whole body, as Python's
+``http.server`` does), ``latency`` seconds before each answer, ``bandwidth`` bytes/s shared
+by all connections (one link), ``sleep`` (the function used to wait; tests pass a
+recorder so nothing depends on wall-clock time). ``data`` may be ``bytes`` or a sequence
+of ``bytes`` parts served back to back (the benchmark shares one large body between
+many photos without copying it).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
+from urllib.parse import quote, unquote, urlsplit
+
+Body = Union[bytes, Sequence[bytes]]
+_RANGE = re.compile(r"^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$", re.IGNORECASE)
+CHUNK = 16 * 1024
+
+
+@dataclass
+class Photo:
+    parts: Tuple[bytes, ...]
+    content_type: str = "image/jpeg"
+    status: int = 200
+    stall: bool = False
+
+    @property
+    def size(self) -> int:
+        return sum(len(p) for p in self.parts)
+
+    def slices(self, start: int, stop: int):
+        """memoryview pieces of bytes [start, stop) across the parts."""
+        offset = 0
+        for part in self.parts:
+            end = offset + len(part)
+            if end > start and offset < stop:
+                yield memoryview(part)[max(start - offset, 0):min(stop, end) - offset]
+            offset = end
+            if offset >= stop:
+                break
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    range: Optional[str]
+    headers: Dict[str, str] = field(default_factory=dict)
+
+
+class _Link:
+    """A shared link of *rate* bytes/s: each chunk waits for its slot (serialised transfers)."""
+
+    def __init__(self, rate: Optional[float], sleep: Callable[[float], None]) -> None:
+        self.rate = rate
+        self.sleep = sleep
+        self.lock = threading.Lock()
+        self.free_at = 0.0
+
+    def send(self, n: int) -> None:
+        if not self.rate:
+            return
+        with self.lock:
+            now = time.monotonic()
+            self.free_at = max(self.free_at, now) + n / self.rate
+            wait = self.free_at - now
+        if wait > 0:
+            self.sleep(wait)
+
+
+class ImageHost:
+    def __init__(self, *, honour_range: bool = True, latency: float = 0.0, bandwidth: Optional[float] = None,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self.honour_range = honour_range
+        self.latency = latency
+        self.sleep = sleep
+        self.link = _Link(bandwidth, sleep)
+        self.photos: Dict[str, Photo] = {}
+        self.requests: List[Request] = []
+        self._log_lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._server: Optional[ThreadingHTTPServer] = None
+        self._thread: Optional[threading.Thread] = None
+        self.log_requests = True
+
+    # -- lifecycle ------------------------------------------------------------------------
+    def start(self) -> "ImageHost":
+        host = self
+
+        class Handler(_Handler):
+            owner = host
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, name="image-host", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> "ImageHost":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    # -- content --------------------------------------------------------------------------
+    @property
+    def base_url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("ImageHost is not started")
+        return "http://127.0.0.1:%d" % self._server.server_address[1]
+
+    def url_for(self, name: str) -> str:
+        return self.base_url + "/" + quote(name)
+
+    def add(self, name: str, data: Body = b"", *, content_type: str = "image/jpeg", status: int = 200,
+            stall: bool = False) -> str:
+        parts = (bytes(data),) if isinstance(data, (bytes, bytearray, memoryview)) else tuple(data)
+        self.photos[name] = Photo(parts, content_type, status, stall)
+        return self.url_for(name)
+
+    def _log(self, request: Request) -> None:
+        if self.log_requests:
+            with self._log_lock:
+                self.requests.append(request)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    owner: ImageHost
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format, *args):  # keep test output clean
+        pass
+
+    def do_HEAD(self):
+        self._serve(head=True)
+
+    def do_GET(self):
+        self._serve(head=False)
+
+    def _serve(self, head: bool) -> None:
+        host = self.owner
+        name = unquote(urlsplit(self.path).path.lstrip("/"))
+        host._log(Request(self.command, self.path, self.headers.get("Range"), dict(self.headers.items())))
+        if host.latency:
+            host.sleep(host.latency)
+        photo = host.photos.get(name)
+        if photo is not None and photo.stall:
+            host._stopping.wait()
+            self.close_connection = True
+            return
+        if photo is None or photo.status != 200:
+            status = 404 if photo is None else photo.status
+            body = ("<html><body><h1>%d</h1></body></html>" % status).encode()
+            self._head(status, "text/html", len(body))
+            if not head:
+                self._write([memoryview(body)])
+            return
+        size = photo.size
+        start, stop, status = 0, size, 200
+        wanted = self.headers.get("Range")
+        if wanted and host.honour_range:
+            match = _RANGE.match(wanted)
+            if match and (match.group(1) or match.group(2)):
+                first, last = match.groups()
+                if first:
+                    start = int(first)
+                    stop = min(size, int(last) + 1) if last else size
+                else:  # suffix range: the last N bytes
+                    start = max(0, size - int(last))
+                if start >= size:
+                    self._head(416, "text/plain", 0, {"Content-Range": "bytes */%d" % size})
+                    return
+                status = 206
+        extra = {"Accept-Ranges": "bytes"} if host.honour_range else {}
+        if status == 206:
+            extra["Content-Range"] = "bytes %d-%d/%d" % (start, stop - 1, size)
+        self._head(status, photo.content_type, stop - start, extra)
+        if not head:
+            self._write(photo.slices(start, stop))
+
+    def _head(self, status: int, content_type: str, length: int, extra: Optional[Dict[str, str]] = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(length))
+        for key, value in (extra or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
+
+    def _write(self, pieces) -> None:
+        try:
+            for piece in pieces:
+                for i in range(0, len(piece), CHUNK):
+                    chunk = piece[i:i + CHUNK]
+                    self.owner.link.send(len(chunk))
+                    self.wfile.write(chunk)
+        except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError):
+            self.close_connection = True  # the client stopped reading: expected when Range is ignored
