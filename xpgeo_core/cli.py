@@ -146,6 +146,7 @@ def main(argv: Optional[Sequence[str]] = None, *, stdout: Optional[TextIO] = Non
         return EXIT_USAGE
     ctx = CliContext(args=args, stdout=stdout, stderr=stderr,
                      environ=dict(os.environ if environ is None else environ))
+    saved = (log.level, log.propagate)
     handler = _install_log_handler(ctx)
     try:
         return int(args._command.run(args, ctx))
@@ -163,6 +164,8 @@ def main(argv: Optional[Sequence[str]] = None, *, stdout: Optional[TextIO] = Non
         return EXIT_SERVER
     finally:
         log.removeHandler(handler)
+        log.setLevel(saved[0])
+        log.propagate = saved[1]
 
 
 def _report_error(ctx: CliContext, kind: str, message: str, hint: Optional[str], status: Optional[int]) -> None:
