@@ -158,9 +158,13 @@ class _Tool(object):
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
         try:
+            # A signed-in Pro user types nothing: the active portal and its token are the
+            # default credential (the core ignores them when a key or account is configured).
+            signed_in = _pro_signin_token() is not None
             outputs = core.run_tool(
-                self.spec_name, values, search_dirs=[_HERE], token_provider=_pro_signin_token,
-                portal_url=_pro_portal_url(), default_output_dir=_project_home(),
+                self.spec_name, values, search_dirs=[_HERE],
+                token_provider=_pro_signin_token if signed_in else None,
+                portal_url=_pro_portal_url() if signed_in else None, default_output_dir=_project_home(),
                 progress=_progressor(self.label))
         except XpgeoError as exc:
             text = redact(str(exc), secrets)
