@@ -14,7 +14,7 @@ entries, whatever happened on the wire.
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 from xpgeo_core.backends import TokenProvider, get_backend
 from xpgeo_core.results import (FAILED, AppendReport, CreateResult, HealthResult, ImageResult, ProgressCallback,
@@ -22,7 +22,7 @@ from xpgeo_core.results import (FAILED, AppendReport, CreateResult, HealthResult
 from xpgeo_core.schema import normalize_imagery_type
 from xpgeo_core.settings import Settings
 from xpgeo_core.urls import (MISSING_NAME, MISSING_NAME_OR_LIST, MISSING_NAME_OR_URL, UrlList, check_image_url,
-                             check_layer_name, collect_urls, read_url_file)
+                             check_layer_name, collect_urls, read_url_lines)
 from xpgeo_core.errors import ValidationError
 
 log = logging.getLogger("xpgeo")
@@ -63,22 +63,10 @@ def append_image(settings: Settings, name: Optional[str], image_url: Optional[st
 
 
 def gather_urls(urls: Optional[Iterable[str]] = None, url_file: Optional[str] = None) -> UrlList:
-    """URLs from a list file and/or given directly, validated and de-duplicated."""
-    gathered = UrlList()
-    if url_file:
-        gathered = read_url_file(url_file)
-    if urls:
-        direct = collect_urls((None, u) for u in urls if u is not None and str(u).strip())
-        seen = {e.url: e.line for e in gathered.entries}
-        for entry in direct.entries:
-            if entry.url in seen:
-                gathered.duplicates.append((None, entry.url, seen[entry.url]))
-            else:
-                seen[entry.url] = None
-                gathered.entries.append(entry)
-        gathered.malformed.extend(direct.malformed)
-        gathered.duplicates.extend(direct.duplicates)
-    return gathered
+    """URLs from a list file, then those given directly, checked and de-duplicated."""
+    pairs: List[Tuple[Optional[int], str]] = list(read_url_lines(url_file)) if url_file else []
+    pairs.extend((None, str(u)) for u in (urls or ()) if u is not None and str(u).strip())
+    return collect_urls(pairs)
 
 
 def append_images(settings: Settings, name: Optional[str], *, urls: Optional[Iterable[str]] = None,

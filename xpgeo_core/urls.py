@@ -109,25 +109,27 @@ def collect_urls(items: Iterable[Tuple[Optional[int], str]]) -> UrlList:
     seen = {}
     for line, text in items:
         url = text.strip()
+        if url in seen:  # a repeated line, valid or not, is reported once
+            out.duplicates.append((line, url, seen[url]))
+            continue
+        seen[url] = line
         problem = image_url_problem(url)
         if problem:
             out.malformed.append((line, url, f"{MALFORMED_URL}: {problem}"))
             continue
-        if url in seen:
-            out.duplicates.append((line, url, seen[url]))
-            continue
-        seen[url] = line
         out.entries.append(UrlEntry(url, line))
     return out
 
 
 def read_url_file(path: str) -> UrlList:
-    """Read a URL list: one URL per line, UTF-8 with or without BOM, CRLF or LF.
+    """Read, check and de-duplicate a URL list file (see :func:`read_url_lines`)."""
+    return collect_urls(read_url_lines(path))
 
-    Blank lines and ``#`` comments are skipped; duplicates are removed (reported by the
-    caller); malformed lines are kept with their line numbers so they are reported,
-    never silently dropped.
-    """
+
+def read_url_lines(path: str) -> List[Tuple[int, str]]:
+    """(line number, text) of every URL line: one URL per line, UTF-8 with or without
+    BOM, CRLF or LF; blank lines and ``#`` comments are skipped. Malformed lines are
+    kept, so they are reported with their line numbers, never silently dropped."""
     p = Path(path)
     if not p.is_file():
         raise ValidationError(f"URL list file {path!r} was not found.", status=400,
@@ -142,7 +144,6 @@ def read_url_file(path: str) -> UrlList:
     pairs = []
     for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        pairs.append((number, line))
-    return collect_urls(pairs)
+        if line and not line.startswith("#"):
+            pairs.append((number, line))
+    return pairs
