@@ -4,6 +4,7 @@ Public API (others call it; keep it stable):
 
 * :func:`inspect_many` ``(sources, *, settings, imagery_type=None) -> Iterator[PhotoInfo]``
 * :func:`inspect_source` ``(source, *, settings, imagery_type=None, session=None) -> PhotoInfo``
+* :func:`inspect_bytes` ``(data, *, source, settings, imagery_type=None) -> PhotoInfo`` (bytes in memory)
 * :class:`PhotoInfo` (``.source .ok .error .bytes_read .warnings .attributes``, ``.to_dict()``)
 * :data:`ATTRIBUTE_KEYS`: the 17 attribute names, in output order.
 
@@ -11,7 +12,7 @@ Modules: ``jpeg`` (segment walker), ``tiff`` (EXIF IFDs), ``xmp`` (safe XMP), ``
 (attribute rules), ``fetch`` (range reads, files), ``engine`` (the pool).
 """
 
-from xpgeo_core.metadata.engine import inspect_many, inspect_source
+from xpgeo_core.metadata.engine import inspect_bytes, inspect_many, inspect_source
 from xpgeo_core.metadata.photo import ATTRIBUTE_KEYS, PhotoError, PhotoInfo
 
-__all__ = ["inspect_many", "inspect_source", "PhotoInfo", "PhotoError", "ATTRIBUTE_KEYS"]
+__all__ = ["inspect_many", "inspect_source", "inspect_bytes", "PhotoInfo", "PhotoError", "ATTRIBUTE_KEYS"]

@@ -12,13 +12,13 @@ import collections
 import logging
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, Deque, Iterable, Iterator, List, Optional
+from typing import Any, Callable, Deque, Iterable, Iterator, List, Optional
 
 import requests
 
 from xpgeo_core.http import make_session
 from xpgeo_core.metadata import rules
-from xpgeo_core.metadata.fetch import is_remote, open_source
+from xpgeo_core.metadata.fetch import BytesSource, is_remote, open_source
 from xpgeo_core.metadata.jpeg import walk
 from xpgeo_core.metadata.photo import PhotoError, PhotoInfo
 from xpgeo_core.metadata.xmp import XmpRefused, read_xmp
@@ -31,12 +31,25 @@ def inspect_source(source: str, *, settings: Any, imagery_type: Optional[str] = 
                    session: Optional[requests.Session] = None) -> PhotoInfo:
     """Read one photo's header and build its attributes. Never raises for a bad photo."""
     source = str(source).strip()
-    info = PhotoInfo(source=source)
     own_session = None
     try:
         if is_remote(source) and session is None:
             session = own_session = make_session(settings, pool_size=1)
-        byte_source = open_source(source, settings.max_header_bytes, session)
+        return _inspect(source, lambda: open_source(source, settings.max_header_bytes, session), imagery_type)
+    finally:
+        if own_session is not None:
+            own_session.close()
+
+
+def inspect_bytes(data: bytes, *, source: str, settings: Any, imagery_type: Optional[str] = None) -> PhotoInfo:
+    """The same for photo bytes already in memory; *source* is what ImagePath and Name come from."""
+    return _inspect(source, lambda: BytesSource(data, settings.max_header_bytes), imagery_type)
+
+
+def _inspect(source: str, opener: Callable[[], Any], imagery_type: Optional[str]) -> PhotoInfo:
+    info = PhotoInfo(source=source)
+    try:
+        byte_source = opener()
         try:
             header = walk(byte_source, getattr(byte_source, "content_type", None))
         finally:
@@ -61,9 +74,6 @@ def inspect_source(source: str, *, settings: Any, imagery_type: Optional[str] = 
     except Exception as exc:  # a bug must cost one photo, not the batch
         log.debug("Unexpected error reading %s", source.split("?", 1)[0], exc_info=True)
         info.error, info.error_code = "unexpected error reading the photo (%s)" % exc.__class__.__name__, "internal"
-    finally:
-        if own_session is not None:
-            own_session.close()
     if not info.ok:
         log.debug("Photo %s: %s", source.split("?", 1)[0], info.error)
     return info
