@@ -1,34 +1,82 @@
-"""Progress of long appends on stderr: a live line on a terminal, one line per chunk
-otherwise, nothing with ``--quiet``. Never on stdout, so ``--json`` stays one document."""
+"""Progress of long appends on stderr, never on stdout (so ``--json`` stays one document).
+
+* stderr is a terminal: one live line, rewritten per chunk (done/total, failures, rate,
+  time left), ended with a newline when the run ends or stops;
+* stderr is a file or a pipe (CI, ``2> log``): one plain line per chunk, no ``\\r``;
+* ``--quiet``: nothing.
+
+Nothing here is timed in tests: the rate and time left are printed, never asserted.
+"""
 
 from __future__ import annotations
 
 import time
+from typing import Any, Callable, Optional, TextIO
 
-from xpgeo_core.results import Progress, ProgressCallback, no_progress
+from xpgeo_core.results import Progress
+
+LIVE_WIDTH = 78
 
 
-def progress_printer(ctx) -> ProgressCallback:
-    if ctx.quiet:
-        return no_progress
-    stream = ctx.stderr
-    live = bool(getattr(stream, "isatty", lambda: False)())
-    started = time.monotonic()
+def is_terminal(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):  # no isatty, or a closed stream
+        return False
 
-    def show(p: Progress) -> None:
-        elapsed = max(time.monotonic() - started, 1e-6)
-        rate = p.done / elapsed
-        left = (p.total - p.done) / rate if rate > 0 else 0.0
-        text = (f"{p.done}/{p.total} images, {p.failed} failed, {rate:.1f}/s, "
-                f"about {_duration(left)} left (chunk {p.step}/{p.steps})")
-        if live:
-            end = "\n" if p.step >= p.steps else ""
-            stream.write("\r" + text.ljust(78) + end)
+
+class ProgressPrinter:
+    """A :data:`~xpgeo_core.results.ProgressCallback` that prints; use as a context manager
+    so a live line is always ended before the next message (an error, the summary)."""
+
+    def __init__(self, stream: Optional[TextIO], *, live: bool, clock: Callable[[], float] = time.monotonic) -> None:
+        self.stream = stream
+        self.live = live
+        self._clock = clock
+        self._started = clock()
+        self._open_line = False
+
+    def __call__(self, p: Progress) -> None:
+        if self.stream is None:
+            return
+        text = format_progress(p, self._clock() - self._started)
+        if self.live:
+            self.stream.write("\r" + text.ljust(LIVE_WIDTH))
+            self._open_line = True
+            if p.step >= p.steps:
+                self.close()
         else:
-            stream.write(text + "\n")
-        stream.flush()
+            self.stream.write(text + "\n")
+        self.stream.flush()
 
-    return show
+    def close(self) -> None:
+        """End the live line, if one is showing."""
+        if self._open_line and self.stream is not None:
+            self.stream.write("\n")
+            self.stream.flush()
+        self._open_line = False
+
+    def __enter__(self) -> "ProgressPrinter":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+def progress_printer(ctx) -> ProgressPrinter:
+    """The progress display a command should use, from its context (``--quiet``, stderr)."""
+    if ctx.quiet:
+        return ProgressPrinter(None, live=False)
+    return ProgressPrinter(ctx.stderr, live=is_terminal(ctx.stderr))
+
+
+def format_progress(p: Progress, elapsed: float) -> str:
+    """``1200/10000 images, 3 failed, 41.2/s, about 3m34s left (chunk 12/100)``."""
+    elapsed = max(elapsed, 1e-6)
+    rate = p.done / elapsed
+    left = (p.total - p.done) / rate if rate > 0 else 0.0
+    return (f"{p.done}/{p.total} images, {p.failed} failed, {rate:.1f}/s, "
+            f"about {_duration(left)} left (chunk {p.step}/{p.steps})")
 
 
 def _duration(seconds: float) -> str:

@@ -1,0 +1,355 @@
+"""The local backend: an Oriented Imagery layer as a folder of plain files.
+
+Why it exists: a GIS analyst with no portal and no XPGEO server must still be able to
+run the whole job and look at the result. It is also what ``auto`` falls back to.
+
+One folder per layer inside ``settings.output_dir``::
+
+    <output_dir>/<layer>/
+        layer.json        the item (id, type keyword) and the layer definition the portal gets
+        features.geojson  RFC 7946 points (WGS84, with Z when known) carrying the OI attributes
+        oi_table.csv      Esri's oriented imagery table (Add Images To Oriented Imagery Dataset)
+        preview.html      an offline map of the cameras (xpgeo_core.preview)
+        report.json       the last append's per-image results
+
+``features.geojson`` is the layer's source of truth; the other files are derived from
+it. Every file is written whole to a temporary file and renamed over the old one, and
+``features.geojson`` is written first, after each chunk. So a run killed at any point
+leaves each file either as it was or complete, and a rerun skips the photos already in
+``features.geojson`` and rewrites the derived files: it completes the layer without
+duplicating anything.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import math
+import os
+import re
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Dict, Iterable, List, Optional, Sequence
+
+from xpgeo_core import __version__
+from xpgeo_core.backends.base import Backend
+from xpgeo_core.errors import ConfigError, ValidationError, XpgeoError
+from xpgeo_core.results import (APPENDED, FAILED, SKIPPED, AppendReport, CreateResult, HealthResult, ImageResult,
+                                Progress, ProgressCallback, no_progress)
+from xpgeo_core import schema
+
+log = logging.getLogger("xpgeo.backends.local")
+
+LAYER_FILE = "layer.json"
+FEATURES_FILE = "features.geojson"
+OI_TABLE_FILE = "oi_table.csv"
+PREVIEW_FILE = "preview.html"
+REPORT_FILE = "report.json"
+TEMP_SUFFIX = ".xpgeo-tmp"
+SRS_WGS84 = "4326"
+ALREADY_PRESENT = "already in the layer"
+NO_POSITION = "the photo has no usable GPS position"
+
+_UNSAFE = re.compile(r"[^\w\-]+")
+_WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL"} | {f"COM{i}" for i in range(1, 10)} | {
+    f"LPT{i}" for i in range(1, 10)}
+_MAX_NAME = 100
+
+
+def folder_name(name: str) -> str:
+    """The folder a layer name maps to: letters, digits, ``_`` and ``-`` only.
+
+    Why: the name arrives from a person or a script and must never climb out of the
+    output folder (``..``, ``/``, drive letters) or hit a name Windows refuses.
+    """
+    cleaned = _UNSAFE.sub("_", name.strip()).strip("_")[:_MAX_NAME] or "layer"
+    if cleaned.upper() in _WINDOWS_RESERVED:
+        cleaned += "_layer"
+    return cleaned
+
+
+def atomic_write(path: Path, text: str) -> None:
+    """Write *text* to *path* so that readers see the old file or the new one, never half.
+
+    A temporary file in the same folder, flushed to disk, then ``os.replace`` (atomic
+    on one file system, Windows included).
+    """
+    tmp = path.with_name(f".{path.name}.{os.getpid()}{TEMP_SUFFIX}")
+    with open(tmp, "w", encoding="utf-8", newline="") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    for attempt in range(5):
+        try:
+            os.replace(tmp, path)
+            return
+        except PermissionError:  # Windows: a virus scanner or indexer holds the old file for a moment
+            if attempt == 4:
+                raise
+            time.sleep(0.1 * (attempt + 1))
+
+
+def _remove_stale_temporaries(folder: Path) -> None:
+    """Temporary files left by a run that was killed mid-write."""
+    for leftover in folder.glob(f".*{TEMP_SUFFIX}"):
+        try:
+            leftover.unlink()
+        except OSError:
+            pass
+
+
+def _finite(value: Any) -> Any:
+    """JSON has no NaN or infinity; an unknown number is null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def feature_from_attributes(attributes: Dict[str, Any], object_id: int) -> Dict[str, Any]:
+    """One RFC 7946 point feature (lon, lat[, z] in WGS84) carrying the layer's fields."""
+    x, y, z = (_finite(attributes.get(k)) for k in ("X", "Y", "Z"))
+    coordinates = [float(x), float(y)] + ([float(z)] if z is not None else [])
+    properties: Dict[str, Any] = {"OBJECTID": object_id}
+    for name in schema.field_names():
+        if name != "OBJECTID":
+            properties[name] = _finite(attributes.get(name))
+    return {"type": "Feature", "id": object_id, "geometry": {"type": "Point", "coordinates": coordinates},
+            "properties": properties}
+
+
+def feature_collection(features: List[Dict[str, Any]]) -> Dict[str, Any]:
+    collection: Dict[str, Any] = {"type": "FeatureCollection", "features": features}
+    extent = extent_of(features)
+    if extent:
+        collection["bbox"] = [extent["xmin"], extent["ymin"], extent["xmax"], extent["ymax"]]
+    return collection
+
+
+def extent_of(features: Sequence[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
+    """The layer extent (WGS84) of the features, or None when there are none."""
+    if not features:
+        return None
+    xs = [f["geometry"]["coordinates"][0] for f in features]
+    ys = [f["geometry"]["coordinates"][1] for f in features]
+    return {"xmin": min(xs), "ymin": min(ys), "xmax": max(xs), "ymax": max(ys), "spatialReference": {"wkid": 4326}}
+
+
+def oi_table_csv(features: Iterable[Dict[str, Any]]) -> str:
+    """Esri's oriented imagery table, one row per feature, columns from the schema."""
+    columns = schema.oi_table_columns()
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(columns)
+    for feature in features:
+        coordinates = feature["geometry"]["coordinates"]
+        row = dict(feature["properties"])
+        row["X"], row["Y"] = coordinates[0], coordinates[1]
+        row["Z"] = coordinates[2] if len(coordinates) > 2 else None
+        row["SRS"] = SRS_WGS84
+        writer.writerow(["" if row.get(c) is None else row.get(c) for c in columns])
+    return out.getvalue()
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":")) + "\n"
+
+
+class LocalBackend(Backend):
+    """Layers as folders in ``settings.output_dir`` (see the module docstring)."""
+
+    name = "local"
+
+    def __init__(self, settings, **kwargs: Any) -> None:
+        super().__init__(settings, **kwargs)
+        self.root = Path(settings.output_dir or "xpgeo-layers").expanduser().resolve()
+
+    # -- operations -----------------------------------------------------------------
+    def health_check(self) -> HealthResult:
+        self._ensure_root()
+        probe = self.root / f".xpgeo-write-check.{os.getpid()}{TEMP_SUFFIX}"
+        try:
+            probe.write_text("ok", encoding="utf-8")
+            probe.unlink()
+        except OSError as exc:
+            raise self._not_writable(exc) from None
+        layers = sorted(p.name for p in self.root.iterdir() if (p / LAYER_FILE).is_file())
+        versions = {"xpgeoVersion": __version__, "backend": self.name,
+                    "python": "%d.%d.%d" % sys.version_info[:3]}
+        return HealthResult(backend=self.name, liveness_label="XPGEO local",
+                            liveness_message=f"The output folder {self.root} is writable.",
+                            versions=versions, details={"output_dir": str(self.root), "layers": layers})
+
+    def create_layer(self, name: str, imagery_type: Optional[str] = None) -> CreateResult:
+        self._ensure_root()
+        folder = self._claim_folder(folder_name(name))
+        item_id = uuid.uuid4().hex
+        created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        item = {"id": item_id, "title": folder.name, "type": "Feature Service",
+                "typeKeywords": ["Data", "Service", "Feature Service", schema.OI_TYPE_KEYWORD],
+                "created": created, "imageryType": imagery_type, "generator": f"xpgeo {__version__}"}
+        layer = schema.layer_definition(folder.name, imagery_type)
+        try:
+            atomic_write(folder / FEATURES_FILE, _dumps(feature_collection([])))
+            atomic_write(folder / LAYER_FILE, json.dumps({"item": item, "layer": layer}, indent=2) + "\n")
+            self._write_derived(folder, [], [])
+        except OSError as exc:
+            raise self._not_writable(exc, folder) from None
+        service_url = str(folder)
+        response = {"serviceName": folder.name, "serviceItemId": item_id, "serviceType": "Feature Service",
+                    "serviceUrl": service_url, "layer": {"name": folder.name, "id": 0}}
+        log.debug("Created local layer %s", folder)
+        return CreateResult(backend=self.name, requested_name=name, layer_name=folder.name, item_id=item_id,
+                            service_url=service_url, layer={"name": folder.name, "id": 0}, response=response)
+
+    def append_images(self, name: str, urls: Sequence[str], *, progress: ProgressCallback = no_progress,
+                      imagery_type: Optional[str] = None) -> AppendReport:
+        from xpgeo_core.metadata import inspect_many  # the engine reads headers over HTTP
+
+        folder = self.layer_folder(name)
+        _remove_stale_temporaries(folder)
+        features = self._read_features(folder)
+        present = {f["properties"].get("ImagePath") for f in features}
+        next_id = max((int(f.get("id") or 0) for f in features), default=0) + 1
+        report = AppendReport(backend=self.name, layer_name=folder.name,
+                              extra={"layer_folder": str(folder), "preview": str(folder / PREVIEW_FILE)})
+        results: Dict[str, ImageResult] = {}
+        size = max(1, int(self.settings.max_image_list_size))
+        chunks = [list(urls[i:i + size]) for i in range(0, len(urls), size)] or [[]]
+        done = failed = 0
+        for number, chunk in enumerate(chunks, start=1):
+            todo = []
+            for url in chunk:
+                if url in present:
+                    results[url] = ImageResult(url, SKIPPED, ALREADY_PRESENT)
+                else:
+                    todo.append(url)
+            added = 0
+            if todo:
+                infos = inspect_many(todo, settings=self.settings, imagery_type=imagery_type)
+                for url, info in zip(todo, infos):
+                    result = self._place(url, info, next_id)
+                    results[url] = result
+                    if result.status == APPENDED:
+                        features.append(feature_from_attributes(result.attributes, next_id))
+                        present.add(url)
+                        next_id += 1
+                        added += 1
+                    else:
+                        failed += 1
+                for url in todo:  # the engine must answer for each photo; never lose one
+                    results.setdefault(url, ImageResult(url, FAILED, "the metadata engine gave no result"))
+            if added:
+                self._write(folder, FEATURES_FILE, _dumps(feature_collection(features)))
+            done += len(chunk)
+            progress(Progress(done, len(urls), failed, number, len(chunks)))
+        report.results = [results[u] for u in urls]
+        self._write_derived(folder, features, report.results, report)
+        return report
+
+    # -- layer files ----------------------------------------------------------------
+    def layer_folder(self, name: str) -> Path:
+        """The folder of an existing layer, or a 404 that says where we looked."""
+        folder = self.root / folder_name(name)
+        if not (folder / LAYER_FILE).is_file():
+            raise ValidationError(
+                f"Layer {name!r} was not found in the output folder {str(self.root)!r}.", status=404,
+                hint=f"Create it first (xpgeo create-oi-layer --name {folder_name(name)}), or point XPGEO_OUTPUT_DIR "
+                     f"(--output-dir, the Output folder parameter) at the folder that holds it.")
+        return folder
+
+    def read_layer(self, folder: Path) -> Dict[str, Any]:
+        return self._read_json(folder / LAYER_FILE)
+
+    def _read_features(self, folder: Path) -> List[Dict[str, Any]]:
+        path = folder / FEATURES_FILE
+        if not path.is_file():
+            return []
+        data = self._read_json(path)
+        features = data.get("features") if isinstance(data, dict) else None
+        if not isinstance(features, list):
+            raise XpgeoError(f"{str(path)!r} is not a GeoJSON FeatureCollection.",
+                             hint="Restore it from a backup, or create a new layer and append the images again.")
+        return features
+
+    def _read_json(self, path: Path) -> Any:
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise XpgeoError(f"The layer file {str(path)!r} cannot be read: {exc.__class__.__name__}.",
+                             hint="Restore it from a backup, or create a new layer and append the images "
+                                  "again.") from None
+
+    def _write(self, folder: Path, file_name: str, text: str) -> None:
+        try:
+            atomic_write(folder / file_name, text)
+        except OSError as exc:
+            raise self._not_writable(exc, folder) from None
+
+    def _write_derived(self, folder: Path, features: List[Dict[str, Any]], results: List[ImageResult],
+                       report: Optional[AppendReport] = None) -> None:
+        """layer.json's extent, the OI table, the preview and the report, all from *features*."""
+        from xpgeo_core.preview import render_preview
+
+        layer_file = folder / LAYER_FILE
+        document = self._read_json(layer_file) if layer_file.is_file() else {}
+        layer = document.get("layer") or schema.layer_definition(folder.name, None)
+        extent = extent_of(features)
+        if extent:
+            layer["extent"] = extent
+        document["layer"] = layer
+        failures = [{"url": r.url, "reason": r.reason, "line": r.line} for r in results if r.status == FAILED]
+        self._write(folder, LAYER_FILE, json.dumps(document, indent=2) + "\n")
+        self._write(folder, OI_TABLE_FILE, oi_table_csv(features))
+        self._write(folder, PREVIEW_FILE, render_preview(folder.name, features, failures,
+                                                         imagery_type=(document.get("item") or {}).get("imageryType")))
+        if report is not None:
+            self._write(folder, REPORT_FILE, json.dumps(report.to_dict(), indent=2, default=str) + "\n")
+
+    def _place(self, url: str, info: Any, object_id: int) -> ImageResult:
+        """An engine outcome as a result: appended with attributes, or failed with the reason."""
+        if not info.ok:
+            return ImageResult(url, FAILED, info.error or NO_POSITION)
+        attributes = dict(info.attributes)
+        if _finite(attributes.get("X")) is None or _finite(attributes.get("Y")) is None:
+            return ImageResult(url, FAILED, NO_POSITION)
+        attributes["ImagePath"] = url  # the key reruns recognise the photo by
+        if not attributes.get("Name"):
+            attributes["Name"] = url.rsplit("/", 1)[-1].split("?", 1)[0] or url
+        for warning in getattr(info, "warnings", None) or ():
+            log.info("%s: %s", url, warning)
+        attributes["OBJECTID"] = object_id
+        return ImageResult(url, APPENDED, attributes=attributes)
+
+    # -- folders --------------------------------------------------------------------
+    def _ensure_root(self) -> None:
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise self._not_writable(exc) from None
+
+    def _claim_folder(self, wanted: str) -> Path:
+        """Make the layer folder; a taken name gets ``_YYYYMMDD_HHMMSS`` (as on the XPGEO server)."""
+        candidates = [wanted, f"{wanted}_{time.strftime('%Y%m%d_%H%M%S')}"]
+        candidates += [f"{candidates[1]}_{n}" for n in range(2, 100)]
+        for candidate in candidates:
+            folder = self.root / candidate
+            try:
+                folder.mkdir()
+                return folder
+            except FileExistsError:
+                continue
+            except OSError as exc:
+                raise self._not_writable(exc) from None
+        raise ValidationError(f"Layer name {wanted!r} is taken, and so are 100 timestamped variants.",
+                              status=409, hint="Choose another layer name.")
+
+    def _not_writable(self, exc: OSError, folder: Optional[Path] = None) -> ConfigError:
+        where = folder or self.root
+        reason = exc.strerror or exc.__class__.__name__
+        return ConfigError(f"The output folder {str(where)!r} is not writable: {reason}.",
+                           hint="Set XPGEO_OUTPUT_DIR (or --output-dir, or the tool's Output folder) to a folder "
+                                "you can write to.")
