@@ -28,8 +28,9 @@ def run(args: argparse.Namespace, ctx) -> int:
     ctx.say(f"Appending images from {args.file} to layer {args.name}...")
     ctx.say("Reading image URLs from file...")
     ctx.say(f"File location: {args.file}")
-    report = operations.append_images(settings, args.name, url_file=args.file, imagery_type=args.imagery_type,
-                                      preflight=args.preflight, progress=progress_printer(ctx))
+    with progress_printer(ctx) as progress:  # ends a live progress line even when the append raises
+        report = operations.append_images(settings, args.name, url_file=args.file, imagery_type=args.imagery_type,
+                                          preflight=args.preflight, progress=progress)
     ctx.say(f"Append images response: {response_text(report)}")
     print_summary(ctx, report)
     ctx.emit_json({"ok": report.ok, **report.to_dict()})
