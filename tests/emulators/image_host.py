@@ -17,8 +17,9 @@ API (small on purpose)::
 
 Knobs on the host: ``honour_range`` (False: answer 200 with the whole body, as Python's
 ``http.server`` does), ``latency`` seconds before each answer, ``bandwidth`` bytes/s shared
-by all connections (one link), ``sleep`` (the function used to wait; tests pass a
-recorder so nothing depends on wall-clock time). ``data`` may be ``bytes`` or a sequence
+by all connections (one link), ``sleep`` and ``clock`` (the functions used to wait and
+to tell the time; tests pass a recorder and a frozen clock so nothing depends on
+wall-clock time). ``data`` may be ``bytes`` or a sequence
 of ``bytes`` parts served back to back (the benchmark shares one large body between
 many photos without copying it).
 """
@@ -72,9 +73,10 @@ class Request:
 class _Link:
     """A shared link of *rate* bytes/s: each chunk waits for its slot (serialised transfers)."""
 
-    def __init__(self, rate: Optional[float], sleep: Callable[[float], None]) -> None:
+    def __init__(self, rate: Optional[float], sleep: Callable[[float], None], clock: Callable[[], float]) -> None:
         self.rate = rate
         self.sleep = sleep
+        self.clock = clock
         self.lock = threading.Lock()
         self.free_at = 0.0
 
@@ -82,7 +84,7 @@ class _Link:
         if not self.rate:
             return
         with self.lock:
-            now = time.monotonic()
+            now = self.clock()
             self.free_at = max(self.free_at, now) + n / self.rate
             wait = self.free_at - now
         if wait > 0:
@@ -91,11 +93,11 @@ class _Link:
 
 class ImageHost:
     def __init__(self, *, honour_range: bool = True, latency: float = 0.0, bandwidth: Optional[float] = None,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic) -> None:
         self.honour_range = honour_range
         self.latency = latency
         self.sleep = sleep
-        self.link = _Link(bandwidth, sleep)
+        self.link = _Link(bandwidth, sleep, clock)
         self.photos: Dict[str, Photo] = {}
         self.requests: List[Request] = []
         self._log_lock = threading.Lock()
@@ -113,7 +115,7 @@ class ImageHost:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="image-host", daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="image-host", daemon=True)
         self._thread.start()
         return self
 

@@ -51,7 +51,7 @@ def _inspect(source: str, opener: Callable[[], Any], imagery_type: Optional[str]
     try:
         byte_source = opener()
         try:
-            header = walk(byte_source, getattr(byte_source, "content_type", None))
+            header = walk(byte_source)
         finally:
             info.bytes_read = byte_source.bytes_read
             byte_source.close()

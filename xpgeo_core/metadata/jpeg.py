@@ -73,7 +73,7 @@ def walk(source: ByteSource, content_type: Optional[str] = None) -> JpegHeader:
     """Read the header of the JPEG behind *source*. Raises :class:`PhotoError`."""
     head = source.read(0, 16)
     if len(head) < 2 or head[:2] != b"\xff\xd8":
-        raise PhotoError("not_jpeg", describe_non_jpeg(head, content_type))
+        raise PhotoError("not_jpeg", describe_non_jpeg(head, content_type or getattr(source, "content_type", None)))
     found = JpegHeader()
     pos = 2
     while True:

@@ -1,0 +1,244 @@
+"""The metadata engine over real loopback HTTP: range reads, never HEAD, errors, order, CLI, preflight."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple
+
+import pytest
+
+from emulators.image_host import ImageHost
+from xpgeo_core.cli import main
+from xpgeo_core.metadata import inspect_many, inspect_source
+from xpgeo_core.sample_photos import make_jpeg
+from xpgeo_core.settings import load_settings
+
+SETTINGS = load_settings(environ={}).replace(retry_backoff=0.0)
+BIG = make_jpeg(lat=48.85, lon=2.29, heading=10.0, focal_length_35mm=26, pixel_size=(4000, 3000),
+                target_size=3_000_000)
+SECRET = "SIG-5e1c7a9b3d"
+
+
+@pytest.fixture
+def host():
+    with ImageHost() as h:
+        yield h
+
+
+def gets(host: ImageHost) -> List[str]:
+    assert all(r.method == "GET" for r in host.requests), [r.method for r in host.requests]
+    return [r.range for r in host.requests]
+
+
+def test_first_read_is_a_64k_range_and_nothing_more(host):
+    info = inspect_source(host.add("big.jpg", BIG), settings=SETTINGS)
+    assert info.ok, info.error
+    assert info.bytes_read == 65536
+    assert gets(host) == ["bytes=0-65535"]
+    assert info.attributes["CameraHeading"] == pytest.approx(10.0)
+
+
+def test_late_xmp_fetches_more_ranges_but_skips_the_padding(host):
+    data = make_jpeg(lat=1, lon=2, pad_before_xmp=300_000, dji={"GimbalYawDegree": 33.0}, target_size=2_000_000)
+    info = inspect_source(host.add("late.jpg", data), settings=SETTINGS)
+    assert info.ok and info.attributes["CameraHeading"] == pytest.approx(33.0)
+    ranges = gets(host)
+    assert ranges[0] == "bytes=0-65535" and len(ranges) > 1
+    assert all(r and r.startswith("bytes=") for r in ranges)
+    assert info.bytes_read < 300_000  # the padding segments were jumped over, not downloaded
+
+
+def test_server_ignoring_range_is_streamed_and_closed_early():
+    with ImageHost(honour_range=False) as host:
+        info = inspect_source(host.add("big.jpg", BIG), settings=SETTINGS)
+        assert info.ok, info.error
+        assert 0 < info.bytes_read <= 65536 + 16384
+        assert len(gets(host)) == 1
+
+
+def test_late_xmp_when_range_is_ignored():
+    data = make_jpeg(lat=1, lon=2, pad_before_xmp=300_000, dji={"GimbalYawDegree": 33.0}, target_size=1_000_000)
+    with ImageHost(honour_range=False) as host:
+        info = inspect_source(host.add("late.jpg", data), settings=SETTINGS)
+        assert info.ok and info.attributes["CameraHeading"] == pytest.approx(33.0)
+        assert len(gets(host)) == 1 and info.bytes_read < len(data)
+
+
+@pytest.mark.parametrize("status", [404, 500, 403])
+def test_http_errors(host, status):
+    url = host.add("x.jpg", b"", status=status) + "?X-Amz-Signature=" + SECRET
+    info = inspect_source(url, settings=SETTINGS)
+    assert not info.ok and info.error_code == "http_status" and info.error.startswith("HTTP %d" % status)
+    assert SECRET not in json.dumps(info.to_dict()["error"])
+    gets(host)
+
+
+def test_unknown_path_is_404(host):
+    host.add("a.jpg", BIG)
+    info = inspect_source(host.url_for("missing.jpg"), settings=SETTINGS)
+    assert "HTTP 404" in info.error
+
+
+def test_html_served_as_jpeg(host):
+    url = host.add("page.jpg", b"<!DOCTYPE html><html><body>Sign in</body></html>", content_type="image/jpeg")
+    info = inspect_source(url, settings=SETTINGS)
+    assert info.error_code == "not_jpeg" and "HTML page" in info.error and "image/jpeg" in info.error
+
+
+def test_empty_file_416(host):
+    info = inspect_source(host.add("empty.jpg", b""), settings=SETTINGS)
+    assert not info.ok and info.error_code == "not_jpeg" and "empty" in info.error
+
+
+def test_stalled_server_times_out():
+    fast = SETTINGS.replace(timeout_seconds=0.2, retries=0)
+    with ImageHost() as host:
+        info = inspect_source(host.add("stall.jpg", BIG, stall=True), settings=fast)
+    assert info.error_code == "network" and "did not answer in time" in info.error
+
+
+def test_connection_refused():
+    with ImageHost() as host:
+        url = host.url_for("gone.jpg")
+    info = inspect_source(url, settings=SETTINGS.replace(retries=0))
+    assert info.error_code == "network" and "could not connect" in info.error
+
+
+def test_presigned_url_that_signed_range_gets_no_range_header(host):
+    url = host.add("s3.jpg", BIG) + "?X-Amz-SignedHeaders=host%3Brange&X-Amz-Signature=abc"
+    info = inspect_source(url, settings=SETTINGS)
+    assert info.ok and gets(host) == [None]
+    assert info.bytes_read <= 65536 + 16384
+
+
+def test_local_paths_and_file_urls(tmp_path):
+    path = tmp_path / "my photo.jpg"
+    path.write_bytes(BIG)
+    for source in (str(path), path.as_uri()):
+        info = inspect_source(source, settings=SETTINGS)
+        assert info.ok and info.bytes_read == 65536 and info.attributes["Name"] == "my photo"
+    info = inspect_source(str(tmp_path / "nope.jpg"), settings=SETTINGS)
+    assert info.error_code == "file_not_found"
+    assert inspect_source(str(tmp_path), settings=SETTINGS).error_code == "file_not_found"
+
+
+def test_inspect_many_keeps_input_order_and_uses_only_get(host, tmp_path):
+    local = tmp_path / "local.jpg"
+    local.write_bytes(make_jpeg(lat=5, lon=6))
+    sources = []
+    for i in range(40):
+        if i % 7 == 3:
+            sources.append(host.add("bad%d.jpg" % i, b"", status=404))
+        elif i % 11 == 5:
+            sources.append(str(local))
+        else:
+            sources.append(host.add("p%d.jpg" % i, make_jpeg(lat=i * 0.5, lon=1.0)))
+    results = list(inspect_many(iter(sources), settings=SETTINGS.replace(fetch_concurrency=4)))
+    assert [r.source for r in results] == sources
+    for i, info in enumerate(results):
+        if i % 7 == 3:
+            assert not info.ok
+        elif i % 11 == 5:
+            assert info.attributes["Y"] == pytest.approx(5)
+        else:
+            assert info.ok and info.attributes["Y"] == pytest.approx(i * 0.5)
+    gets(host)
+
+
+def test_inspect_many_consumes_inputs_lazily(host):
+    url = host.add("a.jpg", make_jpeg(lat=1, lon=1))
+    pulled = []
+
+    def sources():
+        for i in range(1000):
+            pulled.append(i)
+            yield url
+
+    settings = SETTINGS.replace(fetch_concurrency=2)
+    results = inspect_many(sources(), settings=settings)
+    first = next(results)
+    assert first.ok and len(pulled) <= 2 * 4 + 1  # the bounded window, not the whole list
+    results.close()
+
+
+def test_host_latency_and_bandwidth_use_the_injected_sleep():
+    waits = []
+    with ImageHost(latency=0.02, bandwidth=1_000_000, sleep=waits.append, clock=lambda: 100.0) as host:
+        inspect_source(host.add("a.jpg", BIG), settings=SETTINGS)
+    assert waits[0] == 0.02
+    # frozen clock: each chunk waits for every chunk before it, the last one for all 64 KiB
+    assert waits[-1] == pytest.approx(65536 / 1_000_000)
+
+
+# -- command line ---------------------------------------------------------------------------------
+
+def run_cli(argv: List[str], env: Optional[Dict[str, str]] = None) -> Tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("XPGEO_")}
+    environ.update(env or {})
+    code = main(argv, stdout=out, stderr=err, environ=environ)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_cli_inspect_json_array_in_input_order(host, tmp_path):
+    good = host.add("good.jpg", make_jpeg(lat=1, lon=2, dji={"GimbalPitchDegree": -90.0}))
+    bad = host.add("bad.jpg", b"<html>", content_type="image/jpeg")
+    listing = tmp_path / "list.txt"
+    listing.write_text("# photos\n\n%s\n" % bad, encoding="utf-8")
+    code, out, err = run_cli(["inspect", "--json", good, "--file", str(listing)])
+    assert code == 1, err
+    document = json.loads(out)
+    assert [d["source"] for d in document] == [good, bad]
+    assert document[0]["ok"] and document[0]["attributes"]["OrientedImageryType"] == "Nadir"
+    assert not document[1]["ok"] and "HTML" in document[1]["error"]
+    assert set(document[0]) == {"source", "ok", "error", "bytes_read", "warnings", "attributes"}
+    assert len(document[0]["attributes"]) == 17
+
+    code, out, _ = run_cli(["inspect", good, "--imagery-type", "oblique"])
+    assert code == 0 and "Oblique" in out and out.splitlines()[0].startswith("Name")
+
+
+def test_cli_inspect_usage_errors(tmp_path):
+    assert run_cli(["inspect"])[0] == 2
+    assert run_cli(["inspect", "--file", str(tmp_path / "missing.txt")])[0] == 2
+    assert run_cli(["inspect", "x.jpg", "--imagery-type", "sideways"])[0] == 2
+
+
+def test_preflight_unit(host):
+    from xpgeo_core.operations import _preflight, gather_urls
+
+    good = host.add("good.jpg", make_jpeg(lat=1, lon=2))
+    nogps = host.add("nogps.jpg", make_jpeg(datetime_original="2020:01:01 00:00:00"))
+    missing = host.url_for("missing.jpg")
+    entries = gather_urls([good, nogps, missing]).entries
+    keep, rejected = _preflight(SETTINGS, entries, None)
+    assert [e.url for e in keep] == [good]
+    reasons = {r.url: r.reason for r in rejected}
+    assert reasons[nogps].startswith("preflight: no GPS position")
+    assert reasons[missing].startswith("preflight: HTTP 404")
+
+
+def test_append_images_preflight_end_to_end(host, tmp_path):
+    server_mod = pytest.importorskip("emulators.xpgeo_server")
+    good = [host.add("g%d.jpg" % i, make_jpeg(lat=1 + i, lon=2)) for i in range(3)]
+    bad = host.add("html.jpg", b"<html></html>", content_type="image/jpeg")
+    listing = tmp_path / "urls.txt"
+    listing.write_text("\n".join(good[:2] + [bad] + good[2:]) + "\n", encoding="utf-8")
+    with server_mod.FakeXpgeoServer() as server:
+        env = {"XPGEO_REST_URL": server.url, "XPGEO_API_KEY": "k-123456", "XPGEO_RETRY_BACKOFF": "0"}
+        assert run_cli(["create-oi-layer", "--name", "lyr"], env)[0] == 0
+        code, out, err = run_cli(["--json", "append-images", "--name", "lyr", "--file", str(listing),
+                                  "--preflight"], env)
+        sent = [json.loads(r.body) for r in server.state.requests if r.path == "/append-images"]
+    assert code == 1, err
+    report = json.loads(out)
+    assert report["appended"] == 3 and report["failed"] == 1
+    sent_urls = [u for body in sent for u in (body.get("imageUrls") or body.get("image_urls") or
+                                             body.get("urls") or [])]
+    assert bad not in json.dumps(sent) and all(u in json.dumps(sent) for u in good), sent_urls
+    failures = [r for r in report["results"] if r.get("status") == "failed"]
+    assert failures and "preflight" in json.dumps(failures) and "HTML" in json.dumps(failures)
+    gets(host)
