@@ -106,7 +106,7 @@ def render_preview(layer_name: str, features: Sequence[Dict[str, Any]],
     script = _asset(SCRIPT_FILE)
     data = preview_data(layer_name, features, failures, imagery_type=imagery_type, generated=generated)
     values = {
-        "CSP": html.escape(content_security_policy(script), quote=True),
+        "CSP": html.escape(content_security_policy(script), quote=False),  # ours, no double quote
         "TITLE": html.escape(f"{layer_name} - XPGEO preview", quote=True),
         "SCRIPT": script,
         "DATA": embed_json(data),
