@@ -1,0 +1,507 @@
+"""The portal backend: OI layers made and filled straight through the ArcGIS REST API.
+
+For users without an XPGEO server, against ArcGIS Online or ArcGIS Enterprise 11.2+.
+The call sequence and why each step is there:
+
+* health: ``sharing/rest`` (version), ``portals/self`` (Enterprise version/build),
+  ``community/self`` (who, and may they publish); refused before any work otherwise.
+* create: clean the name (letters, digits, underscores), ``isServiceNameAvailable``
+  (a taken name gets ``_YYYYMMDD_HHMMSS``), ``createService`` (WGS84, editable),
+  admin ``addToDefinition`` (the point layer and its OI fields), admin
+  ``updateDefinition`` (``orientedImageryInfo`` and the renderer, the step Esri's
+  "Generate Service From Oriented Imagery Dataset" ends with), item ``update`` (the
+  ``OrientedImageryLayer`` type keyword), ``share`` with the organization. A failed
+  step deletes the item, or says exactly what is left.
+* append: photos' attributes from the metadata engine; URLs already in the layer
+  (``ImagePath``) are skipped, so reruns add only what is missing; ``addFeatures`` in
+  batches, every ``addResults`` entry checked; a transient failure is retried only
+  for the features a query shows did not land; the extent is written at the end.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as _dt
+import itertools
+import logging
+import re
+import time
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple
+
+from xpgeo_core.backends.base import Backend
+from xpgeo_core.backends.portal import api
+from xpgeo_core.backends.portal.auth import make_auth
+from xpgeo_core.backends.portal.rest import PortalClient, is_transient
+from xpgeo_core.errors import AuthError, ConfigError, ServerError, ValidationError, XpgeoError
+from xpgeo_core.results import (APPENDED, FAILED, SKIPPED, AppendReport, CreateResult, HealthResult, ImageResult,
+                                Progress, ProgressCallback, no_progress)
+from xpgeo_core.schema import OI_TYPE_KEYWORD, field_names, layer_definition
+
+log = logging.getLogger("xpgeo.backends.portal")
+
+REQUIRED_PRIVILEGES = ("portal:user:createItem", "portal:publisher:publishFeatures")
+NOT_CREATOR_TYPES = frozenset(["viewerUT", "storytellerUT", "contributorUT", "editorUT", "mobileWorkerUT",
+                               "fieldWorkerUT", "insightsAnalystUT"])
+"""User types that cannot publish hosted layers whatever their role (Creator and above can)."""
+CAPABILITIES = "Create,Delete,Query,Update,Editing"
+WGS84 = {"wkid": 4326}
+WORLD = {"xmin": -180, "ymin": -90, "xmax": 180, "ymax": 90, "spatialReference": WGS84}
+IMAGE_PATH = "ImagePath"
+QUERY_CHUNK_URLS = 50
+QUERY_CHUNK_CHARS = 12000
+ALREADY_THERE = "already in the layer (ImagePath)"
+_NAME_OK = re.compile(r"^[A-Za-z0-9_]+$")
+_NAME_BAD_RUN = re.compile(r"[^A-Za-z0-9_]+")
+_ISO = re.compile(r"^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(\.\d+)?(Z|[+-]\d{2}:?\d{2})?$")
+
+
+def clean_service_name(name: str) -> str:
+    """Letters, digits and underscores only (the rule createService enforces); each run
+    of other characters becomes one underscore. A 400 when nothing is left."""
+    name = name.strip()
+    if _NAME_OK.match(name):
+        return name
+    cleaned = _NAME_BAD_RUN.sub("_", name).strip("_")
+    if not cleaned:
+        raise ValidationError(f"Missing layer name: {name!r} has no letters or digits.", status=400,
+                              hint="Service names are letters, digits and underscores, e.g. site_survey_2026.")
+    return cleaned
+
+
+def timestamped(name: str, now: Optional[float] = None) -> str:
+    """The XPGEO rule for a taken name: ``<name>_YYYYMMDD_HHMMSS`` (UTC)."""
+    return name + time.strftime("_%Y%m%d_%H%M%S", time.gmtime(now))
+
+
+def epoch_ms(text: Any) -> Optional[int]:
+    """An ISO 8601 ``AcquisitionDate`` as ArcGIS date milliseconds (UTC). A time without
+    an offset is taken as UTC: the metadata engine already warned it is camera-local."""
+    if text is None or text == "":
+        return None
+    if isinstance(text, (int, float)):
+        return int(text)
+    match = _ISO.match(str(text).strip())
+    if not match:
+        return None
+    y, mo, d, h, mi, s = (int(g) for g in match.groups()[:6])
+    micro = int((match.group(7)[1:] + "000000")[:6]) if match.group(7) else 0
+    offset = match.group(8)
+    moment = _dt.datetime(y, mo, d, h, mi, s, micro, tzinfo=_dt.timezone.utc)
+    if offset and offset != "Z":
+        sign = 1 if offset[0] == "+" else -1
+        digits = offset[1:].replace(":", "")
+        moment -= sign * _dt.timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
+    return int(round(moment.timestamp() * 1000))
+
+
+def feature_of(attributes: Dict[str, Any]) -> Dict[str, Any]:
+    """An ArcGIS feature (WGS84 point, Z when known) with the layer's OI fields."""
+    geometry: Dict[str, Any] = {"x": attributes["X"], "y": attributes["Y"], "spatialReference": WGS84}
+    if attributes.get("Z") is not None:
+        geometry["z"] = attributes["Z"]
+    values = {name: attributes.get(name) for name in field_names() if name != "OBJECTID"}
+    values["AcquisitionDate"] = epoch_ms(attributes.get("AcquisitionDate"))
+    return {"geometry": geometry, "attributes": values}
+
+
+def where_in(field: str, values: Sequence[str]) -> str:
+    """``field IN ('a','b')`` with SQL quoting (a quote inside a URL is doubled)."""
+    return f"{field} IN (" + ",".join("'" + v.replace("'", "''") + "'" for v in values) + ")"
+
+
+def _query_chunks(urls: Sequence[str]) -> Iterator[List[str]]:
+    chunk: List[str] = []
+    size = 0
+    for url in urls:
+        if chunk and (len(chunk) >= QUERY_CHUNK_URLS or size + len(url) > QUERY_CHUNK_CHARS):
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(url)
+        size += len(url) + 3
+    if chunk:
+        yield chunk
+
+
+class _Stop(Exception):
+    """The run cannot go on (credentials refused, portal gone): the rest is not sent."""
+
+    def __init__(self, reason: str, cause: XpgeoError) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.cause = cause
+
+
+class PortalBackend(Backend):
+    """ArcGIS Online or Enterprise, through ``sharing/rest`` and the hosted feature service."""
+
+    name = "portal"
+
+    def __init__(self, settings, **kwargs: Any) -> None:
+        super().__init__(settings, **kwargs)
+        if not self.portal_url:
+            raise ConfigError("The portal URL is not set.",
+                              hint="Set PORTAL_URL in xpgeo.env (or XPGEO_PORTAL_URL, or --portal-url), e.g. "
+                                   "https://www.arcgis.com or https://gis.example.com/portal.")
+        self.portal_url = self.portal_url.rstrip("/")
+        self.root = api.sharing_root(self.portal_url)
+        self.auth = make_auth(settings, self.root, self.portal_url, self.token_provider)
+        self._client: Optional[PortalClient] = None
+        self._me: Optional[Dict[str, Any]] = None
+
+    @property
+    def client(self) -> PortalClient:
+        if self._client is None:
+            self._client = PortalClient(self.session, self.auth, self.settings.secrets())
+        return self._client
+
+    def secrets(self) -> list:
+        return self.settings.secrets() + self.auth.secrets()
+
+    # -- who is signed in ---------------------------------------------------------------
+    def me(self) -> Dict[str, Any]:
+        if self._me is None:
+            self._me = api.community_self(self.client, self.root)
+        return self._me
+
+    def require_publisher(self) -> Dict[str, Any]:
+        """The signed-in user, if they may create content and publish hosted feature
+        layers; else an AuthError naming what is missing (before any work is done)."""
+        user = self.me()
+        username = user.get("username")
+        if not username:
+            raise AuthError("The portal does not know who is signed in (community/self has no user).",
+                            hint="Check the credentials: CLIENT_ESRI_API_KEY, USERNAME/PASSWORD, or ArcGIS Pro's "
+                                 "sign-in.")
+        license_type = user.get("userLicenseTypeId")
+        if license_type in NOT_CREATOR_TYPES:
+            raise AuthError(f"The portal user {username!r} is a {license_type} user; making layers needs a "
+                            "Creator user type (or above).",
+                            hint="Ask your ArcGIS administrator for a Creator user type with the Publisher role.")
+        privileges = set(user.get("privileges") or [])
+        missing = [p for p in REQUIRED_PRIVILEGES if p not in privileges]
+        if missing:
+            raise AuthError(f"The portal user {username!r} lacks the privilege(s) {', '.join(missing)} "
+                            "(create content, publish hosted feature layers).",
+                            hint="Ask your ArcGIS administrator for the Publisher role (or a custom role with "
+                                 "these privileges).")
+        return user
+
+    # -- health ------------------------------------------------------------------------
+    def health_check(self) -> HealthResult:
+        info = api.portal_info(self.client, self.root)
+        portal = api.portal_self(self.client, self.root)
+        user = self.require_publisher()
+        versions: Dict[str, Any] = {"currentVersion": info.get("currentVersion") or portal.get("currentVersion")}
+        for key in ("enterpriseVersion", "enterpriseBuild"):
+            if portal.get(key):
+                versions[key] = portal[key]
+        if versions.get("enterpriseVersion"):
+            product = f"ArcGIS Enterprise {versions['enterpriseVersion']}"
+        else:
+            product = "ArcGIS Enterprise" if portal.get("isPortal") else "ArcGIS Online"
+        title = portal.get("name") or self.portal_url
+        message = (f"{title} ({product}) is reachable; signed in as {user['username']} "
+                   f"with {self.auth.describe()}.")
+        details = {"portal": self.portal_url, "portal_name": portal.get("name"), "is_portal": portal.get("isPortal"),
+                   "user": user.get("username"), "user_type": user.get("userLicenseTypeId"),
+                   "role": user.get("role"), "auth": self.auth.kind}
+        return HealthResult(backend=self.name, liveness_label="Portal", liveness_message=message,
+                            versions=versions, details=details)
+
+    # -- create ------------------------------------------------------------------------
+    def create_layer(self, name: str, imagery_type: Optional[str] = None) -> CreateResult:
+        owner = self.require_publisher()["username"]
+        messages: List[str] = []
+        wanted = clean_service_name(name)
+        if wanted != name:
+            messages.append(f"Service names are letters, digits and underscores: '{name}' was cleaned to "
+                            f"'{wanted}'.")
+            log.warning(messages[-1])
+        service_name = wanted
+        if not api.is_service_name_available(self.client, self.root, service_name):
+            service_name = timestamped(wanted)
+            messages.append(f"The name '{wanted}' is taken on the portal; using '{service_name}'.")
+            log.info(messages[-1])
+            if not api.is_service_name_available(self.client, self.root, service_name):
+                raise ValidationError(f"Both '{wanted}' and '{service_name}' are taken on the portal.", status=409,
+                                      hint="Choose another layer name.")
+        log.info("Creating the hosted feature service '%s'...", service_name)
+        created = api.create_service(self.client, self.root, owner, self._create_parameters(service_name),
+                                     title=service_name, tags="Oriented Imagery,XPGEO",
+                                     snippet="Oriented Imagery layer made by XPGEO")
+        item_id = created.get("itemId") or created.get("serviceItemId")
+        service_url = created.get("serviceurl") or created.get("encodedServiceURL")
+        if not item_id or not service_url:
+            raise ServerError(f"The portal's createService answer for '{service_name}' has no item id or service "
+                              f"URL (item {item_id or 'unknown'}).",
+                              hint="Look for the item in the portal's content and delete it if it exists.")
+        try:
+            layer_id, share_note = self._build_layer(owner, item_id, service_url, service_name, imagery_type)
+        except XpgeoError as exc:
+            raise self._rolled_back(exc, owner, item_id, service_url, service_name) from None
+        if share_note:
+            messages.append(share_note)
+            log.warning(share_note)
+        layer = {"name": service_name, "id": layer_id, "url": f"{service_url}/{layer_id}"}
+        response = {"serviceName": service_name, "serviceItemId": item_id, "serviceType": api.SERVICE_TYPE,
+                    "serviceUrl": service_url, "layer": {"name": service_name, "id": layer_id}}
+        return CreateResult(backend=self.name, requested_name=name, layer_name=service_name, item_id=item_id,
+                            service_url=service_url, service_type=api.SERVICE_TYPE, layer=layer, response=response,
+                            messages=messages)
+
+    def _create_parameters(self, service_name: str) -> Dict[str, Any]:
+        return {"name": service_name, "serviceDescription": "", "hasStaticData": False, "maxRecordCount": 2000,
+                "supportedQueryFormats": "JSON", "capabilities": CAPABILITIES, "description": "",
+                "copyrightText": "", "spatialReference": WGS84, "initialExtent": WORLD, "fullExtent": WORLD,
+                "allowGeometryUpdates": True, "units": "esriDecimalDegrees",
+                "xssPreventionInfo": {"xssPreventionEnabled": True, "xssPreventionRule": "input",
+                                      "xssInputRule": "rejectInvalid"}}
+
+    def _build_layer(self, owner: str, item_id: str, service_url: str, service_name: str,
+                     imagery_type: Optional[str]) -> Tuple[int, Optional[str]]:
+        """Everything after createService; any failure here is rolled back by the caller."""
+        full = layer_definition(service_name, imagery_type)
+        oi_info = full.pop("orientedImageryInfo")
+        drawing = full.pop("drawingInfo")
+        full.update({"enableZDefaults": True, "zDefault": 0})
+        added = api.add_to_definition(self.client, service_url, [full])
+        layers = added.get("layers") or [{}]
+        try:
+            layer_id = int(layers[0].get("id", 0))
+        except (TypeError, ValueError):
+            layer_id = 0
+        api.update_layer_definition(self.client, service_url, layer_id,
+                                    {"orientedImageryInfo": oi_info, "drawingInfo": drawing})
+        item = api.get_item(self.client, self.root, item_id)
+        keywords = [k for k in (item.get("typeKeywords") or []) if k]
+        if OI_TYPE_KEYWORD not in keywords:
+            keywords.append(OI_TYPE_KEYWORD)
+        folder = item.get("ownerFolder") or None
+        api.update_item(self.client, self.root, owner, item_id, {"typeKeywords": keywords}, folder)
+        shared = api.share_item(self.client, self.root, owner, item_id, org=True, folder=folder)
+        note = None
+        if shared.get("notSharedWith"):
+            note = (f"The layer was made but could not be shared with: {', '.join(map(str, shared['notSharedWith']))}."
+                    " Share it in the portal.")
+        return layer_id, note
+
+    def _rolled_back(self, exc: XpgeoError, owner: str, item_id: str, service_url: str,
+                     service_name: str) -> XpgeoError:
+        """Delete the half-made layer; the error then says what happened to it."""
+        try:
+            api.delete_item(self.client, self.root, owner, item_id)
+            where = f"The half-made service '{service_name}' was deleted; nothing was left on the portal."
+        except XpgeoError as cleanup:
+            log.debug("Rollback of item %s failed: %s", item_id, cleanup.message)
+            where = (f"The half-made service '{service_name}' could NOT be deleted ({cleanup.message}); it still "
+                     f"exists: item {item_id}, {service_url}. Delete it in the portal.")
+        error = type(exc)(f"Creating the OI layer failed: {exc.message} {where}", hint=exc.hint, status=exc.status)
+        return error
+
+    # -- append ------------------------------------------------------------------------
+    def append_images(self, name: str, urls: Sequence[str], *, progress: ProgressCallback = no_progress,
+                      imagery_type: Optional[str] = None) -> AppendReport:
+        report = AppendReport(backend=self.name, layer_name=name)
+        target = self._find_layer(name)
+        layer_url = target["layer_url"]
+        batch_size = max(1, min(self.settings.batch_size, target["max_record_count"]))
+        results: Dict[str, ImageResult] = {}
+        present = self._present(layer_url, list(urls))
+        for url in urls:
+            if url in present:
+                results[url] = ImageResult(url, SKIPPED, ALREADY_THERE)
+        if present:
+            report.messages.append(f"{len(present)} image(s) already in the layer were skipped.")
+        pending = [u for u in urls if u not in results]
+        batches = [pending[i:i + batch_size] for i in range(0, len(pending), batch_size)]
+        done = len(results)
+        stop: Optional[_Stop] = None
+        infos = self._inspect(pending, imagery_type)
+        try:
+            for step, batch in enumerate(batches, start=1):
+                if stop is None:
+                    try:
+                        self._append_batch(layer_url, batch, infos, results)
+                    except _Stop as halted:
+                        stop = halted
+                        report.messages.append(halted.reason)
+                        log.warning(halted.reason)
+                if stop is not None:
+                    for url in batch:
+                        results.setdefault(url, ImageResult(url, FAILED, "not sent: " + stop.reason))
+                done += len(batch)
+                progress(Progress(done, len(urls), sum(1 for r in results.values() if r.status == FAILED), step,
+                                  len(batches), f"batch {step} of {len(batches)}"))
+        finally:
+            infos.close()
+        report.results = [results[u] for u in urls]
+        report.extra = {"item_id": target["item"].get("id"), "service_url": target["service_url"],
+                        "layer_url": layer_url, "batch_size": batch_size}
+        if report.appended:
+            self._write_extent(target, report)
+        return report
+
+    def _inspect(self, urls: List[str], imagery_type: Optional[str]) -> Iterator[Any]:
+        from xpgeo_core.metadata import inspect_many
+
+        return inspect_many(urls, settings=self.settings, imagery_type=imagery_type)
+
+    def _append_batch(self, layer_url: str, batch: List[str], infos: Iterator[Any],
+                      results: Dict[str, ImageResult]) -> None:
+        features: List[Tuple[str, Dict[str, Any]]] = []
+        for url, info in zip(batch, itertools.islice(infos, len(batch))):
+            if info.ok:
+                features.append((url, feature_of(info.attributes)))
+            else:
+                results[url] = ImageResult(url, FAILED, info.error or "the photo could not be read")
+        if not features:
+            return
+        try:
+            self._send(layer_url, features, results)
+        except AuthError as exc:
+            self._unresolved(features, results, exc.message)
+            raise _Stop(f"the portal refused the credentials ({exc.message})", exc) from None
+        except XpgeoError as exc:  # transient and still failing after the retries
+            self._unresolved(features, results,
+                             f"not confirmed: the portal stopped answering while this batch was sent ({exc.message}); "
+                             "run the same list again to add it (images already in the layer are skipped)")
+            raise _Stop(f"the portal stopped answering ({exc.message})", exc) from None
+
+    @staticmethod
+    def _unresolved(features: List[Tuple[str, Dict[str, Any]]], results: Dict[str, ImageResult],
+                    reason: str) -> None:
+        for url, _ in features:
+            results.setdefault(url, ImageResult(url, FAILED, reason))
+
+    def _send(self, layer_url: str, features: List[Tuple[str, Dict[str, Any]]],
+              results: Dict[str, ImageResult]) -> None:
+        """addFeatures for one batch. After a transient failure the layer is asked which
+        of the batch landed (the portal may have saved them before the answer was lost),
+        and only the rest is sent again: a retry never duplicates."""
+        pending = features
+        attempt = 0
+        while pending:
+            try:
+                answer = api.add_features(self.client, layer_url, [f for _, f in pending])
+            except XpgeoError as exc:
+                if not is_transient(exc):
+                    for url, _ in pending:
+                        results[url] = ImageResult(url, FAILED, exc.message)
+                    return
+                attempt += 1
+                landed = self._present(layer_url, [u for u, _ in pending])
+                for url, _ in pending:
+                    if url in landed:
+                        results[url] = ImageResult(url, APPENDED)
+                pending = [p for p in pending if p[0] not in landed]
+                if not pending:
+                    return
+                if attempt > max(0, self.settings.retries):
+                    raise
+                delay = self.settings.retry_backoff * (2 ** (attempt - 1))
+                log.info("addFeatures failed (%s); retrying %d image(s) in %.1fs.", exc.message, len(pending), delay)
+                time.sleep(delay)
+                continue
+            self._read_add_results(answer, pending, results)
+            return
+
+    @staticmethod
+    def _read_add_results(answer: Dict[str, Any], sent: List[Tuple[str, Dict[str, Any]]],
+                          results: Dict[str, ImageResult]) -> None:
+        adds = answer.get("addResults")
+        adds = adds if isinstance(adds, list) else []
+        for index, (url, _) in enumerate(sent):
+            entry = adds[index] if index < len(adds) and isinstance(adds[index], dict) else None
+            if entry is None:
+                results[url] = ImageResult(url, FAILED, "the portal's addFeatures answer has no result for it")
+            elif entry.get("success") in (True, "true"):
+                results[url] = ImageResult(url, APPENDED)
+            else:
+                error = entry.get("error") if isinstance(entry.get("error"), dict) else {}
+                said = error.get("description") or error.get("message") or "no reason given"
+                code = f" (code {error['code']})" if error.get("code") is not None else ""
+                results[url] = ImageResult(url, FAILED, f"the portal refused the feature: {said}{code}")
+
+    def _present(self, layer_url: str, urls: Sequence[str]) -> Set[str]:
+        """Which of *urls* are already ``ImagePath`` values of the layer."""
+        found: Set[str] = set()
+        for chunk in _query_chunks(urls):
+            answer = api.query(self.client, layer_url, where=where_in(IMAGE_PATH, chunk), outFields=IMAGE_PATH,
+                               returnGeometry=False)
+            for feature in answer.get("features") or []:
+                value = (feature.get("attributes") or {}).get(IMAGE_PATH)
+                if isinstance(value, str):
+                    found.add(value)
+        return found & set(urls)
+
+    def _find_layer(self, name: str) -> Dict[str, Any]:
+        """The service, layer and item named *name* (a service name, its item title, or a
+        FeatureServer URL)."""
+        if re.match(r"^https?://", name, re.I) and "/featureserver" in name.lower():
+            service_url = name[: name.lower().index("/featureserver") + len("/featureserver")]
+            item: Dict[str, Any] = {}
+        else:
+            item = self._find_item(name)
+            service_url = str(item["url"]).rstrip("/")
+        service = api.service_info(self.client, service_url)
+        layers = [l for l in service.get("layers") or [] if isinstance(l, dict)]
+        chosen = next((l for l in layers if l.get("type") == "Oriented Imagery Layer"), layers[0] if layers else None)
+        if chosen is None:
+            raise ValidationError(f"The feature service of layer '{name}' has no layers.", status=404,
+                                  hint="Create the layer with create-oi-layer.")
+        layer_url = f"{service_url}/{chosen.get('id', 0)}"
+        layer = api.layer_info(self.client, layer_url)
+        if IMAGE_PATH not in {f.get("name") for f in layer.get("fields") or [] if isinstance(f, dict)}:
+            raise ValidationError(f"Layer '{name}' has no ImagePath field: it is not an Oriented Imagery layer.",
+                                  status=422, hint="Append to a layer made with create-oi-layer.")
+        try:
+            max_records = int(layer.get("maxRecordCount") or service.get("maxRecordCount") or 1000)
+        except (TypeError, ValueError):
+            max_records = 1000
+        return {"item": item, "service_url": service_url, "layer_url": layer_url, "layer_id": chosen.get("id", 0),
+                "max_record_count": max_records}
+
+    def _find_item(self, name: str) -> Dict[str, Any]:
+        wanted = {name.lower(), clean_service_name(name).lower()}
+        query = 'title:"%s" AND type:"Feature Service"' % name.replace('"', "")
+        candidates = [i for i in api.search_items(self.client, self.root, query)
+                      if i.get("url") and ({str(i.get("name") or "").lower(), str(i.get("title") or "").lower()}
+                                           & wanted)]
+        if len(candidates) > 1:
+            me = (self._me or {}).get("username")
+            for prefer in (lambda i: OI_TYPE_KEYWORD in (i.get("typeKeywords") or []),
+                           lambda i: me is not None and i.get("owner") == me,
+                           lambda i: str(i.get("name") or "").lower() == name.lower()):
+                narrowed = [i for i in candidates if prefer(i)]
+                if narrowed:
+                    candidates = narrowed
+        if not candidates:
+            raise ValidationError(f"Layer '{name}' was not found on the portal {self.portal_url}.", status=404,
+                                  hint="Check the name (create-oi-layer prints the name it made), or pass the "
+                                       "layer's FeatureServer URL.")
+        if len(candidates) > 1:
+            ids = ", ".join(str(i.get("id")) for i in candidates)
+            raise ValidationError(f"More than one layer is named '{name}' (items {ids}).", status=409,
+                                  hint="Pass the layer's FeatureServer URL instead of its name.")
+        return candidates[0]
+
+    def _write_extent(self, target: Dict[str, Any], report: AppendReport) -> None:
+        """The layer's and item's extent, from the features now in it. A failure here costs
+        a warning, not the append (the photos are in)."""
+        try:
+            answer = api.query(self.client, target["layer_url"], where="1=1", returnExtentOnly=True, outSR=4326)
+            extent = answer.get("extent") or {}
+            box = [extent.get(k) for k in ("xmin", "ymin", "xmax", "ymax")]
+            if not all(isinstance(v, (int, float)) for v in box):
+                return
+            extent = {"xmin": box[0], "ymin": box[1], "xmax": box[2], "ymax": box[3], "spatialReference": WGS84}
+            api.update_layer_definition(self.client, target["service_url"], target["layer_id"], {"extent": extent})
+            item = target["item"] or {}
+            if item.get("id") and item.get("owner"):
+                api.update_item(self.client, self.root, item["owner"], item["id"],
+                                {"extent": ",".join(str(v) for v in box)}, item.get("ownerFolder") or None)
+            report.extra["extent"] = extent
+        except XpgeoError as exc:
+            note = f"The images were added, but the layer's extent could not be updated: {exc.message}"
+            report.messages.append(note)
+            log.warning(note)

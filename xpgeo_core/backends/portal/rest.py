@@ -1,0 +1,170 @@
+"""The one request helper and the one error check for every ArcGIS REST call.
+
+ArcGIS answers most errors with HTTP 200 and an ``error`` body, some with
+``success: false`` (createService), some with ``status: failed`` (jobs), and proxies
+or newer services with real 4xx/5xx statuses. :func:`check_for_errors` turns every
+one of those into an :mod:`xpgeo_core.errors` exception, so no caller ever looks at a
+raw answer for failure. A rejected token (498/499) is refreshed and the request
+replayed exactly once by :meth:`PortalClient.call`; it never loops.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any, Dict, Iterable, List, Mapping, Optional
+
+import requests
+
+from xpgeo_core.backends.portal.auth import PortalAuth
+from xpgeo_core.errors import AuthError, RequestError, ServerError, XpgeoError, redact
+from xpgeo_core.http import describe_request_failure
+
+log = logging.getLogger("xpgeo.backends.portal")
+
+TOKEN_CODES = (498, 499)
+AUTH_CODES = (401, 403) + TOKEN_CODES
+TRANSIENT_STATUSES = (429, 500, 502, 503, 504)
+_LIMIT = 400
+
+
+class TokenRejected(AuthError):
+    """498 (invalid or expired token) or 499 (token required): worth one refresh."""
+
+
+def encode_params(params: Mapping[str, Any]) -> Dict[str, str]:
+    """ArcGIS parameter encoding (as arcgis-rest-js does it): objects and lists of objects
+    as JSON, lists of plain values comma-joined, booleans as ``true``/``false``, None dropped."""
+    out: Dict[str, str] = {}
+    for key, value in params.items():
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            out[key] = "true" if value else "false"
+        elif isinstance(value, dict):
+            out[key] = json.dumps(value, separators=(",", ":"))
+        elif isinstance(value, (list, tuple)):
+            if all(isinstance(v, (str, int, float)) and not isinstance(v, bool) for v in value):
+                out[key] = ",".join(str(v) for v in value)
+            else:
+                out[key] = json.dumps(list(value), separators=(",", ":"))
+        else:
+            out[key] = str(value)
+    out.setdefault("f", "json")
+    return out
+
+
+def _said(error: Mapping[str, Any]) -> str:
+    """The portal's words: message plus details that add something."""
+    message = str(error.get("message") or error.get("description") or "").strip()
+    details = [str(d).strip() for d in (error.get("details") or []) if str(d).strip()]
+    extra = [d for d in details if d and d != message]
+    text = "; ".join([message] + extra) if message else "; ".join(extra)
+    return text[:_LIMIT] or "(no message)"
+
+
+def _code(error: Mapping[str, Any]) -> Optional[int]:
+    try:
+        return int(error.get("code"))
+    except (TypeError, ValueError):
+        return None
+
+
+def check_for_errors(status: int, text: str, what: str, secrets: Iterable[str] = ()) -> Dict[str, Any]:
+    """The parsed JSON of a successful answer, else the typed error it amounts to.
+
+    *what* names the operation for the message ("createService", "query of layer 0").
+    """
+    try:
+        parsed = json.loads(text) if text else None
+    except ValueError:
+        parsed = None
+    secrets = list(secrets)
+
+    def fail(code: Optional[int], message: str, message_code: Optional[str] = None) -> XpgeoError:
+        message = redact(message, secrets)
+        said = f"The portal refused {what}" + (f" (error {code})" if code else "") + f": {message}"
+        if code in TOKEN_CODES or message_code == "GWM_0003":
+            return TokenRejected(said, status=code,
+                                 hint="The token or API key is invalid or has expired; check the credentials.")
+        if code in AUTH_CODES:
+            return AuthError(said, status=code,
+                             hint="The account must be able to create content and publish hosted feature "
+                                  "layers (Creator user type, Publisher role or above).")
+        return ServerError(said, status=code,
+                           hint="Try again later; if it persists, check the portal's logs." if (
+                               code in TRANSIENT_STATUSES) else None)
+
+    body_error = parsed.get("error") if isinstance(parsed, dict) else None
+    if status >= 400:
+        if isinstance(body_error, dict):
+            raise fail(_code(body_error) or status, _said(body_error), body_error.get("messageCode"))
+        snippet = "(an HTML page)" if text.lstrip().startswith("<") else (text.strip()[:200] or "(no body)")
+        raise fail(status, f"HTTP {status} {snippet}")
+    if not isinstance(parsed, dict):
+        raise ServerError(f"The answer to {what} is not ArcGIS JSON: "
+                          f"{redact(text.strip()[:120], secrets)!r}.",
+                          hint="Check PORTAL_URL names the portal, e.g. https://gis.example.com/portal.")
+    if body_error is not None:
+        if isinstance(body_error, dict):
+            raise fail(_code(body_error), _said(body_error), body_error.get("messageCode"))
+        raise fail(None, str(body_error)[:_LIMIT])
+    if parsed.get("success") is False:
+        raise fail(None, "success is false" + (f": {_said(parsed)}" if parsed.get("message") else ""))
+    if str(parsed.get("status", "")).lower() in ("failed", "failure"):
+        raise fail(_code(parsed), str(parsed.get("statusMessage") or parsed.get("message") or "status failed"))
+    return parsed
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Worth another try: no answer at all, or a 429/5xx the portal may not repeat."""
+    if isinstance(exc, RequestError):
+        return True
+    return isinstance(exc, ServerError) and exc.status in TRANSIENT_STATUSES
+
+
+class PortalClient:
+    """Sends ArcGIS REST requests with the run's session and credentials."""
+
+    def __init__(self, session: requests.Session, auth: PortalAuth, extra_secrets: Iterable[str] = ()) -> None:
+        self.session = session
+        self.auth = auth
+        self._extra_secrets = [s for s in extra_secrets if s]
+
+    def secrets(self) -> List[str]:
+        return self.auth.secrets() + self._extra_secrets
+
+    def call(self, method: str, url: str, params: Optional[Mapping[str, Any]] = None, *,
+             authenticate: bool = True, what: Optional[str] = None) -> Dict[str, Any]:
+        """One ArcGIS request; the checked JSON answer. Reads may be GET; writes are POST."""
+        what = what or url.rstrip("/").rsplit("/", 1)[-1]
+        try:
+            return self._once(method, url, params, authenticate, what)
+        except TokenRejected as first:
+            if not authenticate or not self.auth.refresh(self):
+                raise AuthError(first.message, status=first.status, hint=first.hint) from None
+            log.debug("The portal rejected the token (%s); replaying %s once with a new one.", first.status, what)
+            try:
+                return self._once(method, url, params, authenticate, what)
+            except TokenRejected as second:
+                raise AuthError(second.message, status=second.status, hint=second.hint) from None
+
+    def _once(self, method: str, url: str, params: Optional[Mapping[str, Any]], authenticate: bool,
+              what: str) -> Dict[str, Any]:
+        fields = encode_params(params or {})
+        headers = {"Accept": "application/json"}
+        if authenticate:
+            auth_headers, auth_fields = self.auth.credentials(self)
+            headers.update(auth_headers)
+            if method == "POST":
+                fields.update(auth_fields)
+        if self.auth.referer:
+            headers["Referer"] = self.auth.referer
+        try:
+            if method == "GET":
+                response = self.session.request("GET", url, params=fields, headers=headers)
+            else:
+                response = self.session.request(method, url, data=fields, headers=headers)
+        except requests.RequestException as exc:
+            raise describe_request_failure(exc, url, self.secrets()) from None
+        return check_for_errors(response.status_code, response.text or "", what, self.secrets())
