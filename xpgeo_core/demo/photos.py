@@ -62,7 +62,7 @@ def _walk() -> List[Tuple[str, bytes]]:
         data = make_jpeg(lat=lat, lon=lon, alt=GROUND_ALTITUDE + 1.5, heading=round(heading, 1),
                          datetime_original=_stamp(number * 0.75), offset_time_original=OFFSET,
                          make="Apple", model="iPhone 13", focal_length=5.1, focal_length_35mm=26,
-                         pixel_size=(4032, 3024), frame_size=(96, 72), seed=number)
+                         pixel_size=(4032, 3024), frame_size=(96, 72))
         photos.append((f"walk/IMG_{4100 + number:04d}.jpg", data))
     return photos
 
@@ -73,7 +73,7 @@ def _drone(name: str, north: float, east: float, yaw: float, pitch: float, minut
     data = make_jpeg(lat=lat, lon=lon, alt=GROUND_ALTITUDE + height, datetime_original=_stamp(minutes),
                      gps_datetime=START + dt.timedelta(hours=7, minutes=minutes),  # UTC: PDT is UTC-7
                      make="DJI", model="FC6310", focal_length=8.8, focal_length_35mm=24,
-                     pixel_size=(5472, 3648), frame_size=(96, 64), seed=int(minutes * 10),
+                     pixel_size=(5472, 3648), frame_size=(96, 64),
                      dji={"AbsoluteAltitude": GROUND_ALTITUDE + height, "RelativeAltitude": height,
                           "GimbalYawDegree": yaw, "GimbalPitchDegree": pitch, "GimbalRollDegree": 0.0,
                           "FlightYawDegree": yaw, "FlightPitchDegree": 0.0, "FlightRollDegree": 0.0})
@@ -110,7 +110,7 @@ def _panorama() -> Tuple[str, bytes]:
     lat, lon = offset_position(BLOCK[1] / 2 + 8.0, -BLOCK[0] / 2 - 8.0)
     data = make_jpeg(lat=lat, lon=lon, alt=GROUND_ALTITUDE + 2.5, datetime_original=_stamp(45),
                      offset_time_original=OFFSET, make="RICOH", model="RICOH THETA Z1",
-                     pixel_size=(6720, 3360), frame_size=(128, 64), seed=99,
+                     pixel_size=(6720, 3360), frame_size=(128, 64),
                      gpano={"ProjectionType": "equirectangular", "UsePanoramaViewer": "True",
                             "PoseHeadingDegrees": "90.0", "FullPanoWidthPixels": "6720",
                             "FullPanoHeightPixels": "3360", "CroppedAreaImageWidthPixels": "6720",

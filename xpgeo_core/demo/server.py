@@ -19,6 +19,8 @@ _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 class _Handler(BaseHTTPRequestHandler):
     server_version = "xpgeo-demo"
+    protocol_version = "HTTP/1.1"  # keep-alive: the engine reads each header with a few range requests
+    disable_nagle_algorithm = True  # headers and body leave at once, not 40 ms apart (delayed ACK)
     files: Mapping[str, bytes] = {}
 
     def do_HEAD(self) -> None:  # noqa: N802 (http.server's naming)
@@ -90,7 +92,8 @@ class PhotoServer:
         handler = type("DemoHandler", (_Handler,), {"files": dict(files)})
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="xpgeo-demo-photos", daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="xpgeo-demo-photos", daemon=True)
         self.names = list(files)
 
     @property
