@@ -16,7 +16,7 @@ API (small on purpose)::
         host.requests                          # [Request(method, path, range, headers), ...]
 
 Knobs on the host: ``honour_range`` (False: answer 200 with the whole body, as Python's
-``http.server`` does), ``latency`` seconds before each answer, ``bandwidth`` bytes/s shared
+``http.server`` does), ``latency`` seconds before each answer's first byte, ``bandwidth`` bytes/s shared
 by all connections (one link), ``sleep`` and ``clock`` (the functions used to wait and
 to tell the time; tests pass a recorder and a frozen clock so nothing depends on
 wall-clock time). ``data`` may be ``bytes`` or a sequence
@@ -36,7 +36,7 @@ from urllib.parse import quote, unquote, urlsplit
 
 Body = Union[bytes, Sequence[bytes]]
 _RANGE = re.compile(r"^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$", re.IGNORECASE)
-CHUNK = 16 * 1024
+CHUNK = 64 * 1024
 
 
 @dataclass
@@ -80,12 +80,16 @@ class _Link:
         self.lock = threading.Lock()
         self.free_at = 0.0
 
-    def send(self, n: int) -> None:
+    def send(self, n: int, delay: float = 0.0) -> None:
+        """Wait until *n* bytes may leave: after *delay* (the request's latency) and after
+        every byte reserved before them. One sleep per call, so sleep overshoot is paid once."""
         if not self.rate:
+            if delay:
+                self.sleep(delay)
             return
         with self.lock:
             now = self.clock()
-            self.free_at = max(self.free_at, now) + n / self.rate
+            self.free_at = max(self.free_at, now + delay) + n / self.rate
             wait = self.free_at - now
         if wait > 0:
             self.sleep(wait)
@@ -157,6 +161,7 @@ class ImageHost:
 class _Handler(BaseHTTPRequestHandler):
     owner: ImageHost
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and small bodies leave at once, as from a real CDN
 
     def log_message(self, format, *args):  # keep test output clean
         pass
@@ -171,8 +176,6 @@ class _Handler(BaseHTTPRequestHandler):
         host = self.owner
         name = unquote(urlsplit(self.path).path.lstrip("/"))
         host._log(Request(self.command, self.path, self.headers.get("Range"), dict(self.headers.items())))
-        if host.latency:
-            host.sleep(host.latency)
         photo = host.photos.get(name)
         if photo is not None and photo.stall:
             host._stopping.wait()
@@ -181,6 +184,7 @@ class _Handler(BaseHTTPRequestHandler):
         if photo is None or photo.status != 200:
             status = 404 if photo is None else photo.status
             body = ("<html><body><h1>%d</h1></body></html>" % status).encode()
+            host.link.send(0, host.latency)
             self._head(status, "text/html", len(body))
             if not head:
                 self._write([memoryview(body)])
@@ -198,12 +202,17 @@ class _Handler(BaseHTTPRequestHandler):
                 else:  # suffix range: the last N bytes
                     start = max(0, size - int(last))
                 if start >= size:
+                    host.link.send(0, host.latency)
                     self._head(416, "text/plain", 0, {"Content-Range": "bytes */%d" % size})
                     return
                 status = 206
         extra = {"Accept-Ranges": "bytes"} if host.honour_range else {}
         if status == 206:
             extra["Content-Range"] = "bytes %d-%d/%d" % (start, stop - 1, size)
+        # The latency is paid with the first chunk's slot on the link (one sleep).
+        self._latency_due = host.latency
+        if head:
+            host.link.send(0, host.latency)
         self._head(status, photo.content_type, stop - start, extra)
         if not head:
             self._write(photo.slices(start, stop))
@@ -217,11 +226,29 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
 
     def _write(self, pieces) -> None:
+        """Send the body in CHUNK-sized writes (pieces of a multi-part photo are joined, so a
+        small first part does not cost an extra link slot)."""
+        delay, self._latency_due = getattr(self, "_latency_due", 0.0), 0.0
         try:
-            for piece in pieces:
-                for i in range(0, len(piece), CHUNK):
-                    chunk = piece[i:i + CHUNK]
-                    self.owner.link.send(len(chunk))
-                    self.wfile.write(chunk)
+            for chunk in _rechunk(pieces, CHUNK):
+                self.owner.link.send(len(chunk), delay)
+                delay = 0.0
+                self.wfile.write(chunk)
         except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError):
             self.close_connection = True  # the client stopped reading: expected when Range is ignored
+
+
+def _rechunk(pieces, size: int):
+    buffer = bytearray()
+    for piece in pieces:
+        for i in range(0, len(piece), size):
+            part = piece[i:i + size]
+            if not buffer and len(part) == size:
+                yield part
+                continue
+            buffer += part
+            if len(buffer) >= size:
+                yield bytes(buffer[:size])
+                del buffer[:size]
+    if buffer:
+        yield bytes(buffer)

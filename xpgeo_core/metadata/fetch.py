@@ -70,10 +70,11 @@ class _Cache:
         self.blocks.append((start, bytearray(data)))
         self.blocks.sort(key=lambda b: b[0])
 
-    def contiguous(self, offset: int) -> bytes:
+    def contiguous(self, offset: int, size: int) -> bytes:
+        """Up to *size* cached bytes from *offset* (fewer when the cached run ends)."""
         for s, block in self.blocks:
             if s <= offset < s + len(block):
-                return bytes(block[offset - s:])
+                return bytes(block[offset - s:offset - s + size])
         return b""
 
     def budget(self, want: int) -> int:
@@ -98,7 +99,7 @@ class _Source:
 
     def read(self, offset: int, size: int) -> bytes:
         while True:
-            data = self.cache.contiguous(offset)
+            data = self.cache.contiguous(offset, size)
             if len(data) >= size:
                 return data[:size]
             end = offset + len(data)
@@ -235,7 +236,7 @@ class HttpSource(_Source):
                 self.cache.size = int(match.group(3))
         data = bytearray()
         try:
-            for chunk in response.iter_content(STREAM_CHUNK):
+            for chunk in response.iter_content(length):
                 data.extend(chunk)
                 if len(data) >= length:
                     break
