@@ -107,6 +107,7 @@ class PortalState:
     down: bool = False
     requests: List[Recorded] = field(default_factory=list)
     calls: Dict[str, int] = field(default_factory=dict)
+    issued_tokens: List[str] = field(default_factory=list)
 
 
 class _Reply(Exception):
@@ -226,7 +227,7 @@ class PortalEmulator:
             self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True,
                                                     do_handshake_on_connect=False)
             self.scheme = "https"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
 
     # -- lifecycle ---------------------------------------------------------------------
     @property
@@ -368,6 +369,7 @@ class PortalEmulator:
         token = "emu." + secrets.token_urlsafe(24)
         with self.lock:
             self.db.execute("INSERT INTO tokens VALUES (?, ?, ?, ?)", (token, username, referer, expires))
+            self.state.issued_tokens.append(token)
         return token, int(expires * 1000)
 
     def caller(self, token: Optional[str], referer: Optional[str]) -> Optional[str]:
@@ -387,6 +389,7 @@ class PortalEmulator:
 class _Handler(BaseHTTPRequestHandler):
     server_version = "PortalEmulator/1.0"
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out as two writes: no 40 ms delayed-ACK stall
     emulator: PortalEmulator
 
     def log_message(self, *args: Any) -> None:
