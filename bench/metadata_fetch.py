@@ -1,0 +1,220 @@
+"""Benchmark: reading photo metadata over HTTP, XPGEO's engine vs a naive pipeline.
+
+A loopback image host (tests/emulators/image_host.py) serves N distinct photo URLs,
+real-size JPEGs of 2–8 MB made here (each photo its own EXIF header in front of a shared
+noisy scan body), with an injected latency per request and a bandwidth cap shared by all
+connections. Measured in the same run:
+
+* naive: sequential ``requests.get`` of the whole photo, then ``exifread``;
+* xpgeo: :func:`xpgeo_core.metadata.inspect_many` (64 KiB range reads, a thread pool)
+  at 8 and at 32 workers.
+
+Printed: photos/s for each, the ratio, bytes read per photo, the latency bound
+N·L/concurrency and (32 workers) the bandwidth bound N·(header bytes)/B, and peak
+traced memory (tracemalloc) for 100 vs 10,000 photos.
+
+    python bench/metadata_fetch.py            # full run, about a minute
+    python bench/metadata_fetch.py --quick    # smaller N, a few seconds
+
+The host runs in a child process by default (a real photo server is another machine);
+``--host-thread`` runs it in this process, where it competes for the interpreter lock.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import io
+import statistics
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+from typing import Dict, Iterator, List, Sequence, Tuple
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+import requests  # noqa: E402
+
+from emulators.image_host import ImageHost  # noqa: E402
+from xpgeo_core.metadata import inspect_many  # noqa: E402
+from xpgeo_core.sample_photos import make_jpeg  # noqa: E402
+from xpgeo_core.settings import load_settings  # noqa: E402
+
+MB = 1_000_000
+SIZES = (2 * MB, 4 * MB, 6 * MB, 8 * MB)
+
+
+def build_bodies() -> Dict[int, Tuple[Tuple[int, int], bytes]]:
+    """One noisy scan body (after SOS, with EOI) per photo size, and its frame size."""
+    bodies = {}
+    for size in SIZES:
+        data = make_jpeg(lat=0.0, lon=0.0, target_size=size, seed=size)
+        sos = data.index(b"\xff\xda")
+        sof = data.index(b"\xff\xc0")
+        height = int.from_bytes(data[sof + 5:sof + 7], "big")
+        width = int.from_bytes(data[sof + 7:sof + 9], "big")
+        bodies[size] = ((width, height), data[sos + 14:])  # SOS segment is 14 bytes
+    return bodies
+
+
+def photo_parts(i: int, bodies) -> Tuple[bytes, bytes]:
+    """Photo *i*: its own metadata header (a walk around a block) + a shared body of the right frame."""
+    size = SIZES[i % len(SIZES)]
+    frame, body = bodies[size]
+    head = make_jpeg(lat=48.85 + i * 1e-5, lon=2.29 + (i % 50) * 1e-5, alt=35.0, heading=(i * 7.5) % 360,
+                     datetime_original="2024:05:01 10:%02d:%02d" % (i // 60 % 60, i % 60),
+                     offset_time_original="+02:00", make="XPGEO", model="Bench", focal_length=4.2,
+                     focal_length_35mm=26, pixel_size=frame, frame_size=frame, byte_order=("little", "big")[i % 2])
+    head = head[:head.index(b"\xff\xda") + 14]
+    return head, body
+
+
+def naive(urls: Sequence[str]) -> Tuple[float, int]:
+    """Sequential full downloads + exifread: (seconds, bytes)."""
+    import exifread
+
+    total = 0
+    session = requests.Session()
+    start = time.perf_counter()
+    for url in urls:
+        response = session.get(url, timeout=60)
+        response.raise_for_status()
+        total += len(response.content)
+        tags = exifread.process_file(io.BytesIO(response.content), details=False)
+        assert "GPS GPSLatitude" in tags
+    elapsed = time.perf_counter() - start
+    session.close()
+    return elapsed, total
+
+
+def xpgeo(urls: Sequence[str], workers: int) -> Tuple[float, List[int]]:
+    settings = load_settings(environ={}).replace(fetch_concurrency=workers)
+    start = time.perf_counter()
+    read = []
+    for info in inspect_many(iter(urls), settings=settings):
+        if not info.ok:
+            raise SystemExit("bench photo failed: %s %s" % (info.source, info.error))
+        read.append(info.bytes_read)
+    return time.perf_counter() - start, read
+
+
+def peak_memory(url: str, count: int, workers: int) -> int:
+    """Peak traced bytes while inspecting *count* distinct URLs (streamed from a generator)."""
+    settings = load_settings(environ={}).replace(fetch_concurrency=workers)
+
+    def sources() -> Iterator[str]:
+        for i in range(count):
+            yield "%s?n=%d" % (url, i)
+
+    gc.collect()
+    tracemalloc.start()
+    tracemalloc.reset_peak() if hasattr(tracemalloc, "reset_peak") else None
+    ok = 0
+    for info in inspect_many(sources(), settings=settings):
+        ok += info.ok
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert ok == count
+    return peak
+
+
+def serve(conn, latency: float, bandwidth: float, count: int) -> None:
+    """Child process: build the photos, serve them, report the URLs, wait for "stop".
+
+    The host runs in its own process, as a real photo server would: in-process it would
+    compete with the engine for the interpreter lock and the benchmark would measure that.
+    """
+    bodies = build_bodies()
+    with ImageHost(latency=latency, bandwidth=bandwidth) as host:
+        host.log_requests = False
+        urls = [host.add("p%05d.jpg" % i, photo_parts(i, bodies)) for i in range(count)]
+        sizes = [host.photos["p%05d.jpg" % i].size for i in range(count)]
+        memory_url = host.add("m.jpg", make_jpeg(lat=1.0, lon=2.0, heading=3.0, focal_length_35mm=26))
+        conn.send((urls, sizes, memory_url))
+        conn.recv()
+
+
+def main(argv: Sequence[str] = ()) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="smaller N (a few seconds)")
+    parser.add_argument("--latency", type=float, default=0.020, help="seconds per request (default 0.020)")
+    parser.add_argument("--bandwidth", type=float, default=50.0, help="MB/s shared by all connections (default 50)")
+    parser.add_argument("--host-thread", action="store_true",
+                        help="run the image host in a thread of this process (default: a child process)")
+    args = parser.parse_args(argv)
+    n8, n32, n_naive, n_mem = (120, 240, 8, 1000) if args.quick else (400, 800, 24, 10000)
+    latency, bandwidth = args.latency, args.bandwidth * MB
+
+    import multiprocessing
+    import threading
+
+    parent, child = multiprocessing.Pipe()
+    if not args.host_thread:
+        server = multiprocessing.Process(target=serve, args=(child, latency, bandwidth, max(n8, n32)), daemon=True)
+    else:
+        server = threading.Thread(target=serve, args=(child, latency, bandwidth, max(n8, n32)), daemon=True)
+    server.start()
+    try:
+        urls, sizes, memory_url = parent.recv()
+        xpgeo(urls[:16], 8)  # warm-up: imports, first connections
+        t_naive, naive_bytes = naive(urls[:n_naive])
+        t8, read8 = xpgeo(urls[:n8], 8)
+        t32, read32 = xpgeo(urls[:n32], 32)
+    finally:
+        parent.send("stop")
+        server.join(30)
+
+    naive_rate = n_naive / t_naive
+    rate8, rate32 = n8 / t8, n32 / t32
+    bytes8 = statistics.mean(read8)
+    bytes32 = statistics.mean(read32)
+    lat_bound8 = n8 * latency / 8
+    lat_bound32 = n32 * latency / 32
+    bw_bound32 = n32 * bytes32 / bandwidth
+    lower32 = max(lat_bound32, bw_bound32)  # the binding (slower) bound, in seconds
+
+    with ImageHost() as host:  # memory: no latency, small photos, distinct URLs
+        host.log_requests = False
+        url = host.add("m.jpg", make_jpeg(lat=1.0, lon=2.0, heading=3.0, focal_length_35mm=26))
+        peak_small = peak_memory(url, 100, 8)
+        peak_large = peak_memory(url, n_mem, 8)
+    rows = [
+        ("naive: sequential full GET + exifread", n_naive, "%.1f" % naive_rate, "1.0×",
+         "%d" % (naive_bytes / n_naive), "-", "-"),
+        ("xpgeo, 8 workers", n8, "%.1f" % rate8, "%.1f×" % (rate8 / naive_rate), "%d" % bytes8,
+         "%.2f s (%.0f %%)" % (lat_bound8, 100 * lat_bound8 / t8), "-"),
+        ("xpgeo, 32 workers", n32, "%.1f" % rate32, "%.1f×" % (rate32 / naive_rate), "%d" % bytes32,
+         "%.2f s (%.0f %%)" % (lat_bound32, 100 * lat_bound32 / t32),
+         "%.2f s (%.0f %%)" % (bw_bound32, 100 * bw_bound32 / t32)),
+    ]
+    print("Loopback host: %.0f ms latency per request, %.0f MB/s shared; photos %.1f–%.1f MB (mean of naive set %.1f MB)"
+          % (latency * 1000, bandwidth / MB, min(SIZES) / MB, max(SIZES) / MB, statistics.mean(sizes[:n_naive]) / MB))
+    print()
+    print("| pipeline | photos | photos/s | vs naive | bytes read/photo | latency bound N·L/c (share reached) "
+          "| bandwidth bound N·b/B (share reached) |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for row in rows:
+        print("| " + " | ".join(str(c) for c in row) + " |")
+    print()
+    print("At 32 workers the binding bound is the %s bound: %.0f %% of it reached."
+          % ("bandwidth" if bw_bound32 >= lat_bound32 else "latency", 100 * lower32 / t32))
+    print("Peak traced memory: %d photos %.2f MiB, %d photos %.2f MiB (ratio %.2f)"
+          % (100, peak_small / 2 ** 20, n_mem, peak_large / 2 ** 20, peak_large / peak_small))
+    print()
+    checks = [
+        ("≥ 40× naive at 8 workers", rate8 / naive_rate >= 40),
+        ("≥ 90 % of the latency bound at 8 workers", lat_bound8 / t8 >= 0.90),
+        ("≥ 90 % of the lower bound at 32 workers", lower32 / t32 >= 0.90),
+        ("≤ 128 KiB read per photo", max(bytes8, bytes32) <= 128 * 1024),
+        ("peak memory %d photos ≤ 1.2× 100 photos" % n_mem, peak_large <= 1.2 * peak_small),
+    ]
+    for text, ok in checks:
+        print("%s %s" % ("PASS" if ok else "MISS", text))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
