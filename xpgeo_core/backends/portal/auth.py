@@ -68,6 +68,9 @@ class PortalAuth:
     def describe(self) -> str:
         return self.kind
 
+    rejected_hint = "Check the portal credentials."
+    """What to do when the portal still rejects the credential after a refresh."""
+
     def __repr__(self) -> str:
         return f"{self.__class__.__name__}({self.describe()})"
 
@@ -76,6 +79,8 @@ class ApiKeyAuth(PortalAuth):
     """An ArcGIS API key (developer credential): a long-lived bearer credential."""
 
     kind = "API key"
+    rejected_hint = ("Check CLIENT_ESRI_API_KEY (XPGEO_API_KEY): it may have expired or been revoked, or be for "
+                     "another portal.")
 
     def __init__(self, key: str) -> None:
         self._key = key
@@ -139,6 +144,7 @@ class UserPasswordAuth(_TokenAuth):
     """A built-in portal account: ``generateToken`` with ``client=referer``."""
 
     kind = "username/password"
+    rejected_hint = "Check USERNAME and PASSWORD, and that REFERER (if set) is allowed by the portal."
 
     def __init__(self, sharing_root: str, username: str, password: str, *, referer: str, minutes: int,
                  clock: Clock = time.time) -> None:
@@ -180,6 +186,7 @@ class ProSignInAuth(_TokenAuth):
     every refresh, never cached across runs: Pro renews its own token)."""
 
     kind = "ArcGIS Pro sign-in"
+    rejected_hint = "Sign in to the portal again in ArcGIS Pro (Project > Portals), then rerun the tool."
 
     def __init__(self, provider: Callable[[], Optional[Dict[str, Any]]], clock: Clock = time.time) -> None:
         super().__init__(clock)

@@ -142,12 +142,12 @@ class PortalClient:
             return self._once(method, url, params, authenticate, what)
         except TokenRejected as first:
             if not authenticate or not self.auth.refresh(self):
-                raise AuthError(first.message, status=first.status, hint=first.hint) from None
+                raise AuthError(first.message, status=first.status, hint=self.auth.rejected_hint) from None
             log.debug("The portal rejected the token (%s); replaying %s once with a new one.", first.status, what)
             try:
                 return self._once(method, url, params, authenticate, what)
             except TokenRejected as second:
-                raise AuthError(second.message, status=second.status, hint=second.hint) from None
+                raise AuthError(second.message, status=second.status, hint=self.auth.rejected_hint) from None
 
     def _once(self, method: str, url: str, params: Optional[Mapping[str, Any]], authenticate: bool,
               what: str) -> Dict[str, Any]:
