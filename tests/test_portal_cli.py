@@ -227,6 +227,17 @@ def test_append_reports_unreadable_photos_and_missing_layer(portal, host, tmp_pa
     assert code == 2 and "Layer 'no_such_layer' was not found" in err
 
 
+def test_layer_can_be_named_by_its_feature_server_url(portal, host):
+    doc = create(portal, "by_url")
+    url = synthetic_photos(host, 1)[0]
+    code, out, err = run_cli(["append-image", "--name", doc["service_url"] + "/0", "--image-url", url],
+                             user_env(portal))
+    assert code == 0, err
+    assert feature_paths(portal, "by_url") == [url]
+    assert not portal.requests_to("search")
+    assert portal.item(doc["item_id"])["extent"]  # the item was found from the service's serviceItemId
+
+
 def test_token_expiring_mid_batch_is_refreshed_once_and_replayed(portal, host, tmp_path):
     create(portal, "tokens")
     urls = synthetic_photos(host, 6)

@@ -444,6 +444,11 @@ class PortalBackend(Backend):
             item = self._find_item(name)
             service_url = str(item["url"]).rstrip("/")
         service = api.service_info(self.client, service_url)
+        if not item and service.get("serviceItemId"):
+            try:  # only for writing the item's extent at the end
+                item = api.get_item(self.client, self.root, str(service["serviceItemId"]))
+            except XpgeoError as exc:
+                log.debug("The item of %s cannot be read: %s", service_url, exc.message)
         layers = [l for l in service.get("layers") or [] if isinstance(l, dict)]
         chosen = next((l for l in layers if l.get("type") == "Oriented Imagery Layer"), layers[0] if layers else None)
         if chosen is None:
