@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import io
 import json
-import os
-from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import List
 
 import pytest
 
+import test_xpgeo_cli
 from emulators.image_host import ImageHost
-from xpgeo_core.cli import main
 from xpgeo_core.metadata import inspect_many, inspect_source
 from xpgeo_core.sample_photos import make_jpeg
 from xpgeo_core.settings import load_settings
@@ -180,13 +177,7 @@ def test_host_latency_and_bandwidth_use_the_injected_sleep():
 
 # -- command line ---------------------------------------------------------------------------------
 
-def run_cli(argv: List[str], env: Optional[Dict[str, str]] = None) -> Tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("XPGEO_")}
-    environ.update(env or {})
-    code = main(argv, stdout=out, stderr=err, environ=environ)
-    return code, out.getvalue(), err.getvalue()
-
+run_cli = test_xpgeo_cli.run  # one way to call the CLI in tests
 
 def test_cli_inspect_json_array_in_input_order(host, tmp_path):
     good = host.add("good.jpg", make_jpeg(lat=1, lon=2, dji={"GimbalPitchDegree": -90.0}))

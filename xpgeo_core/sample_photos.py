@@ -169,6 +169,11 @@ def _exif_datetime(value: Union[str, _dt.datetime]) -> str:
     return value
 
 
+def _given(entries: Iterable[Entry]) -> List[Entry]:
+    """The entries whose value was given (not None)."""
+    return [entry for entry in entries if entry[2] is not None]
+
+
 def make_exif(*, lat: Optional[float] = None, lon: Optional[float] = None, alt: Optional[float] = None,
               alt_ref: Optional[int] = None, heading: Optional[float] = None, heading_ref: Optional[str] = "T",
               track: Optional[float] = None, track_ref: Optional[str] = "T",
@@ -190,32 +195,16 @@ def make_exif(*, lat: Optional[float] = None, lon: Optional[float] = None, alt: 
     (2 inch, 3 cm, 4 mm, 5 µm). ``extra_*`` entries are added verbatim (tests use them for
     odd types and values).
     """
-    ifd0: List[Entry] = []
-    if make is not None:
-        ifd0.append((0x010F, "ASCII", make))
-    if model is not None:
-        ifd0.append((0x0110, "ASCII", model))
-    if orientation is not None:
-        ifd0.append((0x0112, "SHORT", orientation))
+    ifd0 = _given([(0x010F, "ASCII", make), (0x0110, "ASCII", model), (0x0112, "SHORT", orientation)])
     ifd0.extend(extra_ifd0)
-
-    exif: List[Entry] = []
-    if datetime_original is not None:
-        exif.append((0x9003, "ASCII", _exif_datetime(datetime_original)))
-    if offset_time_original is not None:
-        exif.append((0x9011, "ASCII", offset_time_original))
-    if focal_length is not None:
-        exif.append((0x920A, "RATIONAL", focal_length))
-    if focal_length_35mm is not None:
-        exif.append((0xA405, "SHORT", focal_length_35mm))
-    if pixel_size is not None:
-        exif.append((0xA002, "LONG", pixel_size[0]))
-        exif.append((0xA003, "LONG", pixel_size[1]))
-    if focal_plane_resolution is not None:
-        exif.append((0xA20E, "RATIONAL", focal_plane_resolution[0]))
-        exif.append((0xA20F, "RATIONAL", focal_plane_resolution[1]))
-    if focal_plane_resolution_unit is not None:
-        exif.append((0xA210, "SHORT", focal_plane_resolution_unit))
+    plane = focal_plane_resolution or (None, None)
+    pixels = pixel_size or (None, None)
+    exif = _given([
+        (0x9003, "ASCII", None if datetime_original is None else _exif_datetime(datetime_original)),
+        (0x9011, "ASCII", offset_time_original), (0x920A, "RATIONAL", focal_length),
+        (0xA405, "SHORT", focal_length_35mm), (0xA002, "LONG", pixels[0]), (0xA003, "LONG", pixels[1]),
+        (0xA20E, "RATIONAL", plane[0]), (0xA20F, "RATIONAL", plane[1]),
+        (0xA210, "SHORT", focal_plane_resolution_unit)])
     exif.extend(extra_exif)
 
     gps: List[Entry] = []
