@@ -171,3 +171,19 @@ def test_demo_photos_are_deterministic_and_24():
     first, second = demo_photos(), demo_photos()
     assert len(first) == 24 and first == second
     assert all(data[:2] == b"\xff\xd8" and data[-2:] == b"\xff\xd9" for _, data in first)
+
+
+def test_demo_against_a_configured_portal(tmp_path):
+    from emulators.portal import PortalEmulator
+    from portal_support import assert_no_secrets, feature_paths, user_env
+
+    with PortalEmulator() as portal:
+        env = user_env(portal, XPGEO_OUTPUT_DIR=str(tmp_path / "layers"))
+        code, out, err = run(["--json", "demo", "--backend", "portal"], env)
+        assert code == 0, err
+        document = json.loads(out)
+        assert document["backend"] == "portal" and document["append"]["appended"] == 24
+        paths = feature_paths(portal, document["created"]["layer_name"])
+        assert len(paths) == 24 and all(p.startswith(document["photos_url"]) for p in paths)
+        assert_no_secrets(portal, out, err)
+    assert Path(document["preview"]).is_file()

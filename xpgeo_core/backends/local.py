@@ -248,6 +248,7 @@ class LocalBackend(Backend):
             progress(Progress(done, len(urls), failed, number, len(chunks)))
         report.results = [results[u] for u in urls]
         self._write_derived(folder, features, report.results, report)
+        log.info("Layer folder %s now holds %d photo(s); preview: %s", folder, len(features), folder / PREVIEW_FILE)
         return report
 
     # -- layer files ----------------------------------------------------------------
