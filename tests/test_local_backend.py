@@ -237,3 +237,23 @@ def test_report_json_has_one_result_per_url(tmp_path, photo_server):
 def test_backend_is_constructed_with_the_common_signature(tmp_path):
     backend = LocalBackend(local_settings(tmp_path), session=None, token_provider=None, portal_url=None)
     assert backend.name == "local" and backend.root == (tmp_path / "layers").resolve()
+
+
+def test_toolbox_local_folder_uses_the_project_home_unless_a_folder_is_given(tmp_path, photo_server):
+    from xpgeo_core.toolbox import run_tool
+
+    home = tmp_path / "project"
+    created = run_tool("CreateOrientedImageryLayer", {"layer_name": "pro", "backend": "Local folder"},
+                       default_output_dir=str(home), environ={})
+    assert created["out_layer_name"] == "pro" and created["out_item_id"]
+    assert created["out_service_url"] == str((home / "pro").resolve())
+    appended = run_tool("AppendImages", {"layer_name": created["out_layer_name"], "backend": "Local folder",
+                                         "image_urls": ";".join(good_urls(photo_server))},
+                        default_output_dir=str(home), environ={})
+    assert appended["out_appended_count"] == 6 and appended["out_failed_count"] == 0
+    assert json.loads(appended["out_report"])["extra"]["preview"].endswith("preview.html")
+    chosen = tmp_path / "chosen"
+    elsewhere = run_tool("CreateOrientedImageryLayer", {"layer_name": "pro", "backend": "Local folder",
+                                                        "output_folder": str(chosen)},
+                         default_output_dir=str(home), environ={})
+    assert elsewhere["out_service_url"] == str((chosen / "pro").resolve())
