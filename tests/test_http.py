@@ -119,3 +119,11 @@ def test_default_timeout_is_applied(monkeypatch):
     with pytest.raises(RuntimeError):
         session.get("http://127.0.0.1:9/")
     assert seen["timeout"] == 12.5
+
+
+def test_insecure_warning_once_per_run_not_per_session(caplog):
+    settings = load_settings(environ={"XPGEO_DISABLE_SSL_VERIFICATION": "true"})
+    with caplog.at_level("WARNING", logger="xpgeo"):
+        sessions = [make_session(settings) for _ in range(8)]
+    assert all(s.verify is False for s in sessions)
+    assert caplog.text.count("verification is OFF") == 1

@@ -74,7 +74,13 @@ def make_session(settings: Any, *, pool_size: int = 10) -> XpgeoSession:
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     if settings.disable_ssl_verification:
-        log.warning(INSECURE_WARNING)
+        # Once per run (one Settings object), however many worker sessions it makes.
+        if not getattr(settings, "_insecure_warned", False):
+            log.warning(INSECURE_WARNING)
+            try:
+                object.__setattr__(settings, "_insecure_warned", True)
+            except AttributeError:  # a settings stand-in without attributes: warn every time
+                pass
         session.verify = False
         try:  # the warning above replaces urllib3's per-request one
             import urllib3
