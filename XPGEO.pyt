@@ -165,7 +165,7 @@ class _Tool(object):
                 self.spec_name, values, search_dirs=[_HERE],
                 token_provider=_pro_signin_token if signed_in else None,
                 portal_url=_pro_portal_url() if signed_in else None, default_output_dir=_project_home(),
-                progress=_progressor(self.label))
+                progress=_progressor(self.label), on_server=_is_server())
         except XpgeoError as exc:
             text = redact(str(exc), secrets)
             messages.addErrorMessage(text)

@@ -194,3 +194,11 @@ def test_every_spec_param_reaches_the_toolbox(pyt):
     for spec in TOOLS:
         params = getattr(pyt, spec.name)().getParameterInfo()
         assert [p.name for p in params] == [p.name for p in spec.params]
+
+
+def test_web_tool_never_falls_back_to_a_server_folder(pyt):
+    arcpy.PRODUCT = "Server"
+    with pytest.raises(arcpy.ExecuteError, match="no XPGEO server or portal"):
+        run_tool(pyt, "CreateOrientedImageryLayer", {"layer_name": "x"})
+    errors = [t for sev, t in arcpy.MESSAGES if sev == "error"]
+    assert "xpgeo.env" in errors[0]

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from xpgeo_core import operations
+from xpgeo_core.backends import choose_backend_name
+from xpgeo_core.errors import ConfigError
 from xpgeo_core.results import AppendReport, CreateResult, HealthResult, ProgressCallback, no_progress
 from xpgeo_core.settings import IMAGERY_TYPES, Settings, load_settings
 from xpgeo_core.urls import image_url_problem, layer_name_problem
@@ -231,14 +233,22 @@ def _split_multi(value: Any) -> List[str]:
 def run_tool(tool_name: str, values: Mapping[str, Any], *, search_dirs: Sequence[str] = (),
              token_provider: Optional[Callable[[], Optional[dict]]] = None, portal_url: Optional[str] = None,
              default_output_dir: Optional[str] = None, progress: ProgressCallback = no_progress,
-             environ: Optional[Mapping[str, str]] = None) -> Dict[str, Any]:
-    """Run one tool and return its derived outputs by parameter name."""
+             environ: Optional[Mapping[str, str]] = None, on_server: bool = False) -> Dict[str, Any]:
+    """Run one tool and return its derived outputs by parameter name.
+
+    ``on_server``: the tool runs as a web tool on ArcGIS Server, where a local folder
+    is nobody's to look at; a run that would fall back to the local backend is refused.
+    """
     tool = TOOLS_BY_NAME[tool_name]
     settings = settings_for(tool, values, search_dirs=search_dirs, environ=environ,
                             default_output_dir=default_output_dir)
     portal_url = settings.portal_url or portal_url
     ctx = {"token_provider": token_provider if not settings.api_key and not settings.username else None,
            "portal_url": portal_url}
+    if on_server and choose_backend_name(settings, **ctx) == "local":
+        raise ConfigError("This web tool has no XPGEO server or portal to create layers in.",
+                          hint="On the server, put xpgeo.env beside XPGEO.pyt (in the service folder) with "
+                               "XPGEO_REST_URL or PORTAL_URL, or pass the server/portal URL parameter.")
     if tool_name == "HealthCheck":
         health = operations.health_check(settings, **ctx)
         return health_outputs(health)
