@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from toolbox_harness import ROOT, arcpy, load_toolbox, run_tool
+from toolbox_harness import ROOT, arcpy, load_toolbox, run_tool, validate
 from emulators.xpgeo_server import FakeXpgeoServer
 from xpgeo_core.toolbox import TOOLS, WEB_TOOL_SAFE_TYPES
 
@@ -84,13 +84,7 @@ def test_output_folder_shown_only_for_local(pyt):
 
 
 def _validate(pyt, tool_name, values):
-    tool = getattr(pyt, tool_name)()
-    params = tool.getParameterInfo()
-    by = {p.name: p for p in params}
-    for k, v in values.items():
-        by[k].set(v)
-    tool.updateMessages(params)
-    return {p.name: p.message for p in params if p.hasError()}
+    return validate(pyt, tool_name, values)[2]
 
 
 def test_update_messages_flags_bad_inputs_before_the_run(pyt, tmp_path):

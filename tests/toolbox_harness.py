@@ -6,7 +6,7 @@ import importlib.machinery
 import importlib.util
 import sys
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Tuple
 
 ROOT = Path(__file__).resolve().parents[1]
 FAKE = Path(__file__).resolve().parent / "fake_arcpy"
@@ -26,12 +26,10 @@ def load_toolbox(path: Optional[Path] = None) -> Any:
     return module
 
 
-def run_tool(module: Any, tool_name: str, values: Dict[str, Any]) -> Dict[str, Any]:
-    """Fill the named parameters, validate, execute; return derived outputs by name.
+def validate(module: Any, tool_name: str, values: Dict[str, Any]) -> Tuple[Any, list, Dict[str, str]]:
+    """Fill the named parameters and run the tool's validation as the dialog does.
 
-    Raises arcpy.ExecuteError like Pro would when the tool fails, or AssertionError
-    when updateMessages flagged a parameter (Pro would not run the tool then).
-    """
+    Returns (tool, parameters, {name: error message} for flagged parameters)."""
     tool = getattr(module, tool_name)()
     params = tool.getParameterInfo()
     by_name = {p.name: p for p in params}
@@ -39,7 +37,16 @@ def run_tool(module: Any, tool_name: str, values: Dict[str, Any]) -> Dict[str, A
         by_name[name].set(value)
     tool.updateParameters(params)
     tool.updateMessages(params)
-    flagged = {p.name: p.message for p in params if p.hasError()}
+    return tool, params, {p.name: p.message for p in params if p.hasError()}
+
+
+def run_tool(module: Any, tool_name: str, values: Dict[str, Any]) -> Dict[str, Any]:
+    """Fill the named parameters, validate, execute; return derived outputs by name.
+
+    Raises arcpy.ExecuteError like Pro would when the tool fails, or AssertionError
+    when updateMessages flagged a parameter (Pro would not run the tool then).
+    """
+    tool, params, flagged = validate(module, tool_name, values)
     assert not flagged, f"updateMessages flagged {flagged}"
     tool.execute(params, arcpy.Messages())
     return {p.name: p.value for p in params if p.parameterType == "Derived"}
