@@ -306,26 +306,19 @@ def test_portal_going_down_mid_batch_reports_exactly_what_landed(portal, host, t
     assert feature_paths(portal, "outage") == urls
 
 
-def test_answer_lost_after_the_portal_saved_the_batch_is_not_sent_twice(portal, host, tmp_path):
-    create(portal, "lost_answer")
-    urls = synthetic_photos(host, 3)
-    portal.state.faults = {"addFeatures": {1: "drop_after"}}
-    code, out, err = run_cli(["append-images", "--name", "lost_answer", "--file", write_list(tmp_path, urls)],
-                             user_env(portal))
-    assert code == 0, err
-    assert feature_paths(portal, "lost_answer") == urls
-    assert len(portal.requests_to("addFeatures")) == 1
-
-
-def test_transient_server_error_is_retried(portal, host, tmp_path):
+@pytest.mark.parametrize("faults,sends", [
+    ({1: "drop_after"}, 1),  # saved, answer lost: a query finds them, nothing is sent twice
+    ({1: "http500", 2: "error500"}, 3),  # a proxy's 500, then ArcGIS's error 500 body: retried
+])
+def test_transient_failures_are_retried_without_duplicates(portal, host, tmp_path, faults, sends):
     create(portal, "flaky")
     urls = synthetic_photos(host, 3)
-    portal.state.faults = {"addFeatures": {1: "http500", 2: "error500"}}
+    portal.state.faults = {"addFeatures": faults}
     code, out, err = run_cli(["append-images", "--name", "flaky", "--file", write_list(tmp_path, urls)],
                              user_env(portal))
     assert code == 0, err
     assert feature_paths(portal, "flaky") == urls
-    assert len(portal.requests_to("addFeatures")) == 3
+    assert len(portal.requests_to("addFeatures")) == sends
 
 
 def test_batches_never_exceed_the_layers_max_record_count(portal, host, tmp_path):

@@ -7,25 +7,13 @@ import json
 
 import pytest
 
-from toolbox_harness import arcpy, load_toolbox, run_tool
+from test_toolbox import _fresh_arcpy, pyt  # noqa: F401  (the toolbox fixtures: fresh fake arcpy, loaded .pyt)
+from toolbox_harness import arcpy, run_tool
 from emulators.image_host import ImageHost
 from emulators.portal import API_KEY, USER, PortalEmulator
 from portal_support import assert_no_secrets, feature_paths, synthetic_photos, write_list
 
 PRO_REFERER = "https://pro.example.com/arcgis-pro"
-
-
-@pytest.fixture(autouse=True)
-def _fresh_arcpy(monkeypatch):
-    arcpy.reset()
-    monkeypatch.setenv("XPGEO_RETRY_BACKOFF", "0")
-    yield
-    arcpy.reset()
-
-
-@pytest.fixture
-def pyt():
-    return load_toolbox()
 
 
 @pytest.fixture

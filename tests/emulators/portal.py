@@ -54,6 +54,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 from urllib.parse import parse_qs, unquote, urlsplit
 
+try:
+    from emulators.loopback import LoopbackServer
+except ImportError:  # run as a script: python tests/emulators/<name>.py
+    from loopback import LoopbackServer
+
 USER = "xpgeo_user"
 VIEWER = "xpgeo_viewer"
 PASSWORD = "xpgeo_pass"
@@ -197,7 +202,7 @@ def _keywords(text: str) -> List[str]:
     return [k.strip() for k in text.split(",") if k.strip()]
 
 
-class PortalEmulator:
+class PortalEmulator(LoopbackServer):
     """``with PortalEmulator(**knobs) as portal: portal.portal_url``; state via the methods below."""
 
     def __init__(self, *, port: int = 0, tls: Optional[Tuple[str, str]] = None, **knobs: Any) -> None:
@@ -239,21 +244,6 @@ class PortalEmulator:
     def portal_url(self) -> str:
         return self.base_url + "/portal"
 
-    def start(self) -> "PortalEmulator":
-        self.thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.thread.join(timeout=5)
-
-    def __enter__(self) -> "PortalEmulator":
-        return self.start()
-
-    def __exit__(self, *exc: Any) -> None:
-        self.stop()
-
     # -- state, for tests --------------------------------------------------------------
     def _rows(self, sql: str, *args: Any) -> List[sqlite3.Row]:
         with self.lock:
@@ -288,15 +278,6 @@ class PortalEmulator:
     def expire_tokens(self) -> None:
         with self.lock:
             self.db.execute("DELETE FROM tokens")
-
-    def wire_text(self) -> str:
-        """Everything clients sent (request lines, headers, bodies) as one string."""
-        parts = []
-        for r in self.state.requests:
-            parts.append(f"{r.method} {r.raw_path}")
-            parts.extend(f"{k}: {v}" for k, v in r.headers.items())
-            parts.append(r.body.decode("utf-8", "replace"))
-        return "\n".join(parts)
 
     def requests_to(self, operation: str) -> List[Recorded]:
         return [r for r in self.state.requests if r.path.rstrip("/").rsplit("/", 1)[-1] == operation]

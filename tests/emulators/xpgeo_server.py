@@ -23,6 +23,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Dict, List, Optional, Set
 from urllib.parse import parse_qs, urlsplit
 
+try:
+    from emulators.loopback import LoopbackServer
+except ImportError:  # run as a script: python tests/emulators/<name>.py
+    from loopback import LoopbackServer
+
 VERSIONS = {"currentVersion": "2025.1", "enterpriseVersion": "11.5.0", "enterpriseBuild": "56755"}
 
 
@@ -156,7 +161,7 @@ class _Handler(BaseHTTPRequestHandler):
         return self._send(200, "true", "application/json")
 
 
-class FakeXpgeoServer:
+class FakeXpgeoServer(LoopbackServer):
     """Context manager: ``with FakeXpgeoServer(api_key="k") as server: server.url``."""
 
     def __init__(self, **knobs: Any) -> None:
@@ -170,30 +175,6 @@ class FakeXpgeoServer:
     def url(self) -> str:
         host, port = self.httpd.server_address[:2]
         return f"http://{host}:{port}"
-
-    def start(self) -> "FakeXpgeoServer":
-        self.thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.thread.join(timeout=5)
-
-    def __enter__(self) -> "FakeXpgeoServer":
-        return self.start()
-
-    def __exit__(self, *exc: Any) -> None:
-        self.stop()
-
-    def wire_text(self) -> str:
-        """Everything the clients sent (request lines, headers, bodies) as one string."""
-        parts = []
-        for r in self.state.requests:
-            parts.append(f"{r.method} {r.raw_path}")
-            parts.extend(f"{k}: {v}" for k, v in r.headers.items())
-            parts.append(r.body.decode("utf-8", "replace"))
-        return "\n".join(parts)
 
 
 def _main() -> None:
