@@ -20,13 +20,12 @@ The call sequence and why each step is there:
 
 from __future__ import annotations
 
-import copy
 import datetime as _dt
 import itertools
 import logging
 import re
 import time
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Set, Tuple
 
 from xpgeo_core.backends.base import Backend
 from xpgeo_core.backends.portal import api
