@@ -16,10 +16,10 @@ API (small on purpose)::
         host.requests                          # [Request(method, path, range, headers), ...]
 
 Knobs on the host: ``honour_range`` (False: answer 200 with the whole body, as Python's
-``http.server`` does), ``latency`` seconds before each answer's first byte, ``bandwidth`` bytes/s shared
-by all connections (one link), ``sleep`` and ``clock`` (the functions used to wait and
-to tell the time; tests pass a recorder and a frozen clock so nothing depends on
-wall-clock time). ``data`` may be ``bytes`` or a sequence
+``http.server`` does), ``latency`` seconds from a request's arrival to its answer's first
+byte (the host's own parsing happens inside it), ``bandwidth`` bytes/s shared by all
+connections (one link), ``sleep`` and ``clock`` (the functions used to wait and to tell
+the time; tests pass a recorder and a frozen clock so nothing depends on wall-clock time). ``data`` may be ``bytes`` or a sequence
 of ``bytes`` parts served back to back (the benchmark shares one large body between
 many photos without copying it).
 """
@@ -80,17 +80,17 @@ class _Link:
         self.lock = threading.Lock()
         self.free_at = 0.0
 
-    def send(self, n: int, delay: float = 0.0) -> None:
-        """Wait until *n* bytes may leave: after *delay* (the request's latency) and after
-        every byte reserved before them. One sleep per call, so sleep overshoot is paid once."""
-        if not self.rate:
-            if delay:
-                self.sleep(delay)
-            return
+    def send(self, n: int, not_before: float = 0.0) -> None:
+        """Wait until *n* bytes may leave: not before *not_before* (the request's arrival plus
+        its latency, on ``clock``) and after every byte reserved before them. One sleep per
+        call, so sleep overshoot is paid once."""
         with self.lock:
             now = self.clock()
-            self.free_at = max(self.free_at, now + delay) + n / self.rate
-            wait = self.free_at - now
+            if self.rate:
+                self.free_at = max(self.free_at, now, not_before) + n / self.rate
+                wait = self.free_at - now
+            else:
+                wait = not_before - now
         if wait > 0:
             self.sleep(wait)
 
@@ -117,8 +117,7 @@ class ImageHost:
         class Handler(_Handler):
             owner = host
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
+        self._server = _Server(("127.0.0.1", 0), Handler)
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="image-host", daemon=True)
         self._thread.start()
         return self
@@ -153,9 +152,15 @@ class ImageHost:
         return self.url_for(name)
 
     def _log(self, request: Request) -> None:
-        if self.log_requests:
-            with self._log_lock:
-                self.requests.append(request)
+        with self._log_lock:
+            self.requests.append(request)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    # The default backlog of 5 drops connection attempts when 32 workers connect at once;
+    # each dropped SYN costs the client a one-second retransmit, which is not the client's doing.
+    request_queue_size = 128
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -166,6 +171,13 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format, *args):  # keep test output clean
         pass
 
+    def parse_request(self) -> bool:
+        # The latency runs from the moment the request line arrived, so the host's own
+        # parsing and header formatting happen inside it instead of adding to it (a real
+        # server's think time is part of the latency it shows).
+        self._arrived = self.owner.link.clock()
+        return super().parse_request()
+
     def do_HEAD(self):
         self._serve(head=True)
 
@@ -175,7 +187,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _serve(self, head: bool) -> None:
         host = self.owner
         name = unquote(urlsplit(self.path).path.lstrip("/"))
-        host._log(Request(self.command, self.path, self.headers.get("Range"), dict(self.headers.items())))
+        if host.log_requests:
+            host._log(Request(self.command, self.path, self.headers.get("Range"), dict(self.headers.items())))
         photo = host.photos.get(name)
         if photo is not None and photo.stall:
             host._stopping.wait()
@@ -184,7 +197,7 @@ class _Handler(BaseHTTPRequestHandler):
         if photo is None or photo.status != 200:
             status = 404 if photo is None else photo.status
             body = ("<html><body><h1>%d</h1></body></html>" % status).encode()
-            host.link.send(0, host.latency)
+            host.link.send(0, self._arrived + host.latency)
             self._head(status, "text/html", len(body))
             if not head:
                 self._write([memoryview(body)])
@@ -202,7 +215,7 @@ class _Handler(BaseHTTPRequestHandler):
                 else:  # suffix range: the last N bytes
                     start = max(0, size - int(last))
                 if start >= size:
-                    host.link.send(0, host.latency)
+                    host.link.send(0, self._arrived + host.latency)
                     self._head(416, "text/plain", 0, {"Content-Range": "bytes */%d" % size})
                     return
                 status = 206
@@ -210,9 +223,9 @@ class _Handler(BaseHTTPRequestHandler):
         if status == 206:
             extra["Content-Range"] = "bytes %d-%d/%d" % (start, stop - 1, size)
         # The latency is paid with the first chunk's slot on the link (one sleep).
-        self._latency_due = host.latency
+        self._due = self._arrived + host.latency
         if head:
-            host.link.send(0, host.latency)
+            host.link.send(0, self._arrived + host.latency)
         self._head(status, photo.content_type, stop - start, extra)
         if not head:
             self._write(photo.slices(start, stop))
@@ -228,11 +241,11 @@ class _Handler(BaseHTTPRequestHandler):
     def _write(self, pieces) -> None:
         """Send the body in CHUNK-sized writes (pieces of a multi-part photo are joined, so a
         small first part does not cost an extra link slot)."""
-        delay, self._latency_due = getattr(self, "_latency_due", 0.0), 0.0
+        due, self._due = getattr(self, "_due", 0.0), 0.0
         try:
             for chunk in _rechunk(pieces, CHUNK):
-                self.owner.link.send(len(chunk), delay)
-                delay = 0.0
+                self.owner.link.send(len(chunk), due)
+                due = 0.0
                 self.wfile.write(chunk)
         except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError):
             self.close_connection = True  # the client stopped reading: expected when Range is ignored
