@@ -197,10 +197,7 @@ class _Handler(BaseHTTPRequestHandler):
         if photo is None or photo.status != 200:
             status = 404 if photo is None else photo.status
             body = ("<html><body><h1>%d</h1></body></html>" % status).encode()
-            host.link.send(0, self._arrived + host.latency)
-            self._head(status, "text/html", len(body))
-            if not head:
-                self._write([memoryview(body)])
+            self._answer(status, "text/html", len(body), {}, () if head else [memoryview(body)])
             return
         size = photo.size
         start, stop, status = 0, size, 200
@@ -215,38 +212,44 @@ class _Handler(BaseHTTPRequestHandler):
                 else:  # suffix range: the last N bytes
                     start = max(0, size - int(last))
                 if start >= size:
-                    host.link.send(0, self._arrived + host.latency)
-                    self._head(416, "text/plain", 0, {"Content-Range": "bytes */%d" % size})
+                    self._answer(416, "text/plain", 0, {"Content-Range": "bytes */%d" % size})
                     return
                 status = 206
         extra = {"Accept-Ranges": "bytes"} if host.honour_range else {}
         if status == 206:
             extra["Content-Range"] = "bytes %d-%d/%d" % (start, stop - 1, size)
-        # The latency is paid with the first chunk's slot on the link (one sleep).
-        self._due = self._arrived + host.latency
-        if head:
-            host.link.send(0, self._arrived + host.latency)
-        self._head(status, photo.content_type, stop - start, extra)
-        if not head:
-            self._write(photo.slices(start, stop))
+        self._answer(status, photo.content_type, stop - start, extra, () if head else photo.slices(start, stop))
 
-    def _head(self, status: int, content_type: str, length: int, extra: Optional[Dict[str, str]] = None) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(length))
-        for key, value in (extra or {}).items():
-            self.send_header(key, value)
-        self.end_headers()
+    def flush_headers(self) -> None:
+        if not getattr(self, "_holding_headers", False):  # http.server's own error pages go at once
+            super().flush_headers()
 
-    def _write(self, pieces) -> None:
-        """Send the body in CHUNK-sized writes (pieces of a multi-part photo are joined, so a
-        small first part does not cost an extra link slot)."""
-        due, self._due = getattr(self, "_due", 0.0), 0.0
+    def _answer(self, status: int, content_type: str, length: int, extra: Dict[str, str], pieces=()) -> None:
+        """Send the headers and the body in CHUNK-sized writes. The latency is paid with the
+        first chunk's slot on the link (one sleep), and the headers leave with that chunk: a
+        real server's first byte, headers included, comes after the latency. Pieces of a
+        multi-part photo are joined, so a small first part does not cost an extra link slot."""
+        self._holding_headers = True
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(length))
+            for key, value in extra.items():
+                self.send_header(key, value)
+            self.end_headers()
+        finally:
+            self._holding_headers = False
+        head = b"".join(self._headers_buffer)
+        self._headers_buffer = []
+        due = self._arrived + self.owner.latency
         try:
             for chunk in _rechunk(pieces, CHUNK):
                 self.owner.link.send(len(chunk), due)
-                due = 0.0
-                self.wfile.write(chunk)
+                self.wfile.write(head + chunk if head else chunk)
+                head, due = b"", 0.0
+            if head:  # no body: HEAD, 416, an empty photo
+                self.owner.link.send(0, due)
+                self.wfile.write(head)
         except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError):
             self.close_connection = True  # the client stopped reading: expected when Range is ignored
 
