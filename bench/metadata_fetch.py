@@ -221,7 +221,8 @@ def main(argv: Sequence[str] = ()) -> int:
         parent.send("stop")
         server.join(30)
 
-    m8, p8, t8, p32, t32 = (statistics.median(times[k]) for k in ("http.client8", "requests8", "xpgeo8", "requests32", "xpgeo32"))
+    m8, p8, t8, p32, t32 = (statistics.median(times[k])
+                            for k in ("http.client8", "requests8", "xpgeo8", "requests32", "xpgeo32"))
     naive_rate = n_naive / t_naive
     rate8, rate32 = n8 / t8, n32 / t32
     bytes8 = statistics.mean(read8)

@@ -17,11 +17,11 @@ API (small on purpose)::
 
 Knobs on the host: ``honour_range`` (False: answer 200 with the whole body, as Python's
 ``http.server`` does), ``latency`` seconds from a request's arrival to its answer's first
-byte (the host's own parsing happens inside it), ``bandwidth`` bytes/s shared by all
+byte, headers included (its own parsing happens inside it), ``bandwidth`` bytes/s shared by all
 connections (one link), ``sleep`` and ``clock`` (the functions used to wait and to tell
-the time; tests pass a recorder and a frozen clock so nothing depends on wall-clock time). ``data`` may be ``bytes`` or a sequence
-of ``bytes`` parts served back to back (the benchmark shares one large body between
-many photos without copying it).
+the time; tests pass a recorder and a frozen clock so nothing depends on wall-clock time).
+``data`` may be ``bytes`` or a sequence of ``bytes`` parts served back to back (the
+benchmark shares one large body between many photos without copying it).
 """
 
 from __future__ import annotations
