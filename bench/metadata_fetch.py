@@ -9,7 +9,8 @@ connections. Measured in the same run:
 * xpgeo: :func:`xpgeo_core.metadata.inspect_many` (64 KiB range reads, a thread pool)
   at 8 and at 32 workers;
 * references: the same range reads from a plain thread pool that parses nothing, with
-  ``requests`` (8 and 32 threads) and with bare ``http.client`` (8 threads).
+  ``requests`` (8 and 32 threads), with a ``urllib3.PoolManager`` (8 threads) and with
+  bare ``http.client`` (8 threads).
 
 Timed runs are interleaved over ``--rounds`` rounds and the median is printed, so a busy
 moment on the machine does not fall on one pipeline only.
@@ -43,6 +44,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
 import requests  # noqa: E402
+import urllib3  # noqa: E402
 
 from emulators.image_host import ImageHost  # noqa: E402
 from xpgeo_core.metadata import inspect_many  # noqa: E402
@@ -111,9 +113,10 @@ def reference_pool(urls: Sequence[str], workers: int, client: str = "requests") 
     """Seconds for a reference client: a plain thread pool, one client per thread,
     ``Range: bytes=0-65535``, nothing parsed. ``client="requests"``: a ``requests.Session``
     per thread, what any client built on requests pays for the same requests (the engine is
-    judged against it). ``client="http.client"``: a bare ``http.client`` connection per thread,
-    what the host and its link allow a client with almost no overhead (shows the host is
-    not the bottleneck)."""
+    judged against it). ``client="urllib3"``: a ``urllib3.PoolManager`` per thread, what a
+    transport without requests' layer would pay at best. ``client="http.client"``: a bare
+    ``http.client`` connection per thread, what the host and its link allow a client with
+    almost no overhead (shows the host is not the bottleneck)."""
     import http.client
     from concurrent.futures import ThreadPoolExecutor
     from urllib.parse import urlsplit
@@ -128,6 +131,15 @@ def reference_pool(urls: Sequence[str], workers: int, client: str = "requests") 
                 conn = local.conn = requests.Session()
                 opened.append(conn)
             return len(conn.get(url, headers={"Range": "bytes=0-65535"}, timeout=60).content)
+        if client == "urllib3":
+            if conn is None:
+                conn = local.conn = urllib3.PoolManager(maxsize=2)
+                opened.append(conn)
+            response = conn.request("GET", url, headers={"Range": "bytes=0-65535"}, preload_content=False,
+                                    timeout=60)
+            data = response.read(65536)
+            response.release_conn()
+            return len(data)
         parts = urlsplit(url)
         if conn is None:
             conn = local.conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
@@ -140,7 +152,7 @@ def reference_pool(urls: Sequence[str], workers: int, client: str = "requests") 
         assert sum(pool.map(get, urls)) == 65536 * len(urls)
     elapsed = time.perf_counter() - start
     for conn in opened:
-        conn.close()
+        conn.clear() if client == "urllib3" else conn.close()
     return elapsed
 
 
@@ -202,15 +214,18 @@ def main(argv: Sequence[str] = ()) -> int:
     else:
         server = threading.Thread(target=serve, args=(child, latency, bandwidth, max(n8, n32)), daemon=True)
     server.start()
-    times: Dict[str, List[float]] = {"http.client8": [], "requests8": [], "xpgeo8": [], "requests32": [], "xpgeo32": []}
+    names = ("http.client8", "urllib3_8", "requests8", "xpgeo8", "requests32", "xpgeo32")
+    times: Dict[str, List[float]] = {name: [] for name in names}
     try:
         urls, sizes, memory_url = parent.recv()
         xpgeo(urls[:16], 8)  # warm-up: imports, first connections
         reference_pool(urls[:16], 8)
         reference_pool(urls[:16], 8, "http.client")
+        reference_pool(urls[:16], 8, "urllib3")
         t_naive, naive_bytes = naive(urls[:n_naive])
         for _ in range(rounds):  # interleaved, so a busy moment on the machine hits both pipelines
             times["http.client8"].append(reference_pool(urls[:n8], 8, "http.client"))
+            times["urllib3_8"].append(reference_pool(urls[:n8], 8, "urllib3"))
             times["requests8"].append(reference_pool(urls[:n8], 8))
             t, read8 = xpgeo(urls[:n8], 8)
             times["xpgeo8"].append(t)
@@ -221,8 +236,7 @@ def main(argv: Sequence[str] = ()) -> int:
         parent.send("stop")
         server.join(30)
 
-    m8, p8, t8, p32, t32 = (statistics.median(times[k])
-                            for k in ("http.client8", "requests8", "xpgeo8", "requests32", "xpgeo32"))
+    m8, u8, p8, t8, p32, t32 = (statistics.median(times[k]) for k in names)
     naive_rate = n_naive / t_naive
     rate8, rate32 = n8 / t8, n32 / t32
     bytes8 = statistics.mean(read8)
@@ -249,6 +263,7 @@ def main(argv: Sequence[str] = ()) -> int:
         ("naive: sequential full GET + exifread", "%d" % n_naive, "%.1f" % naive_rate, "1.0×",
          "%d" % (naive_bytes / n_naive), "-", "-"),
         row("reference: http.client thread pool, 8 threads, Range 0-65535, no parsing", n8, m8, 65536, 8),
+        row("reference: urllib3 thread pool, 8 threads, Range 0-65535, no parsing", n8, u8, 65536, 8),
         row("reference: requests thread pool, 8 threads, Range 0-65535, no parsing", n8, p8, 65536, 8),
         row("xpgeo, 8 workers", n8, t8, bytes8, 8),
         row("reference: requests thread pool, 32 threads", n32, p32, 65536, 32),
