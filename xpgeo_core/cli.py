@@ -17,7 +17,7 @@ import os
 import sys
 import traceback
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional, Sequence, TextIO
+from typing import Any, Callable, Dict, List, NoReturn, Optional, Sequence, TextIO
 
 from xpgeo_core import __version__
 from xpgeo_core.commands import COMMANDS
@@ -46,8 +46,26 @@ def _add_global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> N
                    help="do not verify TLS certificates (not recommended; prefer CA_BUNDLE)")
 
 
+class UsageError(Exception):
+    """argparse refused the command line; carries its message and the usage text."""
+
+    def __init__(self, message: str, usage: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.usage = usage
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser that raises instead of printing and exiting, so ``main`` can
+    still answer a usage error with one JSON document under ``--json``.
+    Sub-parsers are made with the same class (argparse's ``parser_class`` default)."""
+
+    def error(self, message: str) -> "NoReturn":  # type: ignore[override]
+        raise UsageError(f"{self.prog}: {message}", self.format_usage())
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="xpgeo", description="Photos at URLs -> an Esri Oriented Imagery layer.",
         epilog="Exit codes: 0 done, 1 some images failed, 2 usage/validation, 3 authentication, 4 server/network.")
     parser.add_argument("--version", action="version", version=f"xpgeo {__version__}")
@@ -93,6 +111,7 @@ class CliContext:
             self._settings = load_settings(overrides, config_path=a.config, search_dirs=[os.getcwd()],
                                            environ=self.environ)
             self.secrets = self._settings.secrets()
+            _log_settings(self._settings)
         return self._settings
 
     def say(self, line: str = "") -> None:
@@ -105,6 +124,14 @@ class CliContext:
         if self.json:
             text = json.dumps(document, indent=2, default=str)
             print(redact(text, self.secrets), file=self.stdout, flush=True)
+
+
+def _log_settings(settings: Settings) -> None:
+    """With ``--verbose``: every setting, its value (secrets masked) and where it came from,
+    so a person can see why Auto picked a backend or which config file was read."""
+    log.debug("Config file: %s", settings.config_file or "(none found)")
+    for key, entry in settings.describe().items():
+        log.debug("  %s = %s (%s)", key, entry["value"], entry["source"])
 
 
 class _RedactingFormatter(logging.Formatter):
@@ -137,11 +164,19 @@ def main(argv: Optional[Sequence[str]] = None, *, stdout: Optional[TextIO] = Non
     stdout = stdout or sys.stdout
     stderr = stderr or sys.stderr
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    wants_json = "--json" in argv[:argv.index("--")] if "--" in argv else "--json" in argv
     try:
         args = parser.parse_args(argv)
-    except SystemExit as exc:  # argparse: --help/--version exit 0, usage errors exit 2
+    except SystemExit as exc:  # argparse: --help/--version exit 0
         return int(exc.code or 0)
+    except UsageError as exc:
+        print(exc.usage.rstrip(), file=stderr)
+        return _usage_error(stdout, stderr, wants_json, exc.message, "Run xpgeo --help (or xpgeo COMMAND --help).")
     if not getattr(args, "_command", None):
+        if wants_json:
+            return _usage_error(stdout, stderr, True, "xpgeo: no command given.",
+                                "Give a command, e.g. xpgeo --json health-check; xpgeo --help lists them.")
         parser.print_help(stdout)
         return EXIT_USAGE
     ctx = CliContext(args=args, stdout=stdout, stderr=stderr,
@@ -166,6 +201,16 @@ def main(argv: Optional[Sequence[str]] = None, *, stdout: Optional[TextIO] = Non
         log.removeHandler(handler)
         log.setLevel(saved[0])
         log.propagate = saved[1]
+
+
+def _usage_error(stdout: TextIO, stderr: TextIO, wants_json: bool, message: str, hint: str) -> int:
+    """A command line argparse refused: the message on stderr, and under ``--json`` the
+    one JSON document on stdout that scripts parse whatever happened."""
+    if wants_json:
+        document = {"ok": False, "error": {"type": "usage", "message": message, "hint": hint, "status": None}}
+        print(json.dumps(document, indent=2), file=stdout, flush=True)
+    print(f"Error: {message} {hint}", file=stderr, flush=True)
+    return EXIT_USAGE
 
 
 def _report_error(ctx: CliContext, kind: str, message: str, hint: Optional[str], status: Optional[int]) -> None:

@@ -22,6 +22,7 @@ Secrets are held as :class:`Secret`, whose ``repr`` and ``str`` are asterisks.
 from __future__ import annotations
 
 import logging
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -82,16 +83,31 @@ def _parse_bool(text: str) -> bool:
     raise ValueError("expected true or false")
 
 
-def _parse_positive_int(text: str) -> int:
-    value = int(str(text).strip())
-    if value < 1:
-        raise ValueError("expected a whole number of at least 1")
+def _parse_whole_number(text: str, least: int) -> int:
+    try:
+        value = int(str(text).strip())
+    except ValueError:
+        value = least - 1  # not a whole number: the same message as one too small
+    if value < least:
+        raise ValueError(f"expected a whole number of at least {least}")
     return value
 
 
+def _parse_positive_int(text: str) -> int:
+    return _parse_whole_number(text, 1)
+
+
+def _parse_non_negative_int(text: str) -> int:
+    return _parse_whole_number(text, 0)
+
+
 def _parse_non_negative_float(text: str) -> float:
-    value = float(str(text).strip())
-    if value < 0:
+    # NaN and infinity parse as floats but break socket time-outs and back-off sleeps.
+    try:
+        value = float(str(text).strip())
+    except ValueError:
+        value = -1.0
+    if not math.isfinite(value) or value < 0:
         raise ValueError("expected a number of at least 0")
     return value
 
@@ -160,8 +176,8 @@ SETTINGS: Tuple[SettingSpec, ...] = (
     SettingSpec("max_image_list_size", ("MAX_IMAGE_LIST_SIZE",), "XPGEO_MAX_IMAGE_LIST_SIZE", _parse_positive_int,
                 100, "Most image URLs sent in one append request; longer lists are split into chunks."),
     SettingSpec("timeout_seconds", ("TIMEOUT_SECONDS",), "XPGEO_TIMEOUT_SECONDS", _parse_non_negative_float, 60.0,
-                "Seconds to wait for a server to connect or answer."),
-    SettingSpec("retries", ("RETRIES",), "XPGEO_RETRIES", lambda t: int(str(t).strip()), 3,
+                "Seconds to wait for a server to connect or answer; 0 waits without limit."),
+    SettingSpec("retries", ("RETRIES",), "XPGEO_RETRIES", _parse_non_negative_int, 3,
                 "Retries on 429/502/503/504 and dropped connections."),
     SettingSpec("retry_backoff", ("RETRY_BACKOFF",), "XPGEO_RETRY_BACKOFF", _parse_non_negative_float, 0.5,
                 "Back-off factor in seconds between retries (doubles each time; Retry-After wins)."),
@@ -261,6 +277,9 @@ def find_config_file(explicit: Optional[str], search_dirs: Sequence[str], enviro
     explicit = explicit or environ.get("XPGEO_CONFIG")
     if explicit:
         path = Path(explicit).expanduser()
+        if path.is_dir():
+            raise ConfigError(f"Config file {str(path)!r} is a folder, not a file.",
+                              hint="Give the path of the xpgeo.env file itself (--config or XPGEO_CONFIG).")
         if not path.is_file():
             raise ConfigError(f"Config file {str(path)!r} was not found.",
                               hint="Check the --config path (or XPGEO_CONFIG), or remove it to use the defaults.")

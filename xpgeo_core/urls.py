@@ -131,6 +131,9 @@ def read_url_lines(path: str) -> List[Tuple[int, str]]:
     BOM, CRLF or LF; blank lines and ``#`` comments are skipped. Malformed lines are
     kept, so they are reported with their line numbers, never silently dropped."""
     p = Path(path)
+    if p.is_dir():
+        raise ValidationError(f"URL list file {path!r} is a folder, not a file.", status=400,
+                              hint="Give the path of a text file with one image URL per line.")
     if not p.is_file():
         raise ValidationError(f"URL list file {path!r} was not found.", status=400,
                               hint="Give the path of a text file with one image URL per line.")

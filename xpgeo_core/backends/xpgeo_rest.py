@@ -79,6 +79,14 @@ class XpgeoRestBackend(Backend):
         parsed = _parse_json(text)
         if response.status_code >= 400:
             raise self._error(response.status_code, text, parsed, path)
+        if _looks_like_html(text):
+            # The XPGEO server answers text or JSON, never a page: this is a web site, a proxy's
+            # sign-in page or a captive portal. Taking it as success would mark images appended
+            # (and the ledger would skip them on every rerun).
+            raise ServerError(f"The answer to {path} from {self.base_url} is an HTML page, not the XPGEO "
+                              f"server's answer.",
+                              hint="Check XPGEO_REST_URL (--rest-url) points at the XPGEO REST server itself, "
+                                   "not a web page or a sign-in page in front of it.")
         return text, parsed
 
     def _error(self, status: int, text: str, parsed: Any, path: str) -> XpgeoError:
@@ -227,6 +235,10 @@ def _parse_json(text: str) -> Any:
         return None
 
 
+def _looks_like_html(text: str) -> bool:
+    return text.lstrip()[:1] == "<"
+
+
 def _server_message(text: str, parsed: Any) -> str:
     """The server's own words: ``error``/``message`` of a JSON body, else the text."""
     if isinstance(parsed, dict):
@@ -237,6 +249,6 @@ def _server_message(text: str, parsed: Any) -> str:
             if value:
                 return str(value)[:_MESSAGE_LIMIT]
     text = text.strip()
-    if text.lower().startswith("<"):
+    if _looks_like_html(text):
         return "(an HTML page; is XPGEO_REST_URL the XPGEO server?)"
     return text[:_MESSAGE_LIMIT] or "(no message)"

@@ -9,6 +9,7 @@ placed, 1 when some failed, 2 for usage errors.
 from __future__ import annotations
 
 import argparse
+import os
 from typing import Any, List, Optional
 
 from xpgeo_core import operations
@@ -29,6 +30,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def read_source_list(path: str) -> List[str]:
     """Sources from a list file: one per line; blank lines and ``#`` comments skipped."""
+    if os.path.isdir(path):  # Windows says PermissionError for a folder, not IsADirectoryError
+        raise ValidationError(f"List file {path!r} is a folder, not a file.", hint="Check the --file path.")
     try:
         with open(path, encoding="utf-8-sig") as handle:
             lines = handle.read().splitlines()

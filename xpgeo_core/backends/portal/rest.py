@@ -70,6 +70,9 @@ def _code(error: Mapping[str, Any]) -> Optional[int]:
         return None
 
 
+NOT_A_PORTAL_HINT = "Check PORTAL_URL names the portal, e.g. https://gis.example.com/portal."
+
+
 def check_for_errors(status: int, text: str, what: str, secrets: Iterable[str] = ()) -> Dict[str, Any]:
     """The parsed JSON of a successful answer, else the typed error it amounts to.
 
@@ -99,12 +102,16 @@ def check_for_errors(status: int, text: str, what: str, secrets: Iterable[str] =
     if status >= 400:
         if isinstance(body_error, dict):
             raise fail(_code(body_error) or status, _said(body_error), body_error.get("messageCode"))
+        if text.lstrip().startswith("<") and status not in TRANSIENT_STATUSES:
+            # A web server's own page, not ArcGIS: the URL is most likely not the portal's.
+            raise ServerError(f"The portal refused {what} (error {status}): HTTP {status} (an HTML page)",
+                              status=status, hint=NOT_A_PORTAL_HINT)
         snippet = "(an HTML page)" if text.lstrip().startswith("<") else (text.strip()[:200] or "(no body)")
         raise fail(status, f"HTTP {status} {snippet}")
     if not isinstance(parsed, dict):
         raise ServerError(f"The answer to {what} is not ArcGIS JSON: "
                           f"{redact(text.strip()[:120], secrets)!r}.",
-                          hint="Check PORTAL_URL names the portal, e.g. https://gis.example.com/portal.")
+                          hint=NOT_A_PORTAL_HINT)
     if body_error is not None:
         if isinstance(body_error, dict):
             raise fail(_code(body_error), _said(body_error), body_error.get("messageCode"))
