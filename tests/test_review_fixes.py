@@ -185,3 +185,21 @@ def test_verbose_lists_settings_with_sources_and_masks_secrets(tmp_path):
     assert "PASSWORD = ******** (environment)" in err
     assert "Checking the local backend" in err
     assert CANARY not in out + err
+
+
+# -- local layer files: a failed write leaves the old file and no temporary ------------
+
+def test_atomic_write_that_fails_leaves_old_file_and_no_temporary(tmp_path, monkeypatch):
+    from xpgeo_core.backends import local
+
+    target = tmp_path / "features.geojson"
+    target.write_text("old", encoding="utf-8")
+
+    def disk_full(src, dst):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(local.os, "replace", disk_full)
+    with pytest.raises(OSError):
+        local.atomic_write(target, "new")
+    assert target.read_text(encoding="utf-8") == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["features.geojson"]

@@ -30,6 +30,7 @@ import math
 import os
 import re
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -78,19 +79,28 @@ def atomic_write(path: Path, text: str) -> None:
     A temporary file in the same folder, flushed to disk, then ``os.replace`` (atomic
     on one file system, Windows included).
     """
-    tmp = path.with_name(f".{path.name}.{os.getpid()}{TEMP_SUFFIX}")
-    with open(tmp, "w", encoding="utf-8", newline="") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    for attempt in range(5):
+    # pid and thread: two writers in one process (threads) or two processes never share a temporary.
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}{TEMP_SUFFIX}")
+    try:
+        with open(tmp, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        for attempt in range(5):
+            try:
+                os.replace(tmp, path)
+                return
+            except PermissionError:  # Windows: a virus scanner or indexer holds the old file for a moment
+                if attempt == 4:
+                    raise
+                time.sleep(0.1 * (attempt + 1))
+    except BaseException:
+        # A full disk or a locked file: the old file stands, and no temporary is left behind.
         try:
-            os.replace(tmp, path)
-            return
-        except PermissionError:  # Windows: a virus scanner or indexer holds the old file for a moment
-            if attempt == 4:
-                raise
-            time.sleep(0.1 * (attempt + 1))
+            tmp.unlink()
+        except OSError:
+            pass
+        raise
 
 
 def _remove_stale_temporaries(folder: Path) -> None:
