@@ -2,29 +2,18 @@
 
 from __future__ import annotations
 
-import io
 import json
-import os
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
-from typing import Dict, Iterator, List, Optional, Tuple
+from typing import Iterator
 
 import pytest
 
-from xpgeo_core.cli import main
+from test_xpgeo_cli import run  # the CLI runner: argv -> (exit code, stdout, stderr)
 from xpgeo_core.errors import ConfigError
 from xpgeo_core.settings import load_settings
 
 CANARY = "CANARY-review-key-4d2a9c"
-
-
-def run(argv: List[str], env: Optional[Dict[str, str]] = None) -> Tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("XPGEO_")}
-    environ.update(env or {})
-    code = main(argv, stdout=out, stderr=err, environ=environ)
-    return code, out.getvalue(), err.getvalue()
 
 
 class _WebPage(BaseHTTPRequestHandler):
