@@ -192,3 +192,34 @@ def test_atomic_write_that_fails_leaves_old_file_and_no_temporary(tmp_path, monk
         local.atomic_write(target, "new")
     assert target.read_text(encoding="utf-8") == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["features.geojson"]
+
+
+def test_inspect_names_unsupported_schemes_and_empty_sources(tmp_path):
+    from xpgeo_core.metadata import inspect_source
+    from xpgeo_core.settings import load_settings
+
+    settings = load_settings(environ={})
+    for source, words in (("ftp://host/a.jpg", "ftp: URLs are not supported"), ("", "empty"),
+                          ("s3://bucket/key.jpg", "s3: URLs")):
+        info = inspect_source(source, settings=settings)
+        assert not info.ok and words in info.error
+    missing = inspect_source(str(tmp_path / "none.jpg"), settings=settings)
+    assert "no such file" in missing.error
+
+
+def test_retries_are_capped():
+    import pytest as _pytest
+
+    from xpgeo_core.errors import ConfigError
+    from xpgeo_core.settings import load_settings
+
+    assert load_settings(environ={"XPGEO_RETRIES": "10"}).retries == 10
+    with _pytest.raises(ConfigError, match="0 to 10"):
+        load_settings(environ={"XPGEO_RETRIES": "100000000000"})
+
+
+def test_toolbox_says_a_folder_is_not_a_url_list(tmp_path):
+    from xpgeo_core.toolbox import validate_tool
+
+    problems = validate_tool("AppendImages", {"layer_name": "a", "url_file": str(tmp_path)})
+    assert "is a folder" in problems["url_file"]

@@ -89,9 +89,7 @@ def append_images(settings: Settings, name: Optional[str], *, urls: Optional[Ite
                               hint="Put one http(s) image URL per line; blank lines and # comments are skipped.")
 
     set_aside: List[ImageResult] = []
-    for line, text, reason in gathered.malformed:
-        where = f"line {line}: " if line else ""
-        log.warning("Skipped %s%r: %s.", where, text, reason)
+    for line, text, reason in gathered.malformed:  # reported with the other failures at the end
         set_aside.append(ImageResult(text, FAILED, reason, line))
     for line, url, first in gathered.duplicates:
         where = f"line {line}" if line else "a repeated entry"

@@ -97,8 +97,11 @@ def _parse_positive_int(text: str) -> int:
     return _parse_whole_number(text, 1)
 
 
-def _parse_non_negative_int(text: str) -> int:
-    return _parse_whole_number(text, 0)
+def _parse_retries(text: str) -> int:
+    value = _parse_whole_number(text, 0)
+    if value > 10:  # more would keep a dead server's batch busy for hours
+        raise ValueError("expected a whole number from 0 to 10")
+    return value
 
 
 def _parse_non_negative_float(text: str) -> float:
@@ -177,8 +180,8 @@ SETTINGS: Tuple[SettingSpec, ...] = (
                 100, "Most image URLs sent in one append request; longer lists are split into chunks."),
     SettingSpec("timeout_seconds", ("TIMEOUT_SECONDS",), "XPGEO_TIMEOUT_SECONDS", _parse_non_negative_float, 60.0,
                 "Seconds to wait for a server to connect or answer; 0 waits without limit."),
-    SettingSpec("retries", ("RETRIES",), "XPGEO_RETRIES", _parse_non_negative_int, 3,
-                "Retries on 429/502/503/504 and dropped connections."),
+    SettingSpec("retries", ("RETRIES",), "XPGEO_RETRIES", _parse_retries, 3,
+                "Retries on 429/502/503/504 and dropped connections (0 to 10)."),
     SettingSpec("retry_backoff", ("RETRY_BACKOFF",), "XPGEO_RETRY_BACKOFF", _parse_non_negative_float, 0.5,
                 "Back-off factor in seconds between retries (doubles each time; Retry-After wins)."),
     SettingSpec("output_dir", ("XPGEO_OUTPUT_DIR", "OUTPUT_DIR"), "XPGEO_OUTPUT_DIR", _parse_str, "xpgeo-layers",

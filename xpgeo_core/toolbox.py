@@ -207,7 +207,9 @@ def validate_tool(tool_name: str, values: Mapping[str, Any]) -> Dict[str, str]:
                 problems["image_urls"] = f"Malformed image URL string {url!r}: {problem}."
                 break
     if "url_file" in names and values.get("url_file"):
-        if not os.path.isfile(str(values["url_file"])):
+        if os.path.isdir(str(values["url_file"])):
+            problems["url_file"] = f"URL list file {values['url_file']!r} is a folder, not a file."
+        elif not os.path.isfile(str(values["url_file"])):
             problems["url_file"] = f"URL list file {values['url_file']!r} was not found."
     if tool_name == "AppendImages" and not values.get("url_file") and not values.get("image_urls"):
         if "url_file" not in problems:

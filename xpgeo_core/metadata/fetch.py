@@ -301,4 +301,10 @@ def open_source(source: str, cap: int, session: Optional[requests.Session] = Non
         if session is None:
             raise ValueError("an HTTP session is needed for " + source.split("?", 1)[0])
         return HttpSource(source, session, cap)
+    if not source or not source.strip():
+        raise PhotoError("unsupported_source", "the source is empty; give an http(s) URL or a local path")
+    scheme = re.match(r"^([A-Za-z][A-Za-z0-9+.-]+):", source)
+    if scheme and scheme.group(1).lower() != "file" and len(scheme.group(1)) > 1:  # "C:" is a drive
+        raise PhotoError("unsupported_source", "%s: URLs are not supported; give an http(s) URL or a local path"
+                         % scheme.group(1).lower())
     return FileSource(source, cap)
