@@ -223,3 +223,14 @@ def test_toolbox_says_a_folder_is_not_a_url_list(tmp_path):
 
     problems = validate_tool("AppendImages", {"layer_name": "a", "url_file": str(tmp_path)})
     assert "is a folder" in problems["url_file"]
+
+
+def test_ledger_is_the_same_for_every_spelling_of_the_server(tmp_path):
+    from xpgeo_core.ledger import Ledger
+
+    a = Ledger("https://XPGEO.example.com:443/api/", "lyr", folder=tmp_path)
+    b = Ledger("https://xpgeo.example.com/api", "lyr", folder=tmp_path)
+    c = Ledger("https://xpgeo.example.com:8443/api", "lyr", folder=tmp_path)
+    assert a.path == b.path != c.path
+    a.record(["https://h/1.jpg"])
+    assert "https://h/1.jpg" in Ledger("https://xpgeo.example.com/api", "lyr", folder=tmp_path)

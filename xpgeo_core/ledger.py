@@ -19,6 +19,7 @@ import os
 import time
 from pathlib import Path
 from typing import Iterable, Mapping, Optional, Set
+from urllib.parse import urlsplit
 
 log = logging.getLogger("xpgeo.ledger")
 
@@ -32,11 +33,23 @@ def state_dir(environ: Optional[Mapping[str, str]] = None) -> Path:
     return Path(environ.get("HOME") or Path.home()) / ".local" / "state" / "xpgeo"
 
 
+def _normal_target(target: str) -> str:
+    """One spelling per server: scheme and host are case-insensitive, default ports and
+    trailing slashes do not matter."""
+    parts = urlsplit(target.strip())
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    port = parts.port
+    if port and not ((scheme == "http" and port == 80) or (scheme == "https" and port == 443)):
+        host = f"{host}:{port}"
+    return f"{scheme}://{host}{parts.path.rstrip('/')}"
+
+
 class Ledger:
     """URLs appended to one layer of one target."""
 
     def __init__(self, target: str, layer: str, folder: Optional[Path] = None) -> None:
-        key = hashlib.sha256(f"{target.rstrip('/')}\n{layer}".encode("utf-8")).hexdigest()[:24]
+        key = hashlib.sha256(f"{_normal_target(target)}\n{layer}".encode("utf-8")).hexdigest()[:24]
         self.path = (folder or state_dir()) / "ledger" / f"{key}.jsonl"
         self.target = target
         self.layer = layer
