@@ -249,8 +249,15 @@ needs_chromium = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="/usr/bi
 
 
 def _chromium(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([CHROMIUM, "--headless", "--disable-gpu", "--no-sandbox", "--no-first-run",
-                           "--virtual-time-budget=3000", *args], capture_output=True, text=True, timeout=120)
+    """Headless Chromium with its own empty profile and no background traffic (the machine has no
+    network: without these flags it keeps retrying connections and sometimes returns an empty DOM)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as profile:
+        return subprocess.run([CHROMIUM, "--headless", "--disable-gpu", "--no-sandbox", "--no-first-run",
+                               "--disable-quic", "--disable-background-networking", "--disable-component-update",
+                               "--disable-sync", f"--user-data-dir={profile}", "--virtual-time-budget=3000", *args],
+                              capture_output=True, text=True, timeout=120)
 
 
 @needs_chromium

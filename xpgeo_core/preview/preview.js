@@ -307,4 +307,5 @@
   fillPanels();
   resize();
   fit();
+  draw();  // the first frame now, not on the next animation frame (printing, headless capture)
 })();
