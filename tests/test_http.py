@@ -127,3 +127,45 @@ def test_insecure_warning_once_per_run_not_per_session(caplog):
         sessions = [make_session(settings) for _ in range(8)]
     assert all(s.verify is False for s in sessions)
     assert caplog.text.count("verification is OFF") == 1
+
+
+class _ForwardProxy(BaseHTTPRequestHandler):
+    """A loopback forward proxy that answers every request itself (nothing leaves the machine)."""
+
+    seen: list = []
+
+    def log_message(self, *a):
+        pass
+
+    def do_GET(self):
+        type(self).seen.append((self.path, self.headers.get("User-Agent")))
+        body = b"via proxy"
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+def test_proxy_from_the_environment_is_used_and_no_proxy_bypasses_it(monkeypatch):
+    proxy = ThreadingHTTPServer(("127.0.0.1", 0), _ForwardProxy)
+    target = ThreadingHTTPServer(("127.0.0.1", 0), _Flaky)
+    for server in (proxy, target):
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        _ForwardProxy.seen = []
+        for key in ("NO_PROXY", "no_proxy"):
+            monkeypatch.setenv(key, "")
+        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{proxy.server_address[1]}")
+        session = make_session(load_settings(environ={}))
+        response = session.get("http://photos.example.invalid/a.jpg")
+        assert response.text == "via proxy"
+        assert _ForwardProxy.seen == [("http://photos.example.invalid/a.jpg", f"xpgeo/{__version__}")]
+        # NO_PROXY names the target: the request goes straight to it, not through the proxy.
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+        _Flaky.hits = 2  # answer 200 at once
+        direct = make_session(load_settings(environ={})).get(f"http://127.0.0.1:{target.server_address[1]}/x")
+        assert direct.status_code == 200 and len(_ForwardProxy.seen) == 1
+    finally:
+        for server in (proxy, target):
+            server.shutdown()
+            server.server_close()

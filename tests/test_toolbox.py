@@ -96,7 +96,7 @@ def test_update_messages_flags_bad_inputs_before_the_run(pyt, tmp_path):
     ok = tmp_path / "ok.txt"
     ok.write_text("https://h/a.jpg\n")
     assert _validate(pyt, "AppendImages", {"layer_name": "a", "url_file": str(ok)}) == {}
-    assert arcpy.CALLS == ["GetInstallInfo"] * 3 + ["GetInstallInfo"]  # no network, no messages
+    assert arcpy.CALLS == ["GetInstallInfo"] * 4  # one per dialog opened: no sign-in, no messages
 
 
 def test_chain_health_create_append_images(pyt, server, tmp_path):

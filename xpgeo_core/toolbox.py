@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
@@ -187,8 +188,6 @@ def settings_for(tool: ToolSpec, values: Mapping[str, Any], *, search_dirs: Sequ
 
 def validate_tool(tool_name: str, values: Mapping[str, Any]) -> Dict[str, str]:
     """Problems to flag before the run, by parameter name (no network, cheap)."""
-    import os
-
     tool = TOOLS_BY_NAME[tool_name]
     problems: Dict[str, str] = {}
     names = {p.name for p in tool.params}

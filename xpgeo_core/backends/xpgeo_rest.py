@@ -17,7 +17,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import requests
 
 from xpgeo_core.backends.base import Backend
-from xpgeo_core.errors import AuthError, RequestError, ServerError, ValidationError, XpgeoError, redact
+from xpgeo_core.errors import AuthError, ConfigError, RequestError, ServerError, ValidationError, XpgeoError, redact
 from xpgeo_core.http import describe_request_failure
 from xpgeo_core.ledger import Ledger
 from xpgeo_core.results import (APPENDED, FAILED, SKIPPED, AppendReport, CreateResult, HealthResult, ImageResult,
@@ -57,8 +57,6 @@ class XpgeoRestBackend(Backend):
     def __init__(self, settings, **kwargs: Any) -> None:
         super().__init__(settings, **kwargs)
         if not settings.rest_url:
-            from xpgeo_core.errors import ConfigError
-
             raise ConfigError("The XPGEO server URL is not set.",
                               hint="Set XPGEO_REST_URL in xpgeo.env (or the environment), or pass --rest-url.")
         self.base_url = settings.rest_url.rstrip("/")
