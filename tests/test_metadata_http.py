@@ -169,6 +169,14 @@ def test_host_latency_and_bandwidth_use_the_injected_sleep():
     # frozen clock: latency then 64 KiB at 1 MB/s; the second answer also queues behind the first
     assert waits == [pytest.approx(0.02 + 0.065536), pytest.approx(0.02 + 2 * 0.065536)]
     waits.clear()
+    # a token bucket one answer deep: the first answer leaves after the latency alone, the second
+    # still waits for the first one's bytes to drain at 1 MB/s
+    with ImageHost(latency=0.02, bandwidth=1_000_000, burst=65536, sleep=waits.append, clock=lambda: 100.0) as host:
+        inspect_source(host.add("a.jpg", BIG), settings=SETTINGS)
+        inspect_source(host.add("b.jpg", BIG), settings=SETTINGS)
+        inspect_source(host.add("c.jpg", BIG), settings=SETTINGS)
+    assert waits == [pytest.approx(0.02), pytest.approx(0.02 + 0.065536), pytest.approx(0.02 + 2 * 0.065536)]
+    waits.clear()
     with ImageHost(latency=0.02, sleep=waits.append, clock=lambda: 0.0) as host:
         inspect_source(host.add("a.jpg", BIG), settings=SETTINGS)
         inspect_source(host.url_for("missing.jpg"), settings=SETTINGS)

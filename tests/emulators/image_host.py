@@ -18,7 +18,9 @@ API (small on purpose)::
 Knobs on the host: ``honour_range`` (False: answer 200 with the whole body, as Python's
 ``http.server`` does), ``latency`` seconds from a request's arrival to its answer's first
 byte, headers included (its own parsing happens inside it), ``bandwidth`` bytes/s shared by all
-connections (one link), ``sleep`` and ``clock`` (the functions used to wait and to tell
+connections (one link), ``burst`` the depth in bytes of that link's token bucket (0, the default:
+a serialised wire where every byte waits its turn; the benchmark's 50 MB/s cap uses one 64 KiB
+write), ``sleep`` and ``clock`` (the functions used to wait and to tell
 the time; tests pass a recorder and a frozen clock so nothing depends on wall-clock time).
 ``data`` may be ``bytes`` or a sequence of ``bytes`` parts served back to back (the
 benchmark shares one large body between many photos without copying it).
@@ -71,37 +73,46 @@ class Request:
 
 
 class _Link:
-    """A shared link of *rate* bytes/s: each chunk waits for its slot (serialised transfers)."""
+    """A link of *rate* bytes/s shared by every connection, with a token bucket *burst* bytes deep.
 
-    def __init__(self, rate: Optional[float], sleep: Callable[[float], None], clock: Callable[[], float]) -> None:
+    ``burst=0`` is a serialised link: every chunk waits for its own transfer time behind the
+    bytes reserved before it (a 50 MB/s wire). ``burst>0`` is a rate cap on a faster wire (a
+    cloud egress or CDN limit, ``tc tbf``): an answer leaves at once while no more than *burst*
+    bytes are queued, and the average rate still never exceeds *rate*.
+    """
+
+    def __init__(self, rate: Optional[float], sleep: Callable[[float], None], clock: Callable[[], float],
+                 burst: int = 0) -> None:
         self.rate = rate
+        self.burst = burst
         self.sleep = sleep
         self.clock = clock
         self.lock = threading.Lock()
-        self.free_at = 0.0
+        self.free_at = 0.0  # when every byte reserved so far has drained at *rate*
 
     def send(self, n: int, not_before: float = 0.0) -> None:
         """Wait until *n* bytes may leave: not before *not_before* (the request's arrival plus
-        its latency, on ``clock``) and after every byte reserved before them. One sleep per
-        call, so sleep overshoot is paid once."""
+        its latency, on ``clock``) and not while more than ``burst`` bytes are queued ahead of
+        them. One sleep per call, so sleep overshoot is paid once."""
         with self.lock:
             now = self.clock()
+            start = max(now, not_before)
             if self.rate:
-                self.free_at = max(self.free_at, now, not_before) + n / self.rate
-                wait = self.free_at - now
-            else:
-                wait = not_before - now
+                self.free_at = max(self.free_at, start) + n / self.rate
+                start = max(start, self.free_at - self.burst / self.rate)
+            wait = start - now
         if wait > 0:
             self.sleep(wait)
 
 
 class ImageHost:
     def __init__(self, *, honour_range: bool = True, latency: float = 0.0, bandwidth: Optional[float] = None,
-                 sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic) -> None:
+                 burst: int = 0, sleep: Callable[[float], None] = time.sleep,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.honour_range = honour_range
         self.latency = latency
         self.sleep = sleep
-        self.link = _Link(bandwidth, sleep, clock)
+        self.link = _Link(bandwidth, sleep, clock, burst)
         self.photos: Dict[str, Photo] = {}
         self.requests: List[Request] = []
         self._log_lock = threading.Lock()
