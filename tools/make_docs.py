@@ -78,6 +78,9 @@ FIXES: Dict[str, str] = {
     "did not answer in time": "Raise TIMEOUT_SECONDS, or check the server is up.",
     "TLS certificate": "Set CA_BUNDLE to your organisation's CA file (PEM).",
     "could not connect": "Check the URL, the network and any proxy (HTTPS_PROXY, NO_PROXY).",
+    "redirects too many times": "Open the URL in a browser: it loops between addresses; give the photo's final URL.",
+    "proxy could not be used": "Check the proxy address and its credentials in HTTPS_PROXY / HTTP_PROXY, or add "
+                               "the photo host to NO_PROXY.",
     "MAX_HEADER_BYTES": "Raise MAX_HEADER_BYTES, or check the photo is not corrupt.",
     "server answered bytes": "The photo server mishandles byte ranges; serve the photos from a standard web "
                              "server or S3.",

@@ -12,8 +12,10 @@ API (small on purpose)::
         host.add("gone.jpg", b"", status=404)
         host.add("page.jpg", b"<html>...", content_type="image/jpeg")
         host.add("slow.jpg", data, stall=True)   # never answers: use a tiny client time-out
+        host.add("old.jpg", status=302, location="/a.jpg")   # a redirect
+        host.add("busy.jpg", data, failures=2)   # 503 (Retry-After: 0) twice, then the photo
         ...
-        host.requests                          # [Request(method, path, range, headers), ...]
+        host.requests                          # [Request(method, path, range, headers, peer), ...]
 
 Knobs on the host: ``honour_range`` (False: answer 200 with the whole body, as Python's
 ``http.server`` does), ``latency`` seconds from a request's arrival to its answer's first
@@ -47,6 +49,8 @@ class Photo:
     content_type: str = "image/jpeg"
     status: int = 200
     stall: bool = False
+    location: Optional[str] = None
+    failures: int = 0  # answers 503 this many more times before serving the photo
 
     @property
     def size(self) -> int:
@@ -70,6 +74,7 @@ class Request:
     path: str
     range: Optional[str]
     headers: Dict[str, str] = field(default_factory=dict)
+    peer: Tuple[str, int] = ("", 0)  # the client's address: one per connection
 
 
 class _Link:
@@ -157,9 +162,9 @@ class ImageHost:
         return self.base_url + "/" + quote(name)
 
     def add(self, name: str, data: Body = b"", *, content_type: str = "image/jpeg", status: int = 200,
-            stall: bool = False) -> str:
+            stall: bool = False, location: Optional[str] = None, failures: int = 0) -> str:
         parts = (bytes(data),) if isinstance(data, (bytes, bytearray, memoryview)) else tuple(data)
-        self.photos[name] = Photo(parts, content_type, status, stall)
+        self.photos[name] = Photo(parts, content_type, status, stall, location, failures)
         return self.url_for(name)
 
     def _log(self, request: Request) -> None:
@@ -199,11 +204,20 @@ class _Handler(BaseHTTPRequestHandler):
         host = self.owner
         name = unquote(urlsplit(self.path).path.lstrip("/"))
         if host.log_requests:
-            host._log(Request(self.command, self.path, self.headers.get("Range"), dict(self.headers.items())))
+            host._log(Request(self.command, self.path, self.headers.get("Range"), dict(self.headers.items()),
+                              self.client_address[:2]))
         photo = host.photos.get(name)
         if photo is not None and photo.stall:
             host._stopping.wait()
             self.close_connection = True
+            return
+        if photo is not None and photo.location is not None:
+            self._answer(photo.status, "text/html", 0, {"Location": photo.location})
+            return
+        if photo is not None and photo.failures > 0:
+            with host._log_lock:
+                photo.failures -= 1
+            self._answer(503, "text/plain", 0, {"Retry-After": "0"})
             return
         if photo is None or photo.status != 200:
             status = 404 if photo is None else photo.status

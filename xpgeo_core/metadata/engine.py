@@ -1,7 +1,7 @@
 """The engine: a photo URL or path in, its Oriented Imagery attributes out.
 
-Many photos go through a thread pool (``FETCH_CONCURRENCY`` workers, one HTTP session
-per worker thread: ``requests.Session`` is not documented as thread-safe). Inputs are
+Many photos go through a thread pool (``FETCH_CONCURRENCY`` workers, one
+:class:`~xpgeo_core.http.PhotoClient` per worker thread, with its own connections). Inputs are
 consumed lazily with a bounded window of pending photos, and each photo's bytes are
 dropped as soon as its header is parsed, so memory stays flat however long the list.
 """
@@ -14,9 +14,7 @@ import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Callable, Deque, Iterable, Iterator, List, Optional
 
-import requests
-
-from xpgeo_core.http import make_session
+from xpgeo_core.http import PhotoClient, make_photo_client
 from xpgeo_core.metadata import rules
 from xpgeo_core.metadata.fetch import BytesSource, is_remote, open_source
 from xpgeo_core.metadata.jpeg import walk
@@ -28,17 +26,17 @@ WINDOW_PER_WORKER = 4  # photos queued per worker: keeps workers busy without re
 
 
 def inspect_source(source: str, *, settings: Any, imagery_type: Optional[str] = None,
-                   session: Optional[requests.Session] = None) -> PhotoInfo:
+                   client: Optional[PhotoClient] = None) -> PhotoInfo:
     """Read one photo's header and build its attributes. Never raises for a bad photo."""
     source = str(source).strip()
-    own_session = None
+    own_client = None
     try:
-        if is_remote(source) and session is None:
-            session = own_session = make_session(settings, pool_size=1)
-        return _inspect(source, lambda: open_source(source, settings.max_header_bytes, session), imagery_type)
+        if is_remote(source) and client is None:
+            client = own_client = make_photo_client(settings, pool_size=1)
+        return _inspect(source, lambda: open_source(source, settings.max_header_bytes, client), imagery_type)
     finally:
-        if own_session is not None:
-            own_session.close()
+        if own_client is not None:
+            own_client.close()
 
 
 def inspect_bytes(data: bytes, *, source: str, settings: Any, imagery_type: Optional[str] = None) -> PhotoInfo:
@@ -83,21 +81,21 @@ def inspect_many(sources: Iterable[str], *, settings: Any, imagery_type: Optiona
     """Inspect photos concurrently; yields one :class:`PhotoInfo` per source, in input order."""
     workers = max(1, int(settings.fetch_concurrency))
     local = threading.local()
-    sessions: List[requests.Session] = []
+    clients: List[PhotoClient] = []
     lock = threading.Lock()
 
-    def session_for_thread() -> requests.Session:
-        session = getattr(local, "session", None)
-        if session is None:
-            session = local.session = make_session(settings, pool_size=2)
+    def client_for_thread() -> PhotoClient:
+        client = getattr(local, "client", None)
+        if client is None:
+            client = local.client = make_photo_client(settings, pool_size=2)
             with lock:
-                sessions.append(session)
-        return session
+                clients.append(client)
+        return client
 
     def task(source: str) -> PhotoInfo:
         text = str(source).strip()
         return inspect_source(text, settings=settings, imagery_type=imagery_type,
-                              session=session_for_thread() if is_remote(text) else None)
+                              client=client_for_thread() if is_remote(text) else None)
 
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="xpgeo-fetch")
     pending: Deque[Future] = collections.deque()
@@ -112,5 +110,5 @@ def inspect_many(sources: Iterable[str], *, settings: Any, imagery_type: Optiona
         for future in pending:
             future.cancel()
         pool.shutdown(wait=True)
-        for session in sessions:
-            session.close()
+        for client in clients:
+            client.close()

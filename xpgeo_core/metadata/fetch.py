@@ -17,18 +17,21 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Any, Iterator, List, Optional, Tuple
+from typing import Any, List, Optional, Tuple
 from urllib.parse import unquote, urlsplit
 from urllib.request import url2pathname
 
-import requests
+import urllib3
 
+from xpgeo_core.http import PhotoClient, PhotoResponse, TooManyRedirects
 from xpgeo_core.metadata.photo import PhotoError
 
 FIRST_READ = 64 * 1024
 GROW = 64 * 1024
 JUMP = 16 * 1024
 STREAM_CHUNK = 16 * 1024
+CONNECT_FAILED = ("could not connect to the server, or the connection dropped; check the URL and any proxy "
+                  "settings")
 _CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)", re.IGNORECASE)
 _STATUS_HINTS = {
     401: "the server wants a sign-in; use a URL that is public or presigned",
@@ -174,15 +177,14 @@ def range_is_signed(url: str) -> bool:
 
 
 class HttpSource(_Source):
-    """A photo behind an http(s) URL, read with ranged GETs through a shared session."""
+    """A photo behind an http(s) URL, read with ranged GETs through the worker's client."""
 
-    def __init__(self, url: str, session: requests.Session, cap: int) -> None:
+    def __init__(self, url: str, client: PhotoClient, cap: int) -> None:
         super().__init__(cap)
         self.url = url
-        self.session = session
+        self.client = client
         self.use_range = not range_is_signed(url)
-        self._stream: Optional[requests.Response] = None
-        self._chunks: Optional[Iterator[bytes]] = None
+        self._stream: Optional[PhotoResponse] = None
         self._stream_pos = 0
         self.requests = 0
 
@@ -193,14 +195,13 @@ class HttpSource(_Source):
         if self.use_range:
             headers["Range"] = "bytes=%d-%d" % (start, start + length - 1)
         response = self._get(headers)
-        status = response.status_code
+        status = response.status
         if self.content_type is None:
             self.content_type = response.headers.get("Content-Type")
         if status == 206:
             return self._from_partial(response, start, length)
         if status == 200:
             self._stream = response
-            self._chunks = response.iter_content(STREAM_CHUNK)
             self._stream_pos = 0
             if response.headers.get("Content-Length", "").isdigit():
                 self.cache.size = int(response.headers["Content-Length"])
@@ -213,19 +214,19 @@ class HttpSource(_Source):
                 raise PhotoError("not_jpeg", "the file is empty")
             return 0
         response.close()
-        reason = response.reason or ""
+        reason = response.reason
         hint = _STATUS_HINTS.get(status, "the server failed; try again later" if status >= 500 else "")
         raise PhotoError("http_status", "HTTP %d %s%s" % (status, reason, ": " + hint if hint else "")
                          if reason else "HTTP %d%s" % (status, ": " + hint if hint else ""))
 
-    def _get(self, headers: dict) -> requests.Response:
+    def _get(self, headers: dict) -> PhotoResponse:
         self.requests += 1
         try:
-            return self.session.get(self.url, headers=headers, stream=True)
-        except requests.RequestException as exc:
+            return self.client.get(self.url, headers)
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise _network_error(exc) from None
 
-    def _from_partial(self, response: requests.Response, start: int, length: int) -> int:
+    def _from_partial(self, response: PhotoResponse, start: int, length: int) -> int:
         match = _CONTENT_RANGE.search(response.headers.get("Content-Range", ""))
         if match:
             if int(match.group(1)) != start:
@@ -234,30 +235,26 @@ class HttpSource(_Source):
                                  % (match.group(1), match.group(2), start))
             if match.group(3) != "*":
                 self.cache.size = int(match.group(3))
-        data = bytearray()
         try:
-            for chunk in response.iter_content(length):
-                data.extend(chunk)
-                if len(data) >= length:
-                    break
-        except (requests.RequestException, OSError) as exc:
+            data = response.read(length)
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise _network_error(exc) from None
         finally:
             response.close()
-        del data[length:]
         self.cache.bytes_read += len(data)
-        self.cache.add(start, bytes(data))
+        self.cache.add(start, data)
         if len(data) < length and self.cache.size is None:
             self.cache.size = start + len(data)
         return len(data)
 
     def _from_stream(self, start: int, length: int) -> int:
         """Read on in a body the server sends whole; bytes before *start* are read and dropped."""
+        assert self._stream is not None
         got = 0
         stop = start + length
         try:
             while self._stream_pos < stop:
-                chunk = next(self._chunks, b"")  # type: ignore[arg-type]
+                chunk = self._stream.read(STREAM_CHUNK)
                 if not chunk:
                     self.cache.size = self._stream_pos
                     break
@@ -271,7 +268,7 @@ class HttpSource(_Source):
                     got += len(piece)
                 if self.cache.bytes_read >= self.cache.cap and self._stream_pos < stop:
                     break
-        except (requests.RequestException, OSError) as exc:
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
             self.close()
             raise _network_error(exc) from None
         return got
@@ -283,24 +280,41 @@ class HttpSource(_Source):
 
 
 def _network_error(exc: BaseException) -> PhotoError:
-    text = "%s %s" % (exc.__class__.__name__, exc)
-    if isinstance(exc, requests.exceptions.SSLError):
+    """urllib3's error (often a MaxRetryError wrapping the last cause) as a PhotoError."""
+    if isinstance(exc, TooManyRedirects):
+        return PhotoError("network", "the URL redirects too many times (more than %d); check it"
+                          % PhotoClient.MAX_REDIRECTS)
+    cause = getattr(exc, "reason", None) if isinstance(exc, urllib3.exceptions.MaxRetryError) else exc
+    cause = cause if cause is not None else exc
+    errors = urllib3.exceptions
+    if isinstance(cause, errors.SSLError) or isinstance(cause, ssl_errors()):
         return PhotoError("network", "the server's TLS certificate could not be verified (set CA_BUNDLE for an "
                           "internal certificate authority)")
-    if isinstance(exc, requests.exceptions.Timeout) or "timed out" in text.lower():
+    if isinstance(cause, errors.ProxyError) or isinstance(cause, errors.ProxySchemeUnknown):
+        return PhotoError("network", "the proxy could not be used (check HTTPS_PROXY / HTTP_PROXY and NO_PROXY)")
+    timed_out = "timed out" in str(cause).lower()
+    # NewConnectionError is a ConnectTimeoutError to urllib3: ask for it first.
+    if isinstance(cause, errors.NewConnectionError) and not timed_out:
+        return PhotoError("network", CONNECT_FAILED)
+    if isinstance(cause, errors.TimeoutError) or timed_out:
         return PhotoError("network", "the server did not answer in time (TIMEOUT_SECONDS)")
-    if isinstance(exc, requests.exceptions.ConnectionError):
-        return PhotoError("network", "could not connect to the server, or the connection dropped; check the URL "
-                          "and any proxy settings")
-    return PhotoError("network", "the request failed: %s" % exc.__class__.__name__)
+    if isinstance(cause, (errors.ProtocolError, ConnectionError)) or isinstance(exc, errors.MaxRetryError):
+        return PhotoError("network", CONNECT_FAILED)
+    return PhotoError("network", "the request failed: %s" % cause.__class__.__name__)
 
 
-def open_source(source: str, cap: int, session: Optional[requests.Session] = None) -> Any:
-    """The byte source for a URL or path (``session`` is required for http(s))."""
+def ssl_errors() -> tuple:
+    import ssl
+
+    return (ssl.SSLError, ssl.CertificateError)
+
+
+def open_source(source: str, cap: int, client: Optional[PhotoClient] = None) -> Any:
+    """The byte source for a URL or path (``client`` is required for http(s))."""
     if is_remote(source):
-        if session is None:
-            raise ValueError("an HTTP session is needed for " + source.split("?", 1)[0])
-        return HttpSource(source, session, cap)
+        if client is None:
+            raise ValueError("an HTTP client is needed for " + source.split("?", 1)[0])
+        return HttpSource(source, client, cap)
     if not source or not source.strip():
         raise PhotoError("unsupported_source", "the source is empty; give an http(s) URL or a local path")
     scheme = re.match(r"^([A-Za-z][A-Za-z0-9+.-]+):", source)

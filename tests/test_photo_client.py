@@ -1,0 +1,163 @@
+"""The photo client (``xpgeo_core.http.PhotoClient``) the metadata engine reads headers with.
+
+It is built on urllib3 directly, so everything the REST session promises is checked again
+here, over real loopback servers: TLS verified by default and a CA bundle or the explicit
+insecure switch (warned once per run), proxies from the environment with NO_PROXY, proxy
+credentials kept out of messages, retries on 503 with Retry-After, redirects (Range kept, loops
+stopped), the User-Agent, and one connection per worker reused for every photo.
+"""
+
+from __future__ import annotations
+
+import base64
+import ssl
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from certs import make_cert
+from emulators.image_host import ImageHost
+from xpgeo_core import __version__
+from xpgeo_core.http import make_photo_client
+from xpgeo_core.metadata import inspect_many, inspect_source
+from xpgeo_core.sample_photos import make_jpeg
+from xpgeo_core.settings import load_settings
+
+SETTINGS = load_settings(environ={}).replace(retry_backoff=0.0)
+PHOTO = make_jpeg(lat=48.85, lon=2.29, heading=10.0, focal_length_35mm=26, pixel_size=(4000, 3000),
+                  target_size=200_000)
+
+
+@pytest.fixture
+def host():
+    with ImageHost() as h:
+        yield h
+
+
+@pytest.fixture
+def tls_host(tmp_path, monkeypatch):
+    """An image host behind TLS with a certificate from a CA made here; an unrelated CA in
+    REQUESTS_CA_BUNDLE (as many machines have) must change nothing."""
+    ca, cert, key = make_cert(tmp_path)
+    (tmp_path / "other").mkdir()
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(make_cert(tmp_path / "other")[0]))
+    host = ImageHost().start()
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(str(cert), str(key))
+    host._server.socket = context.wrap_socket(host._server.socket, server_side=True)
+    try:
+        yield host, host.add("a.jpg", PHOTO).replace("http://", "https://"), ca
+    finally:
+        host.stop()
+
+
+def test_tls_is_verified_by_default_and_a_ca_bundle_is_trusted(tls_host):
+    host, url, ca = tls_host
+    refused = inspect_source(url, settings=SETTINGS.replace(retries=0))
+    assert not refused.ok and "could not be verified" in refused.error and "CA_BUNDLE" in refused.error
+    trusted = inspect_source(url, settings=SETTINGS.replace(ca_bundle=str(ca)))
+    assert trusted.ok, trusted.error
+    assert trusted.attributes["CameraHeading"] == pytest.approx(10.0)
+
+
+def test_insecure_switch_reads_and_warns_once_per_run(tls_host, caplog):
+    host, url, _ = tls_host
+    settings = load_settings(environ={"XPGEO_DISABLE_SSL_VERIFICATION": "true"})
+    with caplog.at_level("WARNING", logger="xpgeo"):
+        results = list(inspect_many([url] * 12, settings=settings.replace(fetch_concurrency=4)))
+    assert all(r.ok for r in results), [r.error for r in results]
+    assert caplog.text.count("verification is OFF") == 1
+
+
+def test_user_agent_and_one_connection_per_worker_reused(host):
+    urls = [host.add("p%d.jpg" % i, PHOTO) for i in range(40)]
+    results = list(inspect_many(urls, settings=SETTINGS.replace(fetch_concurrency=4)))
+    assert all(r.ok for r in results)
+    assert {r.headers.get("User-Agent") for r in host.requests} == {f"xpgeo/{__version__}"}
+    peers = {r.peer for r in host.requests}
+    assert 1 <= len(peers) <= 4  # a connection per worker, reused: not one per photo
+
+
+def test_503_with_retry_after_is_retried_then_read(host):
+    url = host.add("busy.jpg", PHOTO, failures=2)
+    info = inspect_source(url, settings=SETTINGS)
+    assert info.ok, info.error
+    assert [r.range for r in host.requests] == ["bytes=0-65535"] * 3
+    host.add("down.jpg", PHOTO, failures=5)
+    info = inspect_source(host.url_for("down.jpg"), settings=SETTINGS.replace(retries=1))
+    assert not info.ok and info.error.startswith("HTTP 503") and "try again later" in info.error
+
+
+def test_redirect_is_followed_with_its_range_and_loops_are_stopped(host):
+    host.add("real.jpg", PHOTO)
+    info = inspect_source(host.add("old.jpg", status=302, location="/real.jpg"), settings=SETTINGS)
+    assert info.ok, info.error
+    assert [(r.path, r.range) for r in host.requests] == [("/old.jpg", "bytes=0-65535"),
+                                                         ("/real.jpg", "bytes=0-65535")]
+    assert info.attributes["ImagePath"].endswith("/old.jpg")  # the URL as given
+    host.add("ping.jpg", status=301, location="/pong.jpg")
+    host.add("pong.jpg", status=301, location="/ping.jpg")
+    looped = inspect_source(host.url_for("ping.jpg"), settings=SETTINGS)
+    assert not looped.ok and "redirects too many times" in looped.error
+
+
+class _PhotoProxy(BaseHTTPRequestHandler):
+    """A loopback forward proxy that answers every request itself with the photo (nothing
+    leaves the machine), and records what it was asked."""
+
+    seen: list = []
+
+    def log_message(self, *a):
+        pass
+
+    def do_GET(self):
+        type(self).seen.append((self.path, {k.lower(): v for k, v in self.headers.items()}))
+        self.send_response(200)
+        self.send_header("Content-Type", "image/jpeg")
+        self.send_header("Content-Length", str(len(PHOTO)))
+        self.end_headers()
+        self.wfile.write(PHOTO)
+
+
+@pytest.fixture
+def proxy(monkeypatch):
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _PhotoProxy)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    _PhotoProxy.seen = []
+    for key in ("NO_PROXY", "no_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy", "http_proxy"):
+        monkeypatch.delenv(key, raising=False)
+    try:
+        yield "127.0.0.1:%d" % server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_proxy_from_the_environment_is_used_and_no_proxy_bypasses_it(proxy, host, monkeypatch):
+    monkeypatch.setenv("HTTP_PROXY", "http://" + proxy)
+    info = inspect_source("http://photos.example.invalid/a.jpg", settings=SETTINGS)
+    assert info.ok, info.error
+    path, headers = _PhotoProxy.seen[0]
+    assert path == "http://photos.example.invalid/a.jpg"
+    assert headers["user-agent"] == f"xpgeo/{__version__}" and headers["range"] == "bytes=0-65535"
+    # NO_PROXY names the image host: straight to it, not through the proxy.
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    direct = inspect_source(host.add("b.jpg", PHOTO), settings=SETTINGS)
+    assert direct.ok and len(_PhotoProxy.seen) == 1 and len(host.requests) == 1
+
+
+def test_proxy_credentials_are_sent_but_never_shown(proxy, monkeypatch):
+    secret = "pr0xy-S3CRET"
+    monkeypatch.setenv("HTTP_PROXY", "http://alice:%s@%s" % (secret, proxy))
+    client = make_photo_client(SETTINGS)
+    info = inspect_source("http://photos.example.invalid/a.jpg", settings=SETTINGS, client=client)
+    assert info.ok, info.error
+    expected = "Basic " + base64.b64encode(("alice:" + secret).encode()).decode()
+    assert _PhotoProxy.seen[0][1]["proxy-authorization"] == expected
+    assert secret not in repr(client)
+    # a proxy that is not there: the error names the proxy settings, not the credentials
+    monkeypatch.setenv("HTTP_PROXY", "http://alice:%s@127.0.0.1:9" % secret)
+    failed = inspect_source("http://photos.example.invalid/b.jpg", settings=SETTINGS.replace(retries=0))
+    assert not failed.ok and secret not in failed.error and secret not in repr(failed.to_dict())
+    assert "proxy" in failed.error.lower()
