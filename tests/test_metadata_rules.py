@@ -5,9 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import io
 import math
+import re
 
 import pytest
 
+from conftest import ROOT
 from xpgeo_core.metadata import ATTRIBUTE_KEYS, inspect_source
 from xpgeo_core.sample_photos import make_jpeg
 from xpgeo_core.schema import near_far
@@ -206,17 +208,36 @@ def test_user_type_overrides(inspect):
     assert (a["NearDistance"], a["FarDistance"]) == tuple(near_far("Inspection").values())
 
 
-@pytest.mark.parametrize("orientation,rotation,swapped", [(1, 0, False), (3, 180, False), (6, 90, True),
-                                                          (8, 270, True)])
-def test_orientation_rotation_and_fov_swap(inspect, orientation, rotation, swapped):
-    a = inspect(make_jpeg(lat=1, lon=1, orientation=orientation, focal_length_35mm=26,
-                          pixel_size=(4000, 3000))).attributes
+# EXIF Orientation -> (ImageRotation, HFOV/VFOV swapped), as docs/oriented-imagery-attributes.md states:
+# 1/3/6/8 -> 0/180/90/270, mirrored 2/4/5/7 -> 0/180/270/90 (with a warning); 5-8 (portrait) swap the FOVs.
+ORIENTATIONS = {1: (0, False), 2: (0, False), 3: (180, False), 4: (180, False),
+                5: (270, True), 6: (90, True), 7: (90, True), 8: (270, True)}
+
+
+@pytest.mark.parametrize("orientation", sorted(ORIENTATIONS))
+def test_orientation_rotation_and_fov_swap(inspect, orientation):
+    rotation, swapped = ORIENTATIONS[orientation]
+    info = inspect(make_jpeg(lat=1, lon=1, orientation=orientation, focal_length_35mm=26, pixel_size=(4000, 3000)))
+    a = info.attributes
     h, v = diag_fov(26, 4000, 3000)
     if swapped:
         h, v = v, h
     assert a["ImageRotation"] == rotation
     assert a["HorizontalFieldOfView"] == pytest.approx(h, abs=1e-4)
     assert a["VerticalFieldOfView"] == pytest.approx(v, abs=1e-4)
+    assert any("mirrored" in w for w in info.warnings) == (orientation in (2, 4, 5, 7))
+
+
+def test_orientation_table_is_the_documented_one():
+    """The ORIENTATIONS table above is what the attributes doc promises (rotation mapping and the 5-8 swap)."""
+    doc = (ROOT / "docs" / "oriented-imagery-attributes.md").read_text(encoding="utf-8")
+    row = next(line for line in doc.splitlines() if line.startswith("| `ImageRotation` |"))
+    plain = dict(map(int, pair.split(" → ")) for pair in re.findall(r"\d → \d+", row.split("(mirrored")[0]))
+    mirrored = re.search(r"mirrored ([\d/]+) → ([\d/]+)", row).groups()
+    documented = {**plain, **dict(zip(*(map(int, g.split("/")) for g in mirrored)))}
+    assert documented == {o: rotation for o, (rotation, _) in ORIENTATIONS.items()}
+    assert "EXIF Orientation 5–8 (shot in portrait) swaps HFOV and VFOV" in doc
+    assert {o for o, (_, swapped) in ORIENTATIONS.items() if swapped} == {5, 6, 7, 8}
 
 
 def test_fov_uses_long_side_even_if_exif_dims_are_portrait(inspect):

@@ -134,7 +134,8 @@ def _take(found: JpegHeader, code: int, payload: bytes) -> None:
 
 
 def _complete(found: JpegHeader) -> bool:
-    """EXIF and XMP read, and the frame size known or made unnecessary by EXIF pixel dimensions."""
+    """EXIF and XMP read, and the frame size known, or made unnecessary by EXIF pixel dimensions
+    or by the absence of anything to compute a field of view from."""
     if found.exif is None or found.xmp is None:
         return False
     if found.frame_size is not None:
@@ -143,4 +144,5 @@ def _complete(found: JpegHeader) -> bool:
     if exif_ifd.get("PixelXDimension") and exif_ifd.get("PixelYDimension"):
         return True
     f35 = exif_ifd.get("FocalLengthIn35mmFilm")
-    return not (f35 and f35[0])  # the frame size only serves the 35 mm FOV formula
+    # the frame size only serves the FOV formulas: the 35 mm one, or the focal plane one without it
+    return not (f35 and f35[0]) and not exif_ifd.get("FocalPlaneXResolution")

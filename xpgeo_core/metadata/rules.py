@@ -44,8 +44,10 @@ class Facts:
 
     @property
     def is_dji(self) -> bool:
-        return any(k in self.xmp for k in ("drone-dji:GimbalPitchDegree", "drone-dji:GimbalYawDegree",
-                                           "drone-dji:GimbalRollDegree"))
+        """A DJI drone photo: any property in DJI's ``drone-dji`` XMP namespace (gimbal angles,
+        RelativeAltitude, flight angles...). EXIF Make "DJI" alone is not enough: DJI's
+        handheld cameras write it too, and they shoot horizontally."""
+        return any(k.startswith("drone-dji:") for k in self.xmp)
 
     @property
     def equirectangular(self) -> bool:
@@ -66,7 +68,7 @@ def build(facts: Facts, source: str, imagery_type: Optional[str]) -> Dict[str, A
     attrs["CameraHeight"] = _round(camera_height(facts), 3)
     kind = imagery_type or oriented_imagery_type(facts)
     attrs["OrientedImageryType"] = kind
-    hfov, vfov = field_of_view(facts)
+    hfov, vfov = field_of_view(facts, kind)
     attrs["HorizontalFieldOfView"] = _round(hfov, 6)
     attrs["VerticalFieldOfView"] = _round(vfov, 6)
     attrs["ImageRotation"] = image_rotation(facts)
@@ -122,9 +124,12 @@ def position(facts: Facts) -> Tuple[float, float]:
     """(lon, lat) in WGS84 degrees: EXIF GPS IFD, else XMP ``exif:GPSLatitude``, else DJI XMP."""
     lat = _exif_coordinate(facts, "GPSLatitude", "S")
     lon = _exif_coordinate(facts, "GPSLongitude", "W")
+    raw = "EXIF GPSLatitude %s, GPSLongitude %s" % (_raw_exif(facts, "GPSLatitude"), _raw_exif(facts, "GPSLongitude"))
     if lat is None or lon is None:
         lat, lat_problem = parse_coordinate(facts.xmp.get("exif:GPSLatitude"))
         lon, lon_problem = parse_coordinate(facts.xmp.get("exif:GPSLongitude"))
+        raw = "XMP exif:GPSLatitude %r, exif:GPSLongitude %r" % (facts.xmp.get("exif:GPSLatitude"),
+                                                                 facts.xmp.get("exif:GPSLongitude"))
         for problem in (lat_problem, lon_problem):
             if problem:
                 facts.warnings.append(problem)
@@ -133,15 +138,26 @@ def position(facts: Facts) -> Tuple[float, float]:
         lon = facts.xnum("drone-dji:GpsLongitude") if lon is None else lon
         if lon is None:
             lon = facts.xnum("drone-dji:GpsLongtitude")  # DJI's own misspelling
+        raw = "DJI XMP GpsLatitude %r, GpsLongitude %r" % (
+            facts.xmp.get("drone-dji:GpsLatitude"),
+            facts.xmp.get("drone-dji:GpsLongitude", facts.xmp.get("drone-dji:GpsLongtitude")))
     if lat is None or lon is None:
         raise PhotoError("no_gps", "no GPS position: the photo has no GPS latitude/longitude in EXIF or XMP; "
                          "a layer cannot place it (turn on location for the camera, or geotag the photo)")
     if not (-90.0 <= lat <= 90.0) or not (-180.0 <= lon <= 180.0):
         raise PhotoError("gps_out_of_range", "GPS position out of range: latitude %r, longitude %r "
-                         "(must be within ±90 and ±180)" % (lat, lon))
+                         "(must be within ±90 and ±180; the photo holds %s)" % (lat, lon, raw))
     if lat == 0.0 and lon == 0.0:
         facts.warnings.append("GPS position is exactly 0,0: cameras write that when they have no fix")
     return round(lon, 9), round(lat, 9)
+
+
+def _raw_exif(facts: Facts, tag: str) -> str:
+    """A GPS coordinate as the photo wrote it: degrees, minutes, seconds and its reference."""
+    parts = values(facts.gps, tag)
+    text = " ".join("%g" % p if p is not None else "?" for p in parts[:3]) if parts else "absent"
+    ref = str(facts.gps.get(tag + "Ref") or "").strip()
+    return "%s %s" % (text, ref) if ref else text
 
 
 def altitude(facts: Facts) -> Optional[float]:
@@ -188,7 +204,7 @@ def camera_heading(facts: Facts) -> Tuple[Optional[float], Optional[str]]:
 def camera_pitch(facts: Facts) -> Optional[float]:
     """90 + DJI gimbal pitch (−90 nadir → 0), or 90 + GPano pose pitch; else None (layer default)."""
     pitch = facts.xnum("drone-dji:GimbalPitchDegree")
-    if pitch is None and facts.equirectangular:
+    if pitch is None:
         pitch = facts.xnum("GPano:PosePitchDegrees")
     if pitch is None:
         return None
@@ -200,7 +216,7 @@ def camera_pitch(facts: Facts) -> Optional[float]:
 
 def camera_roll(facts: Facts) -> Optional[float]:
     roll = facts.xnum("drone-dji:GimbalRollDegree")
-    if roll is None and facts.equirectangular:
+    if roll is None:
         roll = facts.xnum("GPano:PoseRollDegrees")
     return roll
 
@@ -240,11 +256,11 @@ def image_rotation(facts: Facts) -> Optional[int]:
 
 # -- field of view ----------------------------------------------------------------------------
 
-def field_of_view(facts: Facts) -> Tuple[Optional[float], Optional[float]]:
-    """(HFOV, VFOV) in degrees: 360×180 for equirectangular, else from the 35 mm equivalent
-    focal length (diagonal definition), else from the focal plane resolution; swapped for
-    photos shot in portrait (Orientation 5–8)."""
-    if facts.equirectangular:
+def field_of_view(facts: Facts, kind: Optional[str] = None) -> Tuple[Optional[float], Optional[float]]:
+    """(HFOV, VFOV) in degrees: 360×180 for 360° photos (equirectangular, or typed 360 by the
+    person), else from the 35 mm equivalent focal length (diagonal definition), else from the
+    focal plane resolution; swapped for photos shot in portrait (Orientation 5–8)."""
+    if facts.equirectangular or kind == "360":
         return _panorama_fov(facts)
     fov = _fov_35mm(facts) or _fov_focal_plane(facts)
     if fov is None:
@@ -300,9 +316,10 @@ def _fov_focal_plane(facts: Facts) -> Optional[Tuple[float, float]]:
     x_res = first(facts.exif, "FocalPlaneXResolution")
     y_res = first(facts.exif, "FocalPlaneYResolution") or x_res
     unit = first(facts.exif, "FocalPlaneResolutionUnit") or 2
-    width, height = first(facts.exif, "PixelXDimension"), first(facts.exif, "PixelYDimension")
-    if not (focal and focal > 0 and x_res and x_res > 0 and y_res and y_res > 0 and width and height):
+    size = _image_size(facts)
+    if not (focal and focal > 0 and x_res and x_res > 0 and y_res and y_res > 0 and size):
         return None
+    width, height = size
     if unit not in MM_PER_UNIT:
         return None
     sensor_w = width / x_res * MM_PER_UNIT[unit]

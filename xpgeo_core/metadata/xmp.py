@@ -5,7 +5,11 @@ the internet. A DOCTYPE can declare entities that expand a few bytes into gigaby
 ("billion laughs") or pull in external files. The standard library's expat parser has no
 switch to forbid them everywhere Pro runs, so any ``<!DOCTYPE`` or ``<!ENTITY`` is refused
 before parsing; without a DOCTYPE no entity can be declared, and an undeclared one is a
-parse error. Oversized packets are refused too.
+parse error. That byte check only holds if the parser reads the same bytes as the check:
+XMP in a JPEG is UTF-8 (XMP specification part 3), so the parser is told the packet is UTF-8
+whatever its BOM or ``encoding=`` declaration says (a UTF-16 or EBCDIC packet would otherwise
+hide a DOCTYPE from the check), and a packet with a UTF-16/32 byte order mark is refused.
+Oversized packets are refused too.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ NAMESPACES = {
 RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 MAX_XMP_BYTES = 2 * 1024 * 1024
 _UNSAFE = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
+_WIDE_BOMS = (b"\xfe\xff", b"\xff\xfe")  # UTF-16 and UTF-32, either byte order (after leading NULs)
 
 
 class XmpRefused(ValueError):
@@ -40,11 +45,13 @@ def read_xmp(packet: bytes) -> Dict[str, str]:
     """
     if len(packet) > MAX_XMP_BYTES:
         raise XmpRefused("XMP packet of %d bytes is larger than %d bytes; ignored" % (len(packet), MAX_XMP_BYTES))
+    if packet.lstrip(b"\x00").startswith(_WIDE_BOMS):
+        raise XmpRefused("XMP is not UTF-8 (a UTF-16/32 byte order mark); XMP in a JPEG must be UTF-8; ignored")
     if _UNSAFE.search(packet):
         raise XmpRefused("XMP declares a DOCTYPE or entities; refused for safety and ignored")
     body = _envelope(packet)
     try:
-        parser = ET.XMLParser()
+        parser = ET.XMLParser(encoding="utf-8")  # the bytes the check above saw, whatever the packet declares
         parser.feed(body)
         root = parser.close()
     except (ET.ParseError, ValueError) as exc:
