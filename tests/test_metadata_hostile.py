@@ -11,7 +11,7 @@ from conftest import SAMPLES, samples_available
 from xpgeo_core.metadata import inspect_bytes
 from xpgeo_core.metadata.jpeg import SOF_MARKERS
 from xpgeo_core.metadata.xmp import MAX_XMP_BYTES, XmpRefused, read_xmp
-from xpgeo_core.sample_photos import EXIF_HEADER, make_jpeg, segment
+from xpgeo_core.sample_photos import EXIF_HEADER, XMP_HEADER, make_exif, make_jpeg, make_xmp, segment
 from xpgeo_core.settings import load_settings
 
 SETTINGS = load_settings(environ={})
@@ -189,6 +189,63 @@ def test_ten_megabytes_of_xmp():
     assert info.bytes_read <= 256 * 1024
 
 
+TEN_MB_XMP = make_xmp(dji={"GimbalYawDegree": 77.0}, exif={"UserComment": "x" * (10 * 1024 * 1024)})  # 10 MB of content
+XMP_EXTENSION = b"http://ns.adobe.com/xmp/extension/\x00"
+
+
+def xmp_split_naively(packet: bytes) -> bytes:
+    """A packet too big for one APP1, cut into consecutive APP1s that each carry the main XMP identifier."""
+    step = 65533 - len(XMP_HEADER)
+    return b"".join(segment(0xE1, XMP_HEADER + packet[i:i + step]) for i in range(0, len(packet), step))
+
+
+def xmp_extended(packet: bytes) -> bytes:
+    """Adobe Extended XMP: APP1s with the extension identifier, GUID, full length and offset (XMP part 3)."""
+    step = 65533 - len(XMP_EXTENSION) - 40
+    return b"".join(segment(0xE1, XMP_EXTENSION + b"0" * 32 + struct.pack(">II", len(packet), i)
+                            + packet[i:i + step]) for i in range(0, len(packet), step))
+
+
+def photo_with(*segments: bytes) -> bytes:
+    body = make_jpeg(jfif=False, frame_size=(64, 48))
+    return b"\xff\xd8" + b"".join(segments) + body[2:]
+
+
+EXIF_GPS = segment(0xE1, EXIF_HEADER + make_exif(lat=1.0, lon=2.0))
+MAIN_XMP = segment(0xE1, XMP_HEADER + make_xmp(dji={"GimbalYawDegree": 33.0}))
+
+
+def test_ten_megabyte_xmp_split_over_app1_segments():
+    """Only the first XMP APP1 is read: a fragment is a not-well-formed warning; read past the cap it is an error."""
+    assert len(TEN_MB_XMP) > 10 * 1024 * 1024
+    cap = SETTINGS.max_header_bytes
+    info = run(photo_with(EXIF_GPS, xmp_split_naively(TEN_MB_XMP)))  # EXIF first: the walk ends at the fragment
+    assert info.ok and info.attributes["Y"] == 1.0 and info.attributes["CameraHeading"] is None
+    assert any("not well-formed" in w for w in info.warnings) and info.bytes_read <= 128 * 1024
+    info = run(photo_with(xmp_split_naively(TEN_MB_XMP), EXIF_GPS))  # the EXIF is 10 MB in
+    assert info.error_code == "header_too_large" and info.bytes_read <= cap
+
+
+def test_only_the_first_xmp_app1_is_read():
+    """Two main XMP APP1s (f35 without pixel sizes keeps the walk going to the frame): the first one wins."""
+    exif = segment(0xE1, EXIF_HEADER + make_exif(lat=1.0, lon=2.0, focal_length_35mm=26))
+    second = segment(0xE1, XMP_HEADER + make_xmp(dji={"GimbalYawDegree": 44.0}))
+    info = run(photo_with(exif, MAIN_XMP, second))
+    assert info.ok and info.attributes["CameraHeading"] == pytest.approx(33.0)
+    assert info.attributes["HorizontalFieldOfView"] is not None  # the frame size was reached
+
+
+def test_ten_megabyte_extended_xmp_is_skipped_unread():
+    """Extended XMP is not read (documented): the main packet is used; 10 MB of it before the EXIF hits the cap."""
+    info = run(photo_with(EXIF_GPS, MAIN_XMP, xmp_extended(TEN_MB_XMP)))
+    assert info.ok and info.attributes["CameraHeading"] == pytest.approx(33.0) and info.warnings == []
+    assert info.bytes_read <= 128 * 1024
+    info = run(photo_with(MAIN_XMP, xmp_extended(TEN_MB_XMP), EXIF_GPS))
+    assert info.error_code == "header_too_large" and info.bytes_read <= SETTINGS.max_header_bytes
+    info = run(photo_with(MAIN_XMP, xmp_extended(TEN_MB_XMP[:640 * 1024]), EXIF_GPS))  # jumped over, not read
+    assert info.ok and info.attributes["Y"] == 1.0 and info.bytes_read < 320 * 1024
+
+
 def test_header_larger_than_the_cap():
     data = make_jpeg(lat=1, lon=2, focal_length_35mm=26, pad_before_xmp=600 * 1024, dji={"GimbalYawDegree": 1.0})
     info = run(data, settings=SETTINGS.replace(max_header_bytes=128 * 1024))
@@ -219,6 +276,7 @@ SEEDS = _seed_headers()
 def test_fuzz_random_bytes(data):
     for blob in (data, b"\xff\xd8" + data, b"\xff\xd8\xff\xe1" + data):
         info = run(blob)
+        assert info.error_code != "internal", info.error  # the engine's catch-all hides a bug
         assert info.ok in (True, False) and (info.ok or info.error)
 
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import List
 
 import pytest
@@ -62,6 +66,104 @@ def test_late_xmp_when_range_is_ignored():
         info = inspect_source(host.add("late.jpg", data), settings=SETTINGS)
         assert info.ok and info.attributes["CameraHeading"] == pytest.approx(33.0)
         assert len(gets(host)) == 1 and info.bytes_read < len(data)
+
+
+@pytest.mark.parametrize("honour_range", [True, False])
+def test_max_header_bytes_cap_over_http(honour_range):
+    """A header running past MAX_HEADER_BYTES is header_too_large, with at most one read chunk past the cap."""
+    from xpgeo_core.metadata.fetch import STREAM_CHUNK
+
+    cap = 128 * 1024
+    data = make_jpeg(lat=1, lon=2, pad_before_xmp=600 * 1024, dji={"GimbalYawDegree": 1.0}, target_size=1_000_000)
+    with ImageHost(honour_range=honour_range) as host:
+        url = host.add("late.jpg", data)
+        info = inspect_source(url, settings=SETTINGS.replace(max_header_bytes=cap))
+        assert info.error_code == "header_too_large" and "MAX_HEADER_BYTES" in info.error
+        assert 0 < info.bytes_read <= cap + (0 if honour_range else STREAM_CHUNK)
+        assert inspect_source(url, settings=SETTINGS).ok  # the default 1 MiB cap reaches the XMP
+        gets(host)
+
+
+class _WrongOffsetHandler(BaseHTTPRequestHandler):
+    """Answers every GET with 206 for bytes 100-... whatever range was asked for."""
+
+    def do_GET(self):
+        body = BIG[100:100 + 65536]
+        self.send_response(206)
+        self.send_header("Content-Type", "image/jpeg")
+        self.send_header("Content-Range", "bytes 100-%d/%d" % (100 + len(body) - 1, len(BIG)))
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format, *args):
+        pass
+
+
+def test_206_at_the_wrong_offset_is_http_range():
+    """A 206 whose Content-Range does not start where asked is error_code http_range, not misread bytes."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _WrongOffsetHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        info = inspect_source("http://127.0.0.1:%d/p.jpg" % server.server_address[1],
+                              settings=SETTINGS.replace(retries=0))
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+    assert not info.ok and info.error_code == "http_range", info.error
+    assert "bytes 100-" in info.error and "from 0" in info.error
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root reads a chmod-000 file")
+def test_file_without_read_permission_is_file_unreadable(tmp_path):
+    """chmod 000 on a local photo gives file_unreadable."""
+    path = tmp_path / "locked.jpg"
+    path.write_bytes(make_jpeg(lat=1, lon=2))
+    path.chmod(0)
+    try:
+        info = inspect_source(str(path), settings=SETTINGS)
+    finally:
+        path.chmod(0o600)
+    assert info.error_code == "file_unreadable" and "cannot be read" in info.error
+
+
+def test_open_or_read_failing_is_file_unreadable(tmp_path, monkeypatch):
+    """PermissionError on open, and an I/O error while reading, are file_unreadable (works as root too)."""
+    from xpgeo_core.metadata import fetch
+
+    path = tmp_path / "photo.jpg"
+    path.write_bytes(make_jpeg(lat=1, lon=2))
+    real_open = open
+
+    class FailingReads:
+        def __init__(self, handle):
+            self.handle = handle
+
+        def fileno(self):
+            return self.handle.fileno()
+
+        def seek(self, offset):
+            return self.handle.seek(offset)
+
+        def read(self, size):
+            raise OSError(errno.EIO, "Input/output error")
+
+        def close(self):
+            self.handle.close()
+
+    def denied(file, *args, **kw):
+        if str(file) == str(path):
+            raise PermissionError(errno.EACCES, "Permission denied", str(file))
+        return real_open(file, *args, **kw)
+
+    monkeypatch.setattr(fetch, "open", denied, raising=False)
+    info = inspect_source(str(path), settings=SETTINGS)
+    assert info.error_code == "file_unreadable" and "Permission denied" in info.error
+    monkeypatch.setattr(fetch, "open", lambda file, *a, **kw: FailingReads(real_open(file, *a, **kw)), raising=False)
+    info = inspect_source(str(path), settings=SETTINGS)
+    assert info.error_code == "file_unreadable" and "Input/output error" in info.error
 
 
 @pytest.mark.parametrize("status", [404, 500, 403])

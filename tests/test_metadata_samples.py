@@ -70,9 +70,12 @@ def _oracle_positions() -> Dict[str, Dict[str, float]]:
     out = {}
     for entry in manifest.get("images", []):
         oracle = entry.get("oracle", {})
-        lat, lon = oracle.get("Composite:GPSLatitude"), oracle.get("Composite:GPSLongitude")
-        if isinstance(lat, (int, float)) and isinstance(lon, (int, float)):
-            out[entry["file"]] = {"Y": float(lat), "X": float(lon)}
+        # Composite:* (from EXIF GPS); an XMP-only position (adobe_coords.jpg) is in XMP-exif:* (signed, -n)
+        for prefix in ("Composite:", "XMP-exif:"):
+            lat, lon = oracle.get(prefix + "GPSLatitude"), oracle.get(prefix + "GPSLongitude")
+            if isinstance(lat, (int, float)) and isinstance(lon, (int, float)):
+                out[entry["file"]] = {"Y": float(lat), "X": float(lon)}
+                break
     return out
 
 
@@ -80,6 +83,8 @@ def _oracle_positions() -> Dict[str, Dict[str, float]]:
 def test_every_sample_matches_expected(expected_samples):
     problems = []
     oracle = _oracle_positions()
+    # every photo with a position is checked to 1e-7 degrees, including the XMP-only one
+    assert {i["file"] for i in expected_samples["images"] if i["has_gps"]} <= set(oracle)
     for image in expected_samples["images"]:
         info = inspect_source(str(SAMPLES / image["file"]), settings=SETTINGS)
         for key in ("X", "Y"):
@@ -144,6 +149,10 @@ def _exifread_view(data: bytes) -> Dict[str, Any]:
         out["f35"] = tags["EXIF FocalLengthIn35mmFilm"].values[0]
     if "EXIF DateTimeOriginal" in tags:
         out["DateTimeOriginal"] = str(tags["EXIF DateTimeOriginal"]).strip()
+    if "GPS GPSDate" in tags:
+        out["GPSDateStamp"] = str(tags["GPS GPSDate"]).strip()
+    if "GPS GPSTimeStamp" in tags and all(p.den for p in tags["GPS GPSTimeStamp"].values):
+        out["GPSTimeStamp"] = [_ratio(p) for p in tags["GPS GPSTimeStamp"].values]
     return out
 
 
@@ -165,6 +174,10 @@ def _our_view(data: bytes) -> Dict[str, Any]:
         out["f35"] = exif["exif"]["FocalLengthIn35mmFilm"][0]
     if exif["exif"].get("DateTimeOriginal"):
         out["DateTimeOriginal"] = exif["exif"]["DateTimeOriginal"]
+    if exif["gps"].get("GPSDateStamp"):
+        out["GPSDateStamp"] = exif["gps"]["GPSDateStamp"]
+    if exif["gps"].get("GPSTimeStamp") and None not in exif["gps"]["GPSTimeStamp"]:
+        out["GPSTimeStamp"] = exif["gps"]["GPSTimeStamp"]
     return out
 
 
@@ -172,7 +185,10 @@ def _agree(data: bytes) -> None:
     theirs, ours = _exifread_view(data), _our_view(data)
     for key in set(theirs) | set(ours):
         a, b = ours.get(key), theirs.get(key)
-        if isinstance(a, float) or isinstance(b, float):
+        if key == "GPSTimeStamp":  # hours, minutes, seconds
+            assert a is not None and b is not None and len(a) == len(b), (key, a, b)
+            assert all(math.isclose(x, y, abs_tol=1e-6) for x, y in zip(a, b)), (key, a, b)
+        elif isinstance(a, float) or isinstance(b, float):
             assert a is not None and b is not None and math.isclose(a, b, abs_tol=1e-8 if key in ("X", "Y") else 1e-5), (key, a, b)
         else:
             assert a == b, (key, a, b)
@@ -181,7 +197,8 @@ def _agree(data: bytes) -> None:
 @pytest.mark.parametrize("order", ["little", "big"])
 def test_exifread_agrees_on_synthetic_photos(order):
     for kw in ({"lat": -33.8568, "lon": 151.2153, "heading": 212.87, "focal_length": 4.15, "focal_length_35mm": 29,
-                "datetime_original": "2015:04:10 20:12:23"},
+                "datetime_original": "2015:04:10 20:12:23",
+                "gps_datetime": dt.datetime(2015, 4, 10, 18, 12, 22, 60000)},
                {"lat": 0.5, "lon": -0.25, "heading": 359.99, "heading_ref": "M", "focal_length": 13.5},
                {"lat": 89.9999999, "lon": -179.9999999, "gps_dms": False}):
         _agree(make_jpeg(byte_order=order, **kw))

@@ -104,8 +104,9 @@ def walk(source: ByteSource, content_type: Optional[str] = None) -> JpegHeader:
             raise PhotoError("bad_segment", "the JPEG segment at byte %d has an impossible length %d" % (pos, length))
         if code == 0xE1 and length - 2 >= len(EXIF_ID):
             # Only EXIF and XMP APP1s are read; others (FLIR, extended XMP) are skipped unread.
+            # Only the first of each is used, so a second EXIF or XMP APP1 is skipped unread too.
             ident = source.read(pos + 4, len(XMP_ID))
-            wanted = ident.startswith(EXIF_ID) or ident == XMP_ID
+            wanted = (ident.startswith(EXIF_ID) and found.exif is None) or (ident == XMP_ID and found.xmp is None)
         else:
             wanted = code in SOF_MARKERS
         if wanted:

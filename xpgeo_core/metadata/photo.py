@@ -21,7 +21,8 @@ class PhotoError(Exception):
     """A photo that cannot be read or placed. ``code`` is a stable name for tests and
     scripts (``not_jpeg``, ``truncated``, ``bad_offset``, ``ifd_loop``, ``bad_count``,
     ``header_too_large``, ``http_status``, ``network``, ``no_gps``, ``gps_out_of_range``,
-    ``file_not_found``...); the message says what happened and what to do."""
+    ``file_not_found``, ``file_unreadable``, ``unsupported_source``...); the message says
+    what happened and what to do."""
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
