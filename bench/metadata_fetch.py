@@ -117,9 +117,9 @@ def xpgeo(urls: Sequence[str], workers: int) -> Tuple[float, List[int]]:
 def reference_pool(urls: Sequence[str], workers: int, client: str = "requests") -> float:
     """Seconds for a reference client: a plain thread pool, one client per thread,
     ``Range: bytes=0-65535``, nothing parsed. ``client="requests"``: a ``requests.Session``
-    per thread, what any client built on requests pays for the same requests (the engine is
-    judged against it). ``client="urllib3"``: a ``urllib3.PoolManager`` per thread, what a
-    transport without requests' layer would pay at best. ``client="http.client"``: a bare
+    per thread, what any client built on requests pays for the same requests.
+    ``client="urllib3"``: a ``urllib3.PoolManager`` per thread, the ceiling of the engine's
+    photo client (built on urllib3) if it parsed nothing. ``client="http.client"``: a bare
     ``http.client`` connection per thread, what the host and its link allow a client with
     almost no overhead (shows the host is not the bottleneck)."""
     import http.client
