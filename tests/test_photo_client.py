@@ -2,8 +2,8 @@
 
 It is built on urllib3 directly, so everything the REST session promises is checked again
 here, over real loopback servers: TLS verified by default and a CA bundle or the explicit
-insecure switch (warned once per run), proxies from the environment with NO_PROXY, proxy
-credentials kept out of messages, retries on 503 with Retry-After, redirects (Range kept, loops
+insecure switch (warned once per run), proxies from the environment with NO_PROXY, https
+photos tunnelled through a CONNECT proxy and still verified, proxy credentials kept out of messages, retries on 503 with Retry-After, redirects (Range kept, loops
 stopped), the User-Agent, and one connection per worker reused for every photo.
 """
 
@@ -161,3 +161,62 @@ def test_proxy_credentials_are_sent_but_never_shown(proxy, monkeypatch):
     failed = inspect_source("http://photos.example.invalid/b.jpg", settings=SETTINGS.replace(retries=0))
     assert not failed.ok and secret not in failed.error and secret not in repr(failed.to_dict())
     assert "proxy" in failed.error.lower()
+
+
+class _ConnectProxy(BaseHTTPRequestHandler):
+    """A loopback CONNECT proxy, as corporate networks put in front of https photo stores: it
+    tunnels to 127.0.0.1 only (nothing leaves the machine) and records the tunnels asked for."""
+
+    tunnels: list = []
+
+    def log_message(self, *a):
+        pass
+
+    def do_CONNECT(self):
+        import select
+        import socket
+
+        host, _, port = self.path.rpartition(":")
+        type(self).tunnels.append((self.path, self.headers.get("Proxy-Authorization")))
+        if host != "127.0.0.1":
+            self.send_error(403)
+            return
+        upstream = socket.create_connection((host, int(port)))
+        self.send_response(200, "Connection established")
+        self.end_headers()
+        sockets = [self.connection, upstream]
+        try:
+            while True:
+                readable, _, _ = select.select(sockets, [], [], 5)
+                if not readable:
+                    break
+                for sock in readable:
+                    data = sock.recv(65536)
+                    if not data:
+                        return
+                    (upstream if sock is self.connection else self.connection).sendall(data)
+        finally:
+            upstream.close()
+            self.close_connection = True
+
+
+def test_https_photo_through_a_connect_proxy_is_tunnelled_and_verified(tls_host, monkeypatch):
+    host, url, ca = tls_host
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _ConnectProxy)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    _ConnectProxy.tunnels = []
+    for key in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy", "https_proxy"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("HTTPS_PROXY", "http://bob:tunnel-pw@127.0.0.1:%d" % server.server_address[1])
+    try:
+        info = inspect_source(url, settings=SETTINGS.replace(ca_bundle=str(ca)))
+        assert info.ok, info.error
+        target = url.split("/")[2]
+        assert _ConnectProxy.tunnels == [(target, "Basic " + base64.b64encode(b"bob:tunnel-pw").decode())]
+        assert len(host.requests) == 1 and host.requests[0].range == "bytes=0-65535"
+        # the tunnel does not weaken verification: without the CA the photo is refused
+        refused = inspect_source(url, settings=SETTINGS.replace(retries=0))
+        assert not refused.ok and "could not be verified" in refused.error
+    finally:
+        server.shutdown()
+        server.server_close()
