@@ -24,7 +24,7 @@ N·L/concurrency and (32 workers) the bandwidth bound N·(header bytes)/B, and p
 traced memory (tracemalloc) for 100 vs 10,000 photos.
 
     python bench/metadata_fetch.py            # full run, about a minute
-    python bench/metadata_fetch.py --quick    # smaller N, a few seconds (start-up and tail weigh more)
+    python bench/metadata_fetch.py --quick    # smaller N, about 15 s (start-up and tail weigh more)
     python bench/metadata_fetch.py --burst 0  # the link as a serialised wire
 
 The host runs in a child process by default (a real photo server is another machine);
@@ -199,7 +199,7 @@ def serve(conn, latency: float, bandwidth: float, burst: int, count: int) -> Non
 
 def main(argv: Sequence[str] = ()) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="smaller N (a few seconds)")
+    parser.add_argument("--quick", action="store_true", help="smaller N (about 15 s)")
     parser.add_argument("--latency", type=float, default=0.020, help="seconds per request (default 0.020)")
     parser.add_argument("--bandwidth", type=float, default=50.0, help="MB/s shared by all connections (default 50)")
     parser.add_argument("--burst", type=int, default=CHUNK,

@@ -14,7 +14,9 @@ import pytest
 from emulators.xpgeo_server import FakeXpgeoServer
 from xpgeo_core import __version__
 from xpgeo_core.cli import main
-from xpgeo_core.http import make_session
+from requests.utils import DEFAULT_CA_BUNDLE_PATH
+
+from xpgeo_core.http import make_session, tls_verify
 from xpgeo_core.settings import load_settings
 
 from certs import make_cert
@@ -41,11 +43,25 @@ def run(argv, env):
     return code, out.getvalue(), err.getvalue()
 
 
-def test_verification_is_on_by_default():
+def test_verification_is_on_by_default(monkeypatch):
+    for key in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        monkeypatch.delenv(key, raising=False)
     session = make_session(load_settings(environ={}))
-    assert session.verify is True
+    assert session.verify == DEFAULT_CA_BUNDLE_PATH  # certifi's bundle, as requests would use
     assert session.headers["User-Agent"] == f"xpgeo/{__version__}"
     assert session.trust_env is True  # HTTP(S)_PROXY / NO_PROXY honoured
+
+
+def test_ca_bundle_wins_then_the_environment_then_certifi(tmp_path):
+    settings = load_settings(environ={})
+    env = {"REQUESTS_CA_BUNDLE": "/env/requests.pem", "CURL_CA_BUNDLE": "/env/curl.pem"}
+    assert tls_verify(settings, env) == "/env/requests.pem"
+    assert tls_verify(settings, {"CURL_CA_BUNDLE": "/env/curl.pem"}) == "/env/curl.pem"
+    assert tls_verify(settings, {}) == DEFAULT_CA_BUNDLE_PATH
+    ca = tmp_path / "corp.pem"
+    ca.write_text("-----BEGIN CERTIFICATE-----\n")
+    assert tls_verify(settings.replace(ca_bundle=str(ca)), env) == str(ca)
+    assert tls_verify(settings.replace(ca_bundle="~/corp.pem"), env) == str(Path.home() / "corp.pem")
 
 
 def test_self_signed_server_is_refused_then_trusted_with_ca_bundle(tls_server):

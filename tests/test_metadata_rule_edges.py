@@ -38,7 +38,8 @@ def inspect(data: bytes, imagery_type=None):
     LAUGHS.format(enc="UTF-16").encode("utf-16-be"),  # no BOM, the declaration alone
     LAUGHS.format(enc="UTF-32").encode("utf-32"),
     LAUGHS.format(enc="cp037").encode("cp037"),  # EBCDIC: no ASCII "<!DOCTYPE" for a byte check to see
-], ids=["utf16-be-bom", "utf16-le-bom", "utf16-declared", "utf32", "ebcdic"])
+    b" \r\n\xfe\xff" + LAUGHS.format(enc="UTF-16").encode("utf-16-be"),  # white space before the BOM
+], ids=["utf16-be-bom", "utf16-le-bom", "utf16-declared", "utf32", "ebcdic", "space-then-bom"])
 def test_xmp_in_another_encoding_is_refused_not_expanded(packet):
     with pytest.raises(XmpRefused):
         read_xmp(packet)
@@ -83,7 +84,14 @@ def test_user_type_360_gives_a_full_sphere_field_of_view():
 def test_out_of_range_position_names_the_raw_values():
     info = inspect(make_jpeg(lat=90.5, lon=2.0))
     assert info.error_code == "gps_out_of_range"
-    assert "EXIF GPSLatitude 90 30 0 N, GPSLongitude 2 0 0 E" in info.error
+    assert "EXIF GPSLatitude 90 30 0 N, EXIF GPSLongitude 2 0 0 E" in info.error
+
+
+def test_out_of_range_message_cuts_long_xmp_values_and_names_each_source():
+    huge = "1000." + "0" * 20_000
+    info = inspect(make_jpeg(xmp_exif={"GPSLatitude": huge}, dji={"GpsLongitude": 2.0}))
+    assert info.error_code == "gps_out_of_range" and len(info.error) < 400
+    assert "XMP exif:GPSLatitude '1000.000" in info.error and "DJI XMP GpsLongitude '+2.00'" in info.error
 
 
 def test_focal_plane_field_of_view_from_the_frame_size():
@@ -93,3 +101,13 @@ def test_focal_plane_field_of_view_from_the_frame_size():
     attrs = inspect(photo).attributes
     assert attrs["HorizontalFieldOfView"] == pytest.approx(math.degrees(2 * math.atan(4000 / 648.3 / 9.0)), abs=0.01)
     assert attrs["VerticalFieldOfView"] == pytest.approx(math.degrees(2 * math.atan(3000 / 659.3 / 9.0)), abs=0.01)
+
+
+def test_numeric_tags_stored_as_text_are_ignored_not_compared():
+    # PixelXDimension/Y written with the ASCII type (found by the fuzz test): no crash, the frame size serves
+    photo = make_jpeg(lat=1.0, lon=2.0, focal_length_35mm=26, frame_size=(4000, 3000),
+                      extra_exif=[(0xA002, "ASCII", "4000"), (0xA003, "ASCII", "3000")])
+    info = inspect(photo)
+    assert info.ok, info.error
+    w35 = 43.2666 * 4000 / 5000  # the frame size's diagonal share of the 35 mm diagonal
+    assert info.attributes["HorizontalFieldOfView"] == pytest.approx(math.degrees(2 * math.atan(w35 / 52)), abs=0.01)

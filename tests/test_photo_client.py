@@ -4,7 +4,9 @@ It is built on urllib3 directly, so everything the REST session promises is chec
 here, over real loopback servers: TLS verified by default and a CA bundle or the explicit
 insecure switch (warned once per run), proxies from the environment with NO_PROXY, https
 photos tunnelled through a CONNECT proxy and still verified, proxy credentials kept out of messages, retries on 503 with Retry-After, redirects (Range kept, loops
-stopped), the User-Agent, and one connection per worker reused for every photo.
+stopped, non-ASCII targets read as UTF-8, cookies carried along the chain), credentials in the
+URL sent as Basic auth but never to another host nor into logs, the User-Agent, and one
+connection per worker reused for every photo.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ import pytest
 from certs import make_cert
 from emulators.image_host import ImageHost
 from xpgeo_core import __version__
-from xpgeo_core.http import make_photo_client
+from xpgeo_core.http import make_session
+from xpgeo_core.photo_client import make_photo_client
 from xpgeo_core.metadata import inspect_many, inspect_source
 from xpgeo_core.sample_photos import make_jpeg
 from xpgeo_core.settings import load_settings
@@ -59,6 +62,17 @@ def test_tls_is_verified_by_default_and_a_ca_bundle_is_trusted(tls_host):
     trusted = inspect_source(url, settings=SETTINGS.replace(ca_bundle=str(ca)))
     assert trusted.ok, trusted.error
     assert trusted.attributes["CameraHeading"] == pytest.approx(10.0)
+    # the certificate names 127.0.0.1 only: the same server as "localhost" fails the host name check
+    wrong_name = inspect_source(url.replace("127.0.0.1", "localhost"), settings=SETTINGS.replace(ca_bundle=str(ca)))
+    assert not wrong_name.ok and "could not be verified" in wrong_name.error
+
+
+def test_a_ca_from_requests_ca_bundle_is_trusted_by_photo_reads_and_rest_calls_alike(tls_host, monkeypatch):
+    host, url, ca = tls_host
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(ca))  # a TLS-inspecting corporate proxy's CA, say
+    info = inspect_source(url, settings=SETTINGS)
+    assert info.ok, info.error
+    assert make_session(SETTINGS).get(url, headers={"Range": "bytes=0-15"}).status_code == 206
 
 
 def test_insecure_switch_reads_and_warns_once_per_run(tls_host, caplog):
@@ -100,6 +114,78 @@ def test_redirect_is_followed_with_its_range_and_loops_are_stopped(host):
     host.add("pong.jpg", status=301, location="/ping.jpg")
     looped = inspect_source(host.url_for("ping.jpg"), settings=SETTINGS)
     assert not looped.ok and "redirects too many times" in looped.error
+
+
+def test_credentials_in_the_url_are_sent_as_basic_auth_and_not_to_another_host(host, caplog):
+    host.add("private.jpg", PHOTO)
+    port = host.base_url.rsplit(":", 1)[1]
+    url = "http://ann:s%%40fe-pw@127.0.0.1:%s/private.jpg" % port
+    with caplog.at_level("DEBUG", logger="xpgeo"):
+        info = inspect_source(url, settings=SETTINGS)
+    assert info.ok, info.error
+    assert host.requests[0].headers["Authorization"] == "Basic " + base64.b64encode(b"ann:s@fe-pw").decode()
+    # a redirect to another host name: the credentials stay behind
+    host.requests.clear()
+    host.add("moved.jpg", status=302, location="http://localhost:%s/private.jpg" % port)
+    moved = inspect_source("http://ann:s%%40fe-pw@127.0.0.1:%s/moved.jpg" % port, settings=SETTINGS)
+    assert moved.ok, moved.error
+    assert "Authorization" in host.requests[0].headers and "Authorization" not in host.requests[1].headers
+    # nor do they reach the logs when a photo fails
+    with caplog.at_level("DEBUG", logger="xpgeo"):
+        failed = inspect_source("http://ann:s%%40fe-pw@127.0.0.1:%s/missing.jpg" % port, settings=SETTINGS)
+    assert not failed.ok and "fe-pw" not in caplog.text and "fe-pw" not in failed.error
+
+
+def test_a_non_ascii_redirect_target_is_read_as_utf8(host):
+    host.add("café.jpg", PHOTO)
+    # http.server writes header values as Latin-1: these are the UTF-8 bytes of "/café.jpg", as servers send them
+    url = host.add("old.jpg", status=301, location="/café.jpg".encode("utf-8").decode("latin-1"))
+    info = inspect_source(url, settings=SETTINGS)
+    assert info.ok, info.error
+
+
+def test_a_malformed_redirect_target_is_a_named_error(host):
+    info = inspect_source(host.add("bad.jpg", status=302, location="http://[::1/x.jpg"), settings=SETTINGS)
+    assert info.error_code == "network" and "malformed" in info.error
+
+
+class _CookieGate(BaseHTTPRequestHandler):
+    """/start sets a cookie and redirects to /photo, which redirects back unless the cookie
+    came with the request: the bot-check / CDN hand-off pattern."""
+
+    def log_message(self, *a):
+        pass
+
+    def do_GET(self):
+        if self.path == "/photo" and "gate=open" in (self.headers.get("Cookie") or ""):
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(PHOTO)))
+            self.end_headers()
+            self.wfile.write(PHOTO)
+            return
+        self.send_response(302)
+        self.send_header("Location", "/photo")
+        if self.path == "/start":
+            self.send_header("Set-Cookie", "gate=open; Path=/; HttpOnly")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+
+def test_a_cookie_set_along_a_redirect_chain_is_sent_on_along_it():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _CookieGate)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        info = inspect_source("http://127.0.0.1:%d/start" % server.server_address[1], settings=SETTINGS)
+        assert info.ok, info.error
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_inspect_source_still_accepts_a_session_and_says_it_is_ignored(host):
+    with pytest.warns(DeprecationWarning, match="session"):
+        info = inspect_source(host.add("a.jpg", PHOTO), settings=SETTINGS, session=make_session(SETTINGS))
+    assert info.ok
 
 
 class _PhotoProxy(BaseHTTPRequestHandler):

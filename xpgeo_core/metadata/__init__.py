@@ -4,6 +4,7 @@ Public API (others call it; keep it stable):
 
 * :func:`inspect_many` ``(sources, *, settings, imagery_type=None) -> Iterator[PhotoInfo]``
 * :func:`inspect_source` ``(source, *, settings, imagery_type=None, client=None) -> PhotoInfo``
+  (``session=`` of earlier releases: accepted, ignored, DeprecationWarning)
 * :func:`inspect_bytes` ``(data, *, source, settings, imagery_type=None) -> PhotoInfo`` (bytes in memory)
 * :class:`PhotoInfo` (``.source .ok .error .bytes_read .warnings .attributes``, ``.to_dict()``)
 * :data:`ATTRIBUTE_KEYS`: the 17 attribute names, in output order.

@@ -1,7 +1,7 @@
 """The engine: a photo URL or path in, its Oriented Imagery attributes out.
 
 Many photos go through a thread pool (``FETCH_CONCURRENCY`` workers, one
-:class:`~xpgeo_core.http.PhotoClient` per worker thread, with its own connections). Inputs are
+:class:`~xpgeo_core.photo_client.PhotoClient` per worker thread, with its own connections). Inputs are
 consumed lazily with a bounded window of pending photos, and each photo's bytes are
 dropped as soon as its header is parsed, so memory stays flat however long the list.
 """
@@ -11,10 +11,12 @@ from __future__ import annotations
 import collections
 import logging
 import threading
+import warnings
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Callable, Deque, Iterable, Iterator, List, Optional
 
-from xpgeo_core.http import PhotoClient, make_photo_client
+from xpgeo_core.http import safe_url
+from xpgeo_core.photo_client import PhotoClient, make_photo_client
 from xpgeo_core.metadata import rules
 from xpgeo_core.metadata.fetch import BytesSource, is_remote, open_source
 from xpgeo_core.metadata.jpeg import walk
@@ -26,8 +28,15 @@ WINDOW_PER_WORKER = 4  # photos queued per worker: keeps workers busy without re
 
 
 def inspect_source(source: str, *, settings: Any, imagery_type: Optional[str] = None,
-                   client: Optional[PhotoClient] = None) -> PhotoInfo:
-    """Read one photo's header and build its attributes. Never raises for a bad photo."""
+                   client: Optional[PhotoClient] = None, session: Any = None) -> PhotoInfo:
+    """Read one photo's header and build its attributes. Never raises for a bad photo.
+
+    *client* is a worker's :class:`PhotoClient` (one is made when absent). *session*, the
+    requests session of earlier releases, is accepted and ignored, with a DeprecationWarning.
+    """
+    if session is not None:
+        warnings.warn("inspect_source(session=...) is ignored since photo headers are read with a PhotoClient; "
+                      "pass client= or nothing", DeprecationWarning, stacklevel=2)
     source = str(source).strip()
     own_client = None
     try:
@@ -70,10 +79,10 @@ def _inspect(source: str, opener: Callable[[], Any], imagery_type: Optional[str]
         if exc.attributes is not None:
             info.attributes = exc.attributes
     except Exception as exc:  # a bug must cost one photo, not the batch
-        log.debug("Unexpected error reading %s", source.split("?", 1)[0], exc_info=True)
+        log.debug("Unexpected error reading %s", safe_url(source), exc_info=True)
         info.error, info.error_code = "unexpected error reading the photo (%s)" % exc.__class__.__name__, "internal"
     if not info.ok:
-        log.debug("Photo %s: %s", source.split("?", 1)[0], info.error)
+        log.debug("Photo %s: %s", safe_url(source), info.error)
     return info
 
 

@@ -23,7 +23,8 @@ from urllib.request import url2pathname
 
 import urllib3
 
-from xpgeo_core.http import PhotoClient, PhotoResponse, TooManyRedirects
+from xpgeo_core.http import safe_url
+from xpgeo_core.photo_client import MAX_REDIRECTS, PhotoClient, PhotoResponse, TooManyRedirects
 from xpgeo_core.metadata.photo import PhotoError
 
 FIRST_READ = 64 * 1024
@@ -282,8 +283,9 @@ class HttpSource(_Source):
 def _network_error(exc: BaseException) -> PhotoError:
     """urllib3's error (often a MaxRetryError wrapping the last cause) as a PhotoError."""
     if isinstance(exc, TooManyRedirects):
-        return PhotoError("network", "the URL redirects too many times (more than %d); check it"
-                          % PhotoClient.MAX_REDIRECTS)
+        return PhotoError("network", "the URL redirects too many times (more than %d); check it" % MAX_REDIRECTS)
+    if isinstance(exc, urllib3.exceptions.LocationParseError):
+        return PhotoError("network", "the URL, or the address the server redirected to, is malformed; check it")
     cause = getattr(exc, "reason", None) if isinstance(exc, urllib3.exceptions.MaxRetryError) else exc
     cause = cause if cause is not None else exc
     errors = urllib3.exceptions
@@ -313,7 +315,7 @@ def open_source(source: str, cap: int, client: Optional[PhotoClient] = None) -> 
     """The byte source for a URL or path (``client`` is required for http(s))."""
     if is_remote(source):
         if client is None:
-            raise ValueError("an HTTP client is needed for " + source.split("?", 1)[0])
+            raise ValueError("an HTTP client is needed for " + safe_url(source))
         return HttpSource(source, client, cap)
     if not source or not source.strip():
         raise PhotoError("unsupported_source", "the source is empty; give an http(s) URL or a local path")

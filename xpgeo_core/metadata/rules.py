@@ -124,32 +124,38 @@ def position(facts: Facts) -> Tuple[float, float]:
     """(lon, lat) in WGS84 degrees: EXIF GPS IFD, else XMP ``exif:GPSLatitude``, else DJI XMP."""
     lat = _exif_coordinate(facts, "GPSLatitude", "S")
     lon = _exif_coordinate(facts, "GPSLongitude", "W")
-    raw = "EXIF GPSLatitude %s, GPSLongitude %s" % (_raw_exif(facts, "GPSLatitude"), _raw_exif(facts, "GPSLongitude"))
+    raw = ["EXIF GPSLatitude " + _raw_exif(facts, "GPSLatitude"), "EXIF GPSLongitude " + _raw_exif(facts, "GPSLongitude")]
     if lat is None or lon is None:
         lat, lat_problem = parse_coordinate(facts.xmp.get("exif:GPSLatitude"))
         lon, lon_problem = parse_coordinate(facts.xmp.get("exif:GPSLongitude"))
-        raw = "XMP exif:GPSLatitude %r, exif:GPSLongitude %r" % (facts.xmp.get("exif:GPSLatitude"),
-                                                                 facts.xmp.get("exif:GPSLongitude"))
+        raw = ["XMP exif:GPSLatitude " + _raw_text(facts.xmp.get("exif:GPSLatitude")),
+               "XMP exif:GPSLongitude " + _raw_text(facts.xmp.get("exif:GPSLongitude"))]
         for problem in (lat_problem, lon_problem):
             if problem:
                 facts.warnings.append(problem)
-    if lat is None or lon is None:
-        lat = facts.xnum("drone-dji:GpsLatitude") if lat is None else lat
-        lon = facts.xnum("drone-dji:GpsLongitude") if lon is None else lon
-        if lon is None:
-            lon = facts.xnum("drone-dji:GpsLongtitude")  # DJI's own misspelling
-        raw = "DJI XMP GpsLatitude %r, GpsLongitude %r" % (
-            facts.xmp.get("drone-dji:GpsLatitude"),
-            facts.xmp.get("drone-dji:GpsLongitude", facts.xmp.get("drone-dji:GpsLongtitude")))
+    if lat is None:
+        lat = facts.xnum("drone-dji:GpsLatitude")
+        raw[0] = "DJI XMP GpsLatitude " + _raw_text(facts.xmp.get("drone-dji:GpsLatitude"))
+    if lon is None:
+        spelling = "GpsLongitude" if "drone-dji:GpsLongitude" in facts.xmp else "GpsLongtitude"  # DJI's misspelling
+        lon = facts.xnum("drone-dji:" + spelling)
+        raw[1] = "DJI XMP %s %s" % (spelling, _raw_text(facts.xmp.get("drone-dji:" + spelling)))
     if lat is None or lon is None:
         raise PhotoError("no_gps", "no GPS position: the photo has no GPS latitude/longitude in EXIF or XMP; "
                          "a layer cannot place it (turn on location for the camera, or geotag the photo)")
     if not (-90.0 <= lat <= 90.0) or not (-180.0 <= lon <= 180.0):
         raise PhotoError("gps_out_of_range", "GPS position out of range: latitude %r, longitude %r "
-                         "(must be within ±90 and ±180; the photo holds %s)" % (lat, lon, raw))
+                         "(must be within ±90 and ±180; the photo holds %s)" % (lat, lon, ", ".join(raw)))
     if lat == 0.0 and lon == 0.0:
         facts.warnings.append("GPS position is exactly 0,0: cameras write that when they have no fix")
     return round(lon, 9), round(lat, 9)
+
+
+def _raw_text(text: Optional[str]) -> str:
+    """An XMP value as written, cut short: it ends up in an error message."""
+    if text is None:
+        return "absent"
+    return repr(text[:40] + "…" if len(text) > 40 else text)
 
 
 def _raw_exif(facts: Facts, tag: str) -> str:

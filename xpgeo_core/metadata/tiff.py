@@ -10,6 +10,7 @@ an IFD pointing back at one already read, or an entry count past the buffer is a
 
 from __future__ import annotations
 
+import math
 import struct
 from typing import Any, Dict, List, Optional, Set
 
@@ -115,12 +116,16 @@ def _value(data: bytes, bo: str, pos: int, kind: int, n: int, ifd: str, tag: str
     return list(struct.unpack(bo + code * n, raw))
 
 
-def first(ifd: Dict[str, Any], name: str) -> Optional[Any]:
-    """The first value of a numeric tag, or None."""
+def first(ifd: Dict[str, Any], name: str) -> Optional[float]:
+    """The first value of a numeric tag, or None: also when the photo stored the tag with a
+    text or byte type, or as a float that is not finite (a rule must never compare a string
+    with a number, nor write NaN into a layer)."""
     value = ifd.get(name)
-    if isinstance(value, list):
-        return value[0] if value else None
-    return value
+    if isinstance(value, list) and value:
+        head = value[0]
+        if isinstance(head, (int, float)) and not isinstance(head, bool) and math.isfinite(head):
+            return head
+    return None
 
 
 def values(ifd: Dict[str, Any], name: str) -> List[Any]:

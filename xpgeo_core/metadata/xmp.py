@@ -5,11 +5,11 @@ the internet. A DOCTYPE can declare entities that expand a few bytes into gigaby
 ("billion laughs") or pull in external files. The standard library's expat parser has no
 switch to forbid them everywhere Pro runs, so any ``<!DOCTYPE`` or ``<!ENTITY`` is refused
 before parsing; without a DOCTYPE no entity can be declared, and an undeclared one is a
-parse error. That byte check only holds if the parser reads the same bytes as the check:
-XMP in a JPEG is UTF-8 (XMP specification part 3), so the parser is told the packet is UTF-8
-whatever its BOM or ``encoding=`` declaration says (a UTF-16 or EBCDIC packet would otherwise
-hide a DOCTYPE from the check), and a packet with a UTF-16/32 byte order mark is refused.
-Oversized packets are refused too.
+parse error. That check only holds if the parser reads the same characters as the check:
+XMP in a JPEG is UTF-8 (XMP specification part 3), so the packet is decoded as UTF-8 (or
+refused), checked, and the parser is given that text, whatever BOM or ``encoding=``
+declaration the packet carries (a UTF-16 or EBCDIC packet would otherwise hide a DOCTYPE from
+a check on its bytes). Oversized packets are refused too.
 """
 
 from __future__ import annotations
@@ -28,8 +28,7 @@ NAMESPACES = {
 }
 RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 MAX_XMP_BYTES = 2 * 1024 * 1024
-_UNSAFE = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
-_WIDE_BOMS = (b"\xfe\xff", b"\xff\xfe")  # UTF-16 and UTF-32, either byte order (after leading NULs)
+_UNSAFE = re.compile(r"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
 
 
 class XmpRefused(ValueError):
@@ -45,14 +44,17 @@ def read_xmp(packet: bytes) -> Dict[str, str]:
     """
     if len(packet) > MAX_XMP_BYTES:
         raise XmpRefused("XMP packet of %d bytes is larger than %d bytes; ignored" % (len(packet), MAX_XMP_BYTES))
-    if packet.lstrip(b"\x00").startswith(_WIDE_BOMS):
-        raise XmpRefused("XMP is not UTF-8 (a UTF-16/32 byte order mark); XMP in a JPEG must be UTF-8; ignored")
-    if _UNSAFE.search(packet):
-        raise XmpRefused("XMP declares a DOCTYPE or entities; refused for safety and ignored")
-    body = _envelope(packet)
     try:
-        parser = ET.XMLParser(encoding="utf-8")  # the bytes the check above saw, whatever the packet declares
-        parser.feed(body)
+        # The check below and the parser must see the same characters: the parser gets the
+        # decoded text, so no BOM or encoding= declaration can make it read other ones.
+        text = packet.decode("utf-8")
+    except UnicodeDecodeError:
+        raise XmpRefused("XMP is not UTF-8 text (XMP in a JPEG must be UTF-8); ignored") from None
+    if _UNSAFE.search(text):
+        raise XmpRefused("XMP declares a DOCTYPE or entities; refused for safety and ignored")
+    try:
+        parser = ET.XMLParser(encoding="utf-8")
+        parser.feed(_envelope(text))
         root = parser.close()
     except (ET.ParseError, ValueError) as exc:
         raise XmpRefused("XMP is not well-formed XML (%s); ignored" % exc) from None
@@ -71,14 +73,14 @@ def read_xmp(packet: bytes) -> Dict[str, str]:
     return found
 
 
-def _envelope(packet: bytes) -> bytes:
+def _envelope(text: str) -> str:
     """The ``x:xmpmeta`` element (or ``rdf:RDF``), without xpacket wrappers or padding."""
-    for start_tag, end_tag in ((b"<x:xmpmeta", b"</x:xmpmeta>"), (b"<rdf:RDF", b"</rdf:RDF>")):
-        start = packet.find(start_tag)
-        end = packet.rfind(end_tag)
+    for start_tag, end_tag in (("<x:xmpmeta", "</x:xmpmeta>"), ("<rdf:RDF", "</rdf:RDF>")):
+        start = text.find(start_tag)
+        end = text.rfind(end_tag)
         if start >= 0 and end > start:
-            return packet[start:end + len(end_tag)]
-    return packet.strip(b"\x00 \r\n\t")
+            return text[start:end + len(end_tag)]
+    return text.strip("\x00 \r\n\t\ufeff")
 
 
 def _short(qualified: str) -> Optional[str]:

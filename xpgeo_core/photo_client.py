@@ -1,0 +1,196 @@
+"""The HTTP client the metadata engine reads photo headers with: urllib3 directly, with
+the REST session's policy (``xpgeo_core.http``).
+
+Why not a ``requests.Session``: reading a photo's header is one small GET, repeated for
+thousands of photos, and requests' per-request layers (cookie jars, netrc, hooks, header
+merging, response wrapping) cost 0.25 ms of CPU per photo, most of the engine's CPU; at 8
+workers that is 2–4 points of the latency bound (docs/performance.md). What a photo URL
+needs of requests is kept, and tested in ``tests/test_photo_client.py``:
+
+- the same time-out, retries (429/502/503/504 and dropped connections, Retry-After) and
+  User-Agent as the REST session, and the same TLS decision (:func:`xpgeo_core.http.tls_verify`),
+  loaded once per client into one SSL context instead of once per connection;
+- proxies from the environment as requests reads them (``HTTP(S)_PROXY``, ``ALL_PROXY``,
+  ``NO_PROXY``; on Windows the system settings), with proxy credentials, https tunnelled;
+- credentials in the URL (``https://user:pass@host/...``) sent as Basic auth, and dropped
+  when a redirect leaves that host;
+- redirects followed (up to 10) with the Range kept, ``Location`` headers read as UTF-8 as
+  requests does, and cookies set along a redirect chain sent on along it (bot checks and
+  CDN hand-offs set one, then redirect).
+
+What it leaves out: a cookie jar kept between photos, and netrc credentials.
+One client per worker thread, as with sessions; :meth:`PhotoClient.close` drops its connections.
+"""
+
+from __future__ import annotations
+
+import base64
+import ssl
+from http.cookies import CookieError, SimpleCookie
+from typing import Any, Dict, Optional, Tuple
+from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
+
+import urllib3
+from requests.utils import get_auth_from_url, get_environ_proxies, prepend_scheme_if_needed, select_proxy
+from urllib3.util.ssl_ import create_urllib3_context
+
+from xpgeo_core.http import USER_AGENT, make_retry, safe_url, tls_verify
+
+MAX_REDIRECTS = 10
+
+
+class TooManyRedirects(urllib3.exceptions.MaxRetryError):
+    """A photo URL that redirects more than :data:`MAX_REDIRECTS` times."""
+
+
+class PhotoResponse:
+    """One answer to :meth:`PhotoClient.get`: status, headers, and the body as a stream."""
+
+    def __init__(self, raw: Any, url: str) -> None:
+        self._raw = raw
+        self.url = url  # after redirects
+        self.status: int = raw.status
+        self.reason: str = raw.reason or ""
+        self.headers = raw.headers  # case-insensitive
+
+    def read(self, size: int) -> bytes:
+        """Up to *size* bytes of the body (fewer only at its end)."""
+        return self._raw.read(size)
+
+    def close(self) -> None:
+        """Give the connection back to the pool when the body was read to its end, else drop
+        it: a connection with unread body bytes cannot carry the next request."""
+        if self._raw.length_remaining != 0:
+            self._raw.close()
+        self._raw.release_conn()
+
+
+class PhotoClient:
+    """GETs for photo headers; see the module docstring for what it keeps of requests."""
+
+    def __init__(self, settings: Any, *, pool_size: int = 2) -> None:
+        timeout = settings.timeout_seconds or None
+        self._timeout = urllib3.Timeout(connect=timeout, read=timeout)
+        self._retries = make_retry(settings.retries, settings.retry_backoff)
+        self._tls = _tls_options(tls_verify(settings))
+        self._pool_size = pool_size
+        self._direct = urllib3.PoolManager(num_pools=4, maxsize=pool_size, **self._tls)
+        self._proxied: Dict[str, urllib3.PoolManager] = {}
+        self._proxy_of: Dict[Tuple[str, str], Optional[str]] = {}
+
+    def get(self, url: str, headers: Dict[str, str]) -> PhotoResponse:
+        """GET *url*, following redirects; raises urllib3's errors (``urllib3.exceptions``)."""
+        try:
+            url, auth = _split_credentials(url)
+            sent = dict(headers, **{"User-Agent": USER_AGENT})
+            cookies: Dict[str, str] = {}
+            for _ in range(MAX_REDIRECTS + 1):
+                hop = dict(sent)
+                if auth:
+                    hop["Authorization"] = auth
+                if cookies:
+                    hop["Cookie"] = "; ".join("%s=%s" % item for item in cookies.items())
+                raw = self._manager_for(url).urlopen("GET", url, headers=hop, redirect=False, retries=self._retries,
+                                                     timeout=self._timeout, preload_content=False,
+                                                     enforce_content_length=True)  # 1.26's default is off
+                location = raw.get_redirect_location()
+                if not location:
+                    return PhotoResponse(raw, url)
+                cookies.update(_cookies_set(raw.headers))
+                raw.drain_conn()
+                raw.release_conn()
+                target = urljoin(url, _as_utf8(location))
+                if auth and not _same_host(url, target):
+                    auth = None  # credentials are for the host they were given for
+                url = target
+        except ValueError as exc:  # urlsplit/urljoin on a malformed URL or Location
+            raise urllib3.exceptions.LocationParseError(safe_url(str(url))) from exc
+        raise TooManyRedirects(None, safe_url(url), "more than %d redirects" % MAX_REDIRECTS)
+
+    def _manager_for(self, url: str) -> urllib3.PoolManager:
+        """The direct pool, or the one for the proxy the environment names for this origin
+        (looked up once per origin: the environment does not change during a run)."""
+        origin = urlsplit(url)[:2]
+        if origin not in self._proxy_of:
+            proxies = get_environ_proxies(url)
+            self._proxy_of[origin] = select_proxy(url, proxies) if proxies else None
+        proxy = self._proxy_of[origin]
+        if not proxy:
+            return self._direct
+        manager = self._proxied.get(proxy)
+        if manager is None:
+            manager = self._proxied[proxy] = self._proxy_manager(prepend_scheme_if_needed(proxy, "http"))
+        return manager
+
+    def _proxy_manager(self, proxy_url: str) -> urllib3.PoolManager:
+        user, password = get_auth_from_url(proxy_url)  # unquoted, as requests passes them
+        if proxy_url.lower().startswith("socks"):
+            try:
+                from urllib3.contrib.socks import SOCKSProxyManager
+            except ImportError:
+                raise urllib3.exceptions.ProxySchemeUnknown("socks (needs the PySocks package)") from None
+            return SOCKSProxyManager(proxy_url, username=user or None, password=password or None, num_pools=4,
+                                     maxsize=self._pool_size, **self._tls)
+        extra = {"proxy_headers": urllib3.make_headers(proxy_basic_auth="%s:%s" % (user, password))} if user else {}
+        return urllib3.ProxyManager(proxy_url, num_pools=4, maxsize=self._pool_size, **extra, **self._tls)
+
+    def close(self) -> None:
+        for manager in (self._direct, *self._proxied.values()):
+            manager.clear()
+
+    def __repr__(self) -> str:  # proxy URLs and photo URLs may carry credentials: never shown
+        return "<PhotoClient>"
+
+
+def make_photo_client(settings: Any, *, pool_size: int = 2) -> PhotoClient:
+    """The client the metadata engine reads photo headers with (one per worker thread)."""
+    return PhotoClient(settings, pool_size=pool_size)
+
+
+def _tls_options(verify: Any) -> Dict[str, Any]:
+    """Pool options for the TLS decision: one SSL context with the bundle loaded once (urllib3
+    would read the bundle again for every new connection, about 27 ms of CPU each)."""
+    if verify is False:
+        return {"cert_reqs": "CERT_NONE", "assert_hostname": False}
+    context = create_urllib3_context(cert_reqs=ssl.CERT_REQUIRED)
+    context.load_verify_locations(cafile=verify)
+    return {"cert_reqs": "CERT_REQUIRED", "ssl_context": context}
+
+
+def _split_credentials(url: str) -> Tuple[str, Optional[str]]:
+    """The URL without ``user:password@``, and the Basic ``Authorization`` value they make."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url, None
+    userinfo, _, hostport = parts.netloc.rpartition("@")
+    user, _, password = userinfo.partition(":")
+    token = base64.b64encode(("%s:%s" % (unquote(user), unquote(password))).encode("utf-8")).decode("ascii")
+    return urlunsplit(parts._replace(netloc=hostport)), "Basic " + token
+
+
+def _same_host(old: str, new: str) -> bool:
+    """Whether credentials may follow a redirect: the same host, and not from https to http
+    (requests' rule, less its port subtleties)."""
+    a, b = urlsplit(old), urlsplit(new)
+    return a.hostname == b.hostname and not (a.scheme == "https" and b.scheme == "http")
+
+
+def _as_utf8(location: str) -> str:
+    """http.client reads headers as Latin-1; servers send a non-ASCII Location as UTF-8."""
+    try:
+        return location.encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        return location
+
+
+def _cookies_set(headers: Any) -> Dict[str, str]:
+    """name → value of the cookies a redirect answer sets (attributes ignored: the chain is short)."""
+    found: Dict[str, str] = {}
+    for header in headers.getlist("Set-Cookie") if hasattr(headers, "getlist") else ():
+        try:
+            jar = SimpleCookie()
+            jar.load(header)
+        except CookieError:
+            continue
+        found.update({name: morsel.value for name, morsel in jar.items()})
+    return found
