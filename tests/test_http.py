@@ -47,7 +47,7 @@ def test_verification_is_on_by_default(monkeypatch):
     for key in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
         monkeypatch.delenv(key, raising=False)
     session = make_session(load_settings(environ={}))
-    assert session.verify == DEFAULT_CA_BUNDLE_PATH  # certifi's bundle, as requests would use
+    assert session.verify is True  # certifi's bundle, requests' own default
     assert session.headers["User-Agent"] == f"xpgeo/{__version__}"
     assert session.trust_env is True  # HTTP(S)_PROXY / NO_PROXY honoured
 

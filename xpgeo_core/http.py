@@ -101,7 +101,10 @@ def make_session(settings: Any, *, pool_size: int = 10) -> XpgeoSession:
                           pool_connections=pool_size, pool_maxsize=pool_size)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
-    session.verify = tls_verify(settings)
+    verify = tls_verify(settings)
+    # certifi's bundle as True: requests then uses its preloaded SSL context instead of
+    # reading the file for each new connection (tls_verify already read the environment).
+    session.verify = True if verify == DEFAULT_CA_BUNDLE_PATH else verify
     # Proxies: requests reads HTTP(S)_PROXY / NO_PROXY from the environment (trust_env).
     return session
 
