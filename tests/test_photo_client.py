@@ -75,6 +75,13 @@ def test_a_ca_from_requests_ca_bundle_is_trusted_by_photo_reads_and_rest_calls_a
     assert make_session(SETTINGS).get(url, headers={"Range": "bytes=0-15"}).status_code == 206
 
 
+def test_a_missing_ca_bundle_from_the_environment_is_named(tls_host, monkeypatch):
+    host, url, ca = tls_host
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(ca) + ".gone")
+    info = inspect_source(url, settings=SETTINGS)
+    assert info.error_code == "network" and "CA bundle file cannot be read" in info.error
+
+
 def test_insecure_switch_reads_and_warns_once_per_run(tls_host, caplog):
     host, url, _ = tls_host
     settings = load_settings(environ={"XPGEO_DISABLE_SSL_VERIFICATION": "true"})

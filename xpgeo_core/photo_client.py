@@ -9,7 +9,8 @@ needs of requests is kept, and tested in ``tests/test_photo_client.py``:
 
 - the same time-out, retries (429/502/503/504 and dropped connections, Retry-After) and
   User-Agent as the REST session, and the same TLS decision (:func:`xpgeo_core.http.tls_verify`),
-  loaded once per client into one SSL context instead of once per connection;
+  its CA bundle loaded once per process into one SSL context, at the first https photo, instead
+  of once per connection;
 - proxies from the environment as requests reads them (``HTTP(S)_PROXY``, ``ALL_PROXY``,
   ``NO_PROXY``; on Windows the system settings), with proxy credentials, https tunnelled;
 - credentials in the URL (``https://user:pass@host/...``) sent as Basic auth, and dropped
@@ -25,7 +26,9 @@ One client per worker thread, as with sessions; :meth:`PhotoClient.close` drops 
 from __future__ import annotations
 
 import base64
+import os
 import ssl
+import threading
 from http.cookies import CookieError, SimpleCookie
 from typing import Any, Dict, Optional, Tuple
 from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
@@ -72,9 +75,10 @@ class PhotoClient:
         timeout = settings.timeout_seconds or None
         self._timeout = urllib3.Timeout(connect=timeout, read=timeout)
         self._retries = make_retry(settings.retries, settings.retry_backoff)
-        self._tls = _tls_options(tls_verify(settings))
+        self._verify = tls_verify(settings)
         self._pool_size = pool_size
-        self._direct = urllib3.PoolManager(num_pools=4, maxsize=pool_size, **self._tls)
+        self._plain = urllib3.PoolManager(num_pools=4, maxsize=pool_size)  # http:// photos need no TLS set-up
+        self._secure: Optional[urllib3.PoolManager] = None  # made at the first https:// photo
         self._proxied: Dict[str, urllib3.PoolManager] = {}
         self._proxy_of: Dict[Tuple[str, str], Optional[str]] = {}
 
@@ -116,7 +120,11 @@ class PhotoClient:
             self._proxy_of[origin] = select_proxy(url, proxies) if proxies else None
         proxy = self._proxy_of[origin]
         if not proxy:
-            return self._direct
+            if origin[0].lower() != "https":
+                return self._plain
+            if self._secure is None:
+                self._secure = urllib3.PoolManager(num_pools=4, maxsize=self._pool_size, **self._tls())
+            return self._secure
         manager = self._proxied.get(proxy)
         if manager is None:
             manager = self._proxied[proxy] = self._proxy_manager(prepend_scheme_if_needed(proxy, "http"))
@@ -130,12 +138,20 @@ class PhotoClient:
             except ImportError:
                 raise urllib3.exceptions.ProxySchemeUnknown("socks (needs the PySocks package)") from None
             return SOCKSProxyManager(proxy_url, username=user or None, password=password or None, num_pools=4,
-                                     maxsize=self._pool_size, **self._tls)
+                                     maxsize=self._pool_size, **self._tls())
         extra = {"proxy_headers": urllib3.make_headers(proxy_basic_auth="%s:%s" % (user, password))} if user else {}
-        return urllib3.ProxyManager(proxy_url, num_pools=4, maxsize=self._pool_size, **extra, **self._tls)
+        return urllib3.ProxyManager(proxy_url, num_pools=4, maxsize=self._pool_size, **extra, **self._tls())
+
+    def _tls(self) -> Dict[str, Any]:
+        """Pool options for the TLS decision."""
+        if self._verify is False:
+            return {"cert_reqs": "CERT_NONE", "assert_hostname": False}
+        return {"cert_reqs": "CERT_REQUIRED", "ssl_context": _ssl_context(str(self._verify))}
 
     def close(self) -> None:
-        for manager in (self._direct, *self._proxied.values()):
+        for manager in (self._plain, self._secure, *self._proxied.values()):
+            if manager is None:
+                continue
             manager.clear()
 
     def __repr__(self) -> str:  # proxy URLs and photo URLs may carry credentials: never shown
@@ -147,14 +163,29 @@ def make_photo_client(settings: Any, *, pool_size: int = 2) -> PhotoClient:
     return PhotoClient(settings, pool_size=pool_size)
 
 
-def _tls_options(verify: Any) -> Dict[str, Any]:
-    """Pool options for the TLS decision: one SSL context with the bundle loaded once (urllib3
-    would read the bundle again for every new connection, about 27 ms of CPU each)."""
-    if verify is False:
-        return {"cert_reqs": "CERT_NONE", "assert_hostname": False}
-    context = create_urllib3_context(cert_reqs=ssl.CERT_REQUIRED)
-    context.load_verify_locations(cafile=verify)
-    return {"cert_reqs": "CERT_REQUIRED", "ssl_context": context}
+def _ssl_context(bundle: str) -> ssl.SSLContext:
+    """One verifying SSL context per CA bundle file, shared by every client and worker of the
+    process (an SSLContext serves many connections and threads). Why: loading a bundle costs
+    about 20 ms of CPU, and urllib3 would load it again for each new connection; keyed by the
+    file's size and time too, so an edited bundle is read again."""
+    try:
+        stamp = os.stat(bundle)
+        key = (bundle, stamp.st_size, stamp.st_mtime_ns)
+    except OSError:
+        key = (bundle, -1, -1)  # let load_verify_locations say what is wrong with it
+    with _CONTEXTS_LOCK:
+        context = _CONTEXTS.get(key)
+        if context is None:
+            context = create_urllib3_context(cert_reqs=ssl.CERT_REQUIRED)
+            context.load_verify_locations(cafile=bundle)
+            if len(_CONTEXTS) >= 8:
+                _CONTEXTS.clear()
+            _CONTEXTS[key] = context
+    return context
+
+
+_CONTEXTS: Dict[Tuple[str, int, int], ssl.SSLContext] = {}
+_CONTEXTS_LOCK = threading.Lock()
 
 
 def _split_credentials(url: str) -> Tuple[str, Optional[str]]:

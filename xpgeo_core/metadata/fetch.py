@@ -292,6 +292,9 @@ def _network_error(exc: BaseException) -> PhotoError:
     if isinstance(cause, errors.SSLError) or isinstance(cause, ssl_errors()):
         return PhotoError("network", "the server's TLS certificate could not be verified (set CA_BUNDLE for an "
                           "internal certificate authority)")
+    if isinstance(cause, FileNotFoundError):  # the CA bundle named by the environment is not there
+        return PhotoError("network", "the CA bundle file cannot be read; check CA_BUNDLE, or REQUESTS_CA_BUNDLE / "
+                          "CURL_CA_BUNDLE in the environment")
     if isinstance(cause, errors.ProxyError) or isinstance(cause, errors.ProxySchemeUnknown):
         return PhotoError("network", "the proxy could not be used (check HTTPS_PROXY / HTTP_PROXY and NO_PROXY)")
     timed_out = "timed out" in str(cause).lower()
