@@ -190,6 +190,8 @@ _CONTEXTS_LOCK = threading.Lock()
 
 def _split_credentials(url: str) -> Tuple[str, Optional[str]]:
     """The URL without ``user:password@``, and the Basic ``Authorization`` value they make."""
+    if "@" not in url:
+        return url, None
     parts = urlsplit(url)
     if "@" not in parts.netloc:
         return url, None
