@@ -124,31 +124,40 @@ def position(facts: Facts) -> Tuple[float, float]:
     """(lon, lat) in WGS84 degrees: EXIF GPS IFD, else XMP ``exif:GPSLatitude``, else DJI XMP."""
     lat = _exif_coordinate(facts, "GPSLatitude", "S")
     lon = _exif_coordinate(facts, "GPSLongitude", "W")
-    raw = ["EXIF GPSLatitude " + _raw_exif(facts, "GPSLatitude"), "EXIF GPSLongitude " + _raw_exif(facts, "GPSLongitude")]
+    where = ["exif", "exif"]  # which source gave each coordinate, for the out-of-range message
     if lat is None or lon is None:
         lat, lat_problem = parse_coordinate(facts.xmp.get("exif:GPSLatitude"))
         lon, lon_problem = parse_coordinate(facts.xmp.get("exif:GPSLongitude"))
-        raw = ["XMP exif:GPSLatitude " + _raw_text(facts.xmp.get("exif:GPSLatitude")),
-               "XMP exif:GPSLongitude " + _raw_text(facts.xmp.get("exif:GPSLongitude"))]
+        where = ["xmp", "xmp"]
         for problem in (lat_problem, lon_problem):
             if problem:
                 facts.warnings.append(problem)
     if lat is None:
-        lat = facts.xnum("drone-dji:GpsLatitude")
-        raw[0] = "DJI XMP GpsLatitude " + _raw_text(facts.xmp.get("drone-dji:GpsLatitude"))
+        lat, where[0] = facts.xnum("drone-dji:GpsLatitude"), "dji"
     if lon is None:
-        spelling = "GpsLongitude" if "drone-dji:GpsLongitude" in facts.xmp else "GpsLongtitude"  # DJI's misspelling
-        lon = facts.xnum("drone-dji:" + spelling)
-        raw[1] = "DJI XMP %s %s" % (spelling, _raw_text(facts.xmp.get("drone-dji:" + spelling)))
+        lon, where[1] = facts.xnum("drone-dji:GpsLongitude"), "dji"
+        if lon is None:
+            lon = facts.xnum("drone-dji:GpsLongtitude")  # DJI's own misspelling
     if lat is None or lon is None:
         raise PhotoError("no_gps", "no GPS position: the photo has no GPS latitude/longitude in EXIF or XMP; "
                          "a layer cannot place it (turn on location for the camera, or geotag the photo)")
     if not (-90.0 <= lat <= 90.0) or not (-180.0 <= lon <= 180.0):
         raise PhotoError("gps_out_of_range", "GPS position out of range: latitude %r, longitude %r "
-                         "(must be within ±90 and ±180; the photo holds %s)" % (lat, lon, ", ".join(raw)))
+                         "(must be within ±90 and ±180; the photo holds %s, %s)"
+                         % (lat, lon, _as_written(facts, where[0], "Latitude"), _as_written(facts, where[1], "Longitude")))
     if lat == 0.0 and lon == 0.0:
         facts.warnings.append("GPS position is exactly 0,0: cameras write that when they have no fix")
     return round(lon, 9), round(lat, 9)
+
+
+def _as_written(facts: Facts, where: str, axis: str) -> str:
+    """A coordinate as the photo wrote it, named by where it came from."""
+    if where == "exif":
+        return "EXIF GPS%s %s" % (axis, _raw_exif(facts, "GPS" + axis))
+    if where == "xmp":
+        return "XMP exif:GPS%s %s" % (axis, _raw_text(facts.xmp.get("exif:GPS" + axis)))
+    name = "Gps" + axis if axis == "Latitude" or "drone-dji:GpsLongitude" in facts.xmp else "GpsLongtitude"
+    return "DJI XMP %s %s" % (name, _raw_text(facts.xmp.get("drone-dji:" + name)))
 
 
 def _raw_text(text: Optional[str]) -> str:
