@@ -207,8 +207,8 @@ def main(argv: Sequence[str] = ()) -> int:
                              "0 makes the link a serialised wire" % CHUNK)
     parser.add_argument("--host-thread", action="store_true",
                         help="run the image host in a thread of this process (default: a child process)")
-    parser.add_argument("--rounds", type=int, default=3,
-                        help="timed rounds per pipeline, interleaved; the median is reported (default 3)")
+    parser.add_argument("--rounds", type=int, default=5,
+                        help="timed rounds per pipeline, interleaved; the median is reported (default 5)")
     args = parser.parse_args(argv)
     n8, n32, n_naive, n_mem = (120, 240, 8, 1000) if args.quick else (400, 800, 24, 10000)
     latency, bandwidth = args.latency, args.bandwidth * MB
