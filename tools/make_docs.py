@@ -78,6 +78,9 @@ FIXES: Dict[str, str] = {
     "did not answer in time": "Raise TIMEOUT_SECONDS, or check the server is up.",
     "TLS certificate": "Set CA_BUNDLE to your organisation's CA file (PEM).",
     "could not connect": "Check the URL, the network and any proxy (HTTPS_PROXY, NO_PROXY).",
+    "CA bundle file cannot be read": "Point CA_BUNDLE (or REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE) at an existing PEM "
+                                     "file, or unset the variable.",
+    "is malformed": "Check the URL; if it is right, the server redirected to a broken address: tell its owner.",
     "redirects too many times": "Open the URL in a browser: it loops between addresses; give the photo's final URL.",
     "proxy could not be used": "Check the proxy address and its credentials in HTTPS_PROXY / HTTP_PROXY, or add "
                                "the photo host to NO_PROXY.",
