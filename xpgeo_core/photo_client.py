@@ -49,9 +49,8 @@ class TooManyRedirects(urllib3.exceptions.MaxRetryError):
 class PhotoResponse:
     """One answer to :meth:`PhotoClient.get`: status, headers, and the body as a stream."""
 
-    def __init__(self, raw: Any, url: str) -> None:
+    def __init__(self, raw: Any) -> None:
         self._raw = raw
-        self.url = url  # after redirects
         self.status: int = raw.status
         self.reason: str = raw.reason or ""
         self.headers = raw.headers  # case-insensitive
@@ -99,7 +98,7 @@ class PhotoClient:
                                                      enforce_content_length=True)  # 1.26's default is off
                 location = raw.get_redirect_location()
                 if not location:
-                    return PhotoResponse(raw, url)
+                    return PhotoResponse(raw)
                 cookies.update(_cookies_set(raw.headers))
                 raw.drain_conn()
                 raw.release_conn()

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import re
+import ssl
 from typing import Any, List, Optional, Tuple
 from urllib.parse import unquote, urlsplit
 from urllib.request import url2pathname
@@ -289,7 +290,7 @@ def _network_error(exc: BaseException) -> PhotoError:
     cause = getattr(exc, "reason", None) if isinstance(exc, urllib3.exceptions.MaxRetryError) else exc
     cause = cause if cause is not None else exc
     errors = urllib3.exceptions
-    if isinstance(cause, errors.SSLError) or isinstance(cause, ssl_errors()):
+    if isinstance(cause, (errors.SSLError, ssl.SSLError, ssl.CertificateError)):
         return PhotoError("network", "the server's TLS certificate could not be verified (set CA_BUNDLE for an "
                           "internal certificate authority)")
     if isinstance(cause, FileNotFoundError):  # the CA bundle named by the environment is not there
@@ -306,12 +307,6 @@ def _network_error(exc: BaseException) -> PhotoError:
     if isinstance(cause, (errors.ProtocolError, ConnectionError)) or isinstance(exc, errors.MaxRetryError):
         return PhotoError("network", CONNECT_FAILED)
     return PhotoError("network", "the request failed: %s" % cause.__class__.__name__)
-
-
-def ssl_errors() -> tuple:
-    import ssl
-
-    return (ssl.SSLError, ssl.CertificateError)
 
 
 def open_source(source: str, cap: int, client: Optional[PhotoClient] = None) -> Any:
