@@ -12,6 +12,8 @@ connection per worker reused for every photo.
 from __future__ import annotations
 
 import base64
+import importlib.util
+import socket
 import ssl
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -123,24 +125,29 @@ def test_redirect_is_followed_with_its_range_and_loops_are_stopped(host):
     assert not looped.ok and "redirects too many times" in looped.error
 
 
-def test_credentials_in_the_url_are_sent_as_basic_auth_and_not_to_another_host(host, caplog):
+def test_credentials_in_the_url_are_sent_as_basic_auth_and_not_to_another_origin(host, caplog):
     host.add("private.jpg", PHOTO)
     port = host.base_url.rsplit(":", 1)[1]
     url = "http://ann:s%%40fe-pw@127.0.0.1:%s/private.jpg" % port
-    with caplog.at_level("DEBUG", logger="xpgeo"):
-        info = inspect_source(url, settings=SETTINGS)
+    info = inspect_source(url, settings=SETTINGS)
     assert info.ok, info.error
     assert host.requests[0].headers["Authorization"] == "Basic " + base64.b64encode(b"ann:s@fe-pw").decode()
-    # a redirect to another host name: the credentials stay behind
-    host.requests.clear()
-    host.add("moved.jpg", status=302, location="http://localhost:%s/private.jpg" % port)
-    moved = inspect_source("http://ann:s%%40fe-pw@127.0.0.1:%s/moved.jpg" % port, settings=SETTINGS)
-    assert moved.ok, moved.error
-    assert "Authorization" in host.requests[0].headers and "Authorization" not in host.requests[1].headers
-    # nor do they reach the logs when a photo fails
+    # the layer gets the URL without them, and the person is told
+    assert info.attributes["ImagePath"] == "http://127.0.0.1:%s/private.jpg" % port
+    assert "fe-pw" not in repr(info.to_dict()["attributes"]) and any("user:password" in w for w in info.warnings)
+    # a redirect to another port of the same host: the credentials stay behind
+    with ImageHost() as other:
+        other.add("private.jpg", PHOTO)
+        host.requests.clear()
+        host.add("moved.jpg", status=302, location=other.url_for("private.jpg"))
+        moved = inspect_source("http://ann:s%%40fe-pw@127.0.0.1:%s/moved.jpg" % port, settings=SETTINGS)
+        assert moved.ok, moved.error
+        assert "Authorization" in host.requests[0].headers and "Authorization" not in other.requests[0].headers
+    # nor do they reach the logs when a photo fails, even with a literal @ in the password
     with caplog.at_level("DEBUG", logger="xpgeo"):
-        failed = inspect_source("http://ann:s%%40fe-pw@127.0.0.1:%s/missing.jpg" % port, settings=SETTINGS)
-    assert not failed.ok and "fe-pw" not in caplog.text and "fe-pw" not in failed.error
+        failed = inspect_source("http://ann:p@ss-w0rd@127.0.0.1:%s/missing.jpg" % port, settings=SETTINGS)
+    assert not failed.ok and "w0rd" not in caplog.text and "w0rd" not in failed.error
+    assert "127.0.0.1" in caplog.text  # the photo is still named
 
 
 def test_a_non_ascii_redirect_target_is_read_as_utf8(host):
@@ -158,12 +165,24 @@ def test_a_malformed_redirect_target_is_a_named_error(host):
 
 class _CookieGate(BaseHTTPRequestHandler):
     """/start sets a cookie and redirects to /photo, which redirects back unless the cookie
-    came with the request: the bot-check / CDN hand-off pattern."""
+    came with the request: the bot-check / CDN hand-off pattern. /away sets one and sends the
+    client to another host (``elsewhere``)."""
+
+    seen: list = []
+    elsewhere = None
 
     def log_message(self, *a):
         pass
 
     def do_GET(self):
+        type(self).seen.append(self.headers.get("Cookie"))
+        if self.path == "/away":
+            self.send_response(302)
+            self.send_header("Location", type(self).elsewhere)
+            self.send_header("Set-Cookie", "gate=open; Path=/")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         if self.path == "/photo" and "gate=open" in (self.headers.get("Cookie") or ""):
             self.send_response(200)
             self.send_header("Content-Length", str(len(PHOTO)))
@@ -173,7 +192,8 @@ class _CookieGate(BaseHTTPRequestHandler):
         self.send_response(302)
         self.send_header("Location", "/photo")
         if self.path == "/start":
-            self.send_header("Set-Cookie", "gate=open; Path=/; HttpOnly")
+            self.send_header("Set-Cookie", "gate=open; Path=/; HttpOnly; Partitioned")
+            self.send_header("Set-Cookie", "session=A-SECRET; Path=/; Secure")
         self.send_header("Content-Length", "0")
         self.end_headers()
 
@@ -184,9 +204,87 @@ def test_a_cookie_set_along_a_redirect_chain_is_sent_on_along_it():
     try:
         info = inspect_source("http://127.0.0.1:%d/start" % server.server_address[1], settings=SETTINGS)
         assert info.ok, info.error
+        assert _CookieGate.seen[-1] == "gate=open"  # the Secure one stays off plain http; Partitioned parsed
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_redirect_cookies_stay_with_the_host_that_set_them(host):
+    """A cookie from one host is not handed to the next host of the chain."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _CookieGate)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    if "127.0.0.1" not in {info[4][0] for info in socket.getaddrinfo("localhost", None)}:
+        pytest.skip("localhost does not name 127.0.0.1 here")
+    # cookies are per host name, not per port (RFC 6265): the other host is "localhost"
+    _CookieGate.elsewhere = host.add("p.jpg", PHOTO).replace("127.0.0.1", "localhost")
+    try:
+        info = inspect_source("http://127.0.0.1:%d/away" % server.server_address[1], settings=SETTINGS)
+        assert info.ok, info.error
+        assert host.requests[0].headers.get("Cookie") is None
+    finally:
+        _CookieGate.elsewhere = None
+        server.shutdown()
+        server.server_close()
+
+
+class _LongRedirect(BaseHTTPRequestHandler):
+    """A redirect that announces a 100 MB body and sends none: a client that reads redirect
+    bodies to their end hangs on it."""
+
+    target = ""
+
+    def log_message(self, *a):
+        pass
+
+    def do_GET(self):
+        self.send_response(302)
+        self.send_header("Location", type(self).target)
+        self.send_header("Content-Length", str(100_000_000))
+        self.end_headers()
+        self.wfile.write(b"x" * 1000)
+        self.wfile.flush()
+        threading.Event().wait(3)  # keeps the connection open, as a slow big body would
+
+
+def test_a_long_redirect_body_is_not_read(host):
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _LongRedirect)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    _LongRedirect.target = host.add("p.jpg", PHOTO)
+    try:
+        info = inspect_source("http://127.0.0.1:%d/r" % server.server_address[1],
+                              settings=SETTINGS.replace(timeout_seconds=1.0, retries=0))
+        assert info.ok, info.error  # reading the announced body would have timed out
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_bad_ca_bundles_and_proxies_are_named_errors(tls_host, tmp_path, monkeypatch):
+    host, url, ca = tls_host
+    not_pem = tmp_path / "not.pem"
+    not_pem.write_text("this is not a certificate\n")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(not_pem))
+    info = inspect_source(url, settings=SETTINGS)
+    assert info.error_code == "network" and "cannot be read as PEM" in info.error
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE")
+    for key in ("NO_PROXY", "no_proxy", "http_proxy"):
+        monkeypatch.delenv(key, raising=False)
+    for proxy, expected in (("ftp://127.0.0.1:21", "proxy could not be used"),
+                            ("http://bob:pw@127.0.0.1:notaport", "proxy could not be used"),
+                            ("socks5://127.0.0.1:1080", "PySocks")):
+        if expected == "PySocks" and importlib.util.find_spec("socks") is not None:
+            continue
+        monkeypatch.setenv("HTTP_PROXY", proxy)
+        failed = inspect_source("http://photos.example.invalid/a.jpg", settings=SETTINGS.replace(retries=0))
+        assert failed.error_code == "network" and expected in failed.error, (proxy, failed.error)
+
+
+@pytest.mark.parametrize("url", ["http://[::1/x.jpg", "https://[::1", "http://127.0.0.1:99999/x.jpg"])
+def test_odd_urls_are_named_errors_not_internal(url):
+    info = inspect_source(url, settings=SETTINGS.replace(retries=0))
+    assert not info.ok and info.error_code == "network", info.error
 
 
 def test_inspect_source_still_accepts_a_session_and_says_it_is_ignored(host):
@@ -293,23 +391,52 @@ class _ConnectProxy(BaseHTTPRequestHandler):
             self.close_connection = True
 
 
-def test_https_photo_through_a_connect_proxy_is_tunnelled_and_verified(tls_host, monkeypatch):
-    host, url, ca = tls_host
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _ConnectProxy)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+@pytest.fixture
+def connect_proxy(monkeypatch):
+    """Start a CONNECT proxy; ``start(tls_files=None)`` returns its port. The proxy settings of
+    the environment are cleared first, so each test sets the one it means."""
+    servers = []
     _ConnectProxy.tunnels = []
     for key in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy", "https_proxy"):
         monkeypatch.delenv(key, raising=False)
-    monkeypatch.setenv("HTTPS_PROXY", "http://bob:tunnel-pw@127.0.0.1:%d" % server.server_address[1])
-    try:
-        info = inspect_source(url, settings=SETTINGS.replace(ca_bundle=str(ca)))
-        assert info.ok, info.error
-        target = url.split("/")[2]
-        assert _ConnectProxy.tunnels == [(target, "Basic " + base64.b64encode(b"bob:tunnel-pw").decode())]
-        assert len(host.requests) == 1 and host.requests[0].range == "bytes=0-65535"
-        # the tunnel does not weaken verification: without the CA the photo is refused
-        refused = inspect_source(url, settings=SETTINGS.replace(retries=0))
-        assert not refused.ok and "could not be verified" in refused.error
-    finally:
+
+    def start(tls_files=None) -> int:
+        server = ThreadingHTTPServer(("127.0.0.1", 0), _ConnectProxy)
+        if tls_files:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*map(str, tls_files))
+            server.socket = context.wrap_socket(server.socket, server_side=True)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return server.server_address[1]
+
+    yield start
+    for server in servers:
         server.shutdown()
         server.server_close()
+
+
+def test_an_https_proxy_is_verified_with_the_same_ca_bundle(tls_host, connect_proxy, monkeypatch):
+    """A proxy reached over TLS (HTTPS_PROXY=https://...) whose certificate comes from the internal
+    CA: CA_BUNDLE covers that hop too, not only the photo host behind it."""
+    host, url, ca = tls_host
+    port = connect_proxy((ca.parent / "server.pem", ca.parent / "server.key"))
+    monkeypatch.setenv("HTTPS_PROXY", "https://127.0.0.1:%d" % port)
+    info = inspect_source(url, settings=SETTINGS.replace(ca_bundle=str(ca)))
+    assert info.ok, info.error
+    assert len(_ConnectProxy.tunnels) == 1
+    refused = inspect_source(url, settings=SETTINGS.replace(retries=0))  # certifi does not know that CA
+    assert not refused.ok and len(_ConnectProxy.tunnels) == 1
+
+
+def test_https_photo_through_a_connect_proxy_is_tunnelled_and_verified(tls_host, connect_proxy, monkeypatch):
+    host, url, ca = tls_host
+    monkeypatch.setenv("HTTPS_PROXY", "http://bob:tunnel-pw@127.0.0.1:%d" % connect_proxy())
+    info = inspect_source(url, settings=SETTINGS.replace(ca_bundle=str(ca)))
+    assert info.ok, info.error
+    target = url.split("/")[2]
+    assert _ConnectProxy.tunnels == [(target, "Basic " + base64.b64encode(b"bob:tunnel-pw").decode())]
+    assert len(host.requests) == 1 and host.requests[0].range == "bytes=0-65535"
+    # the tunnel does not weaken verification: without the CA the photo is refused
+    refused = inspect_source(url, settings=SETTINGS.replace(retries=0))
+    assert not refused.ok and "could not be verified" in refused.error

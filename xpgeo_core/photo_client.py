@@ -14,10 +14,10 @@ needs of requests is kept, and tested in ``tests/test_photo_client.py``:
 - proxies from the environment as requests reads them (``HTTP(S)_PROXY``, ``ALL_PROXY``,
   ``NO_PROXY``; on Windows the system settings), with proxy credentials, https tunnelled;
 - credentials in the URL (``https://user:pass@host/...``) sent as Basic auth, and dropped
-  when a redirect leaves that host;
+  when a redirect leaves that scheme, host and port;
 - redirects followed (up to 10) with the Range kept, ``Location`` headers read as UTF-8 as
-  requests does, and cookies set along a redirect chain sent on along it (bot checks and
-  CDN hand-offs set one, then redirect).
+  requests does, and cookies set along a redirect chain sent back along it to the host that set
+  them (bot checks and CDN hand-offs set one, then redirect); a long redirect body is not read.
 
 What it leaves out: a cookie jar kept between photos, and netrc credentials.
 One client per worker thread, as with sessions; :meth:`PhotoClient.close` drops its connections.
@@ -29,7 +29,7 @@ import base64
 import os
 import ssl
 import threading
-from http.cookies import CookieError, SimpleCookie
+import warnings
 from typing import Any, Dict, Optional, Tuple
 from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
@@ -85,27 +85,26 @@ class PhotoClient:
         """GET *url*, following redirects; raises urllib3's errors (``urllib3.exceptions``)."""
         try:
             url, auth = _split_credentials(url)
-            sent = dict(headers, **{"User-Agent": USER_AGENT})
-            cookies: Dict[str, str] = {}
+            auth_origin = _origin(url) if auth else None
+            jar = _RedirectCookies()
             for _ in range(MAX_REDIRECTS + 1):
-                hop = dict(sent)
-                if auth:
+                hop = dict(headers, **{"User-Agent": USER_AGENT})
+                if auth and _origin(url) == auth_origin:  # credentials are for the host they were given for
                     hop["Authorization"] = auth
-                if cookies:
-                    hop["Cookie"] = "; ".join("%s=%s" % item for item in cookies.items())
+                cookie = jar.header_for(url)
+                if cookie:
+                    hop["Cookie"] = cookie
                 raw = self._manager_for(url).urlopen("GET", url, headers=hop, redirect=False, retries=self._retries,
                                                      timeout=self._timeout, preload_content=False,
                                                      enforce_content_length=True)  # 1.26's default is off
                 location = raw.get_redirect_location()
                 if not location:
                     return PhotoResponse(raw)
-                cookies.update(_cookies_set(raw.headers))
-                raw.drain_conn()
-                raw.release_conn()
-                target = urljoin(url, _as_utf8(location))
-                if auth and not _same_host(url, target):
-                    auth = None  # credentials are for the host they were given for
-                url = target
+                jar.take(url, raw.headers)
+                _discard(raw)
+                url = urljoin(url, _as_utf8(location))
+        except urllib3.exceptions.HTTPError:
+            raise  # urllib3's own (proxy, connection, TLS...): the caller maps them
         except ValueError as exc:  # urlsplit/urljoin on a malformed URL or Location
             raise urllib3.exceptions.LocationParseError(safe_url(str(url))) from exc
         raise TooManyRedirects(None, safe_url(url), "more than %d redirects" % MAX_REDIRECTS)
@@ -126,19 +125,33 @@ class PhotoClient:
             return self._secure
         manager = self._proxied.get(proxy)
         if manager is None:
-            manager = self._proxied[proxy] = self._proxy_manager(prepend_scheme_if_needed(proxy, "http"))
+            manager = self._proxied[proxy] = self._proxy_manager(proxy)
         return manager
 
     def _proxy_manager(self, proxy_url: str) -> urllib3.PoolManager:
+        try:
+            return self._new_proxy_manager(prepend_scheme_if_needed(proxy_url, "http"))
+        except urllib3.exceptions.LocationValueError as exc:  # a proxy address urllib3 cannot parse
+            if isinstance(exc, urllib3.exceptions.ProxySchemeUnknown):
+                raise
+            raise urllib3.exceptions.ProxyError("the proxy address is malformed", exc) from None
+
+    def _new_proxy_manager(self, proxy_url: str) -> urllib3.PoolManager:
         user, password = get_auth_from_url(proxy_url)  # unquoted, as requests passes them
         if proxy_url.lower().startswith("socks"):
             try:
-                from urllib3.contrib.socks import SOCKSProxyManager
+                with warnings.catch_warnings():  # urllib3 warns before failing; the error below says it
+                    warnings.simplefilter("ignore", urllib3.exceptions.DependencyWarning)
+                    from urllib3.contrib.socks import SOCKSProxyManager
             except ImportError:
                 raise urllib3.exceptions.ProxySchemeUnknown("socks (needs the PySocks package)") from None
             return SOCKSProxyManager(proxy_url, username=user or None, password=password or None, num_pools=4,
                                      maxsize=self._pool_size, **self._tls())
-        extra = {"proxy_headers": urllib3.make_headers(proxy_basic_auth="%s:%s" % (user, password))} if user else {}
+        extra: Dict[str, Any] = {}
+        if user:
+            extra["proxy_headers"] = urllib3.make_headers(proxy_basic_auth="%s:%s" % (user, password))
+        if proxy_url.lower().startswith("https"):  # the hop to the proxy is TLS too: the same trust
+            extra["proxy_ssl_context"] = self._tls().get("ssl_context") or _unverified_context()
         return urllib3.ProxyManager(proxy_url, num_pools=4, maxsize=self._pool_size, **extra, **self._tls())
 
     def _tls(self) -> Dict[str, Any]:
@@ -163,24 +176,41 @@ def make_photo_client(settings: Any, *, pool_size: int = 2) -> PhotoClient:
 
 
 def _ssl_context(bundle: str) -> ssl.SSLContext:
-    """One verifying SSL context per CA bundle file, shared by every client and worker of the
-    process (an SSLContext serves many connections and threads). Why: loading a bundle costs
-    about 20 ms of CPU, and urllib3 would load it again for each new connection; keyed by the
-    file's size and time too, so an edited bundle is read again."""
+    """One verifying SSL context per CA bundle (a file, or a hashed folder as requests accepts),
+    shared by every client and worker of the process (an SSLContext serves many connections and
+    threads). Why: loading a bundle costs about 20 ms of CPU, and urllib3 would load it again for
+    each new connection; keyed by the bundle's size and time too, so an edited one is read again.
+    Raises :class:`CaBundleError` when the bundle cannot be used."""
     try:
         stamp = os.stat(bundle)
-        key = (bundle, stamp.st_size, stamp.st_mtime_ns)
-    except OSError:
-        key = (bundle, -1, -1)  # let load_verify_locations say what is wrong with it
+    except OSError as exc:
+        raise CaBundleError("missing") from exc
+    key = (bundle, stamp.st_size, stamp.st_mtime_ns)
     with _CONTEXTS_LOCK:
         context = _CONTEXTS.get(key)
         if context is None:
             context = create_urllib3_context(cert_reqs=ssl.CERT_REQUIRED)
-            context.load_verify_locations(cafile=bundle)
+            try:
+                if os.path.isdir(bundle):
+                    context.load_verify_locations(capath=bundle)
+                else:
+                    context.load_verify_locations(cafile=bundle)
+            except (ssl.SSLError, OSError) as exc:
+                raise CaBundleError("unreadable") from exc
             if len(_CONTEXTS) >= 8:
                 _CONTEXTS.clear()
             _CONTEXTS[key] = context
     return context
+
+
+def _unverified_context() -> ssl.SSLContext:
+    context = create_urllib3_context(cert_reqs=ssl.CERT_NONE)
+    context.check_hostname = False
+    return context
+
+
+class CaBundleError(urllib3.exceptions.HTTPError):
+    """The CA bundle (CA_BUNDLE, REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE) is missing or not PEM."""
 
 
 _CONTEXTS: Dict[Tuple[str, int, int], ssl.SSLContext] = {}
@@ -200,11 +230,23 @@ def _split_credentials(url: str) -> Tuple[str, Optional[str]]:
     return urlunsplit(parts._replace(netloc=hostport)), "Basic " + token
 
 
-def _same_host(old: str, new: str) -> bool:
-    """Whether credentials may follow a redirect: the same host, and not from https to http
-    (requests' rule, less its port subtleties)."""
-    a, b = urlsplit(old), urlsplit(new)
-    return a.hostname == b.hostname and not (a.scheme == "https" and b.scheme == "http")
+def _origin(url: str) -> Tuple[str, str, int]:
+    """(scheme, host, port) with the default port filled in: where Basic credentials may go.
+    Unlike requests, an http → https upgrade on the same host drops them too."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    return scheme, (parts.hostname or ""), parts.port or (443 if scheme == "https" else 80)
+
+
+def _discard(raw: Any) -> None:
+    """Let go of a redirect answer: a short body is read so the connection can serve the next
+    hop, a long or unknown one closes the connection instead of being read into memory."""
+    remaining = raw.length_remaining
+    if remaining is not None and remaining <= 64 * 1024:
+        raw.drain_conn()
+    else:
+        raw.close()
+    raw.release_conn()
 
 
 def _as_utf8(location: str) -> str:
@@ -215,14 +257,32 @@ def _as_utf8(location: str) -> str:
         return location
 
 
-def _cookies_set(headers: Any) -> Dict[str, str]:
-    """name → value of the cookies a redirect answer sets (attributes ignored: the chain is short)."""
-    found: Dict[str, str] = {}
-    for header in headers.getlist("Set-Cookie") if hasattr(headers, "getlist") else ():
-        try:
-            jar = SimpleCookie()
-            jar.load(header)
-        except CookieError:
-            continue
-        found.update({name: morsel.value for name, morsel in jar.items()})
-    return found
+class _RedirectCookies:
+    """Cookies set along one redirect chain (bot checks and CDN hand-offs set one, then
+    redirect), sent back only to the host that set them, and a ``Secure`` one only over https.
+    Domain and Path are not widened: the chain is short and a cookie stays with its own host."""
+
+    def __init__(self) -> None:
+        self._by_host: Dict[str, Dict[str, Tuple[str, bool]]] = {}
+
+    def take(self, url: str, headers: Any) -> None:
+        host = (urlsplit(url).hostname or "").lower()
+        for line in headers.getlist("Set-Cookie") if hasattr(headers, "getlist") else ():
+            pair, _, rest = line.partition(";")
+            name, eq, value = pair.partition("=")
+            name = name.strip()
+            if not eq or not name:
+                continue
+            attributes = [a.strip().lower() for a in rest.split(";")]
+            cookies = self._by_host.setdefault(host, {})
+            if "max-age=0" in attributes or any(a.startswith("max-age=-") for a in attributes):
+                cookies.pop(name, None)  # the server deletes it
+            else:
+                cookies[name] = (value.strip(), "secure" in attributes)
+
+    def header_for(self, url: str) -> Optional[str]:
+        parts = urlsplit(url)
+        cookies = self._by_host.get((parts.hostname or "").lower(), {})
+        https = parts.scheme.lower() == "https"
+        pairs = ["%s=%s" % (name, value) for name, (value, secure) in cookies.items() if https or not secure]
+        return "; ".join(pairs) or None

@@ -25,7 +25,7 @@ from urllib.request import url2pathname
 import urllib3
 
 from xpgeo_core.http import safe_url
-from xpgeo_core.photo_client import MAX_REDIRECTS, PhotoClient, PhotoResponse, TooManyRedirects
+from xpgeo_core.photo_client import MAX_REDIRECTS, CaBundleError, PhotoClient, PhotoResponse, TooManyRedirects
 from xpgeo_core.metadata.photo import PhotoError
 
 FIRST_READ = 64 * 1024
@@ -173,7 +173,7 @@ class FileSource(_Source):
 
 def range_is_signed(url: str) -> bool:
     """True when a presigned S3 URL signed the Range header (adding one would break the signature)."""
-    query = urlsplit(url).query.lower()
+    query = url.partition("?")[2].partition("#")[0].lower()
     match = re.search(r"x-amz-signedheaders=([^&]*)", query)
     return bool(match and "range" in unquote(match.group(1)).split(";"))
 
@@ -205,7 +205,7 @@ class HttpSource(_Source):
         if status == 200:
             self._stream = response
             self._stream_pos = 0
-            if response.headers.get("Content-Length", "").isdigit():
+            if re.fullmatch(r"[0-9]+", response.headers.get("Content-Length", "")):
                 self.cache.size = int(response.headers["Content-Length"])
             return self._from_stream(start, length)
         if status == 416:
@@ -285,19 +285,22 @@ def _network_error(exc: BaseException) -> PhotoError:
     """urllib3's error (often a MaxRetryError wrapping the last cause) as a PhotoError."""
     if isinstance(exc, TooManyRedirects):
         return PhotoError("network", "the URL redirects too many times (more than %d); check it" % MAX_REDIRECTS)
-    if isinstance(exc, urllib3.exceptions.LocationParseError):
-        return PhotoError("network", "the URL, or the address the server redirected to, is malformed; check it")
     cause = getattr(exc, "reason", None) if isinstance(exc, urllib3.exceptions.MaxRetryError) else exc
     cause = cause if cause is not None else exc
     errors = urllib3.exceptions
     if isinstance(cause, (errors.SSLError, ssl.SSLError, ssl.CertificateError)):
         return PhotoError("network", "the server's TLS certificate could not be verified (set CA_BUNDLE for an "
                           "internal certificate authority)")
-    if isinstance(cause, FileNotFoundError):  # the CA bundle named by the environment is not there
-        return PhotoError("network", "the CA bundle file cannot be read; check CA_BUNDLE, or REQUESTS_CA_BUNDLE / "
-                          "CURL_CA_BUNDLE in the environment")
-    if isinstance(cause, errors.ProxyError) or isinstance(cause, errors.ProxySchemeUnknown):
+    if isinstance(exc, CaBundleError):
+        return PhotoError("network", "the CA bundle file cannot be read as PEM certificates; check CA_BUNDLE, or "
+                          "REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE in the environment")
+    if isinstance(cause, errors.ProxySchemeUnknown) and "socks" in str(cause).lower():
+        return PhotoError("network", "a SOCKS proxy needs the PySocks package, which ArcGIS Pro does not ship; "
+                          "use an HTTP proxy in HTTPS_PROXY / HTTP_PROXY")
+    if isinstance(cause, (errors.ProxyError, errors.ProxySchemeUnknown)):
         return PhotoError("network", "the proxy could not be used (check HTTPS_PROXY / HTTP_PROXY and NO_PROXY)")
+    if isinstance(cause, errors.LocationParseError):
+        return PhotoError("network", "the URL, or the address the server redirected to, is malformed; check it")
     timed_out = "timed out" in str(cause).lower()
     # NewConnectionError is a ConnectTimeoutError to urllib3: ask for it first.
     if isinstance(cause, errors.NewConnectionError) and not timed_out:

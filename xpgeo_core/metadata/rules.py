@@ -18,6 +18,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from urllib.parse import unquote, urlsplit
 
 from xpgeo_core import schema
+from xpgeo_core.http import without_credentials
 from xpgeo_core.metadata.photo import PhotoError, empty_attributes
 from xpgeo_core.metadata.tiff import first, values
 from xpgeo_core.metadata.xmp import parse_coordinate, parse_number
@@ -58,7 +59,10 @@ def build(facts: Facts, source: str, imagery_type: Optional[str]) -> Dict[str, A
     """All 17 attributes. Raises PhotoError when the photo cannot be placed; the partial
     attributes are then on the exception as ``.attributes``."""
     attrs = empty_attributes()
-    attrs["ImagePath"] = source
+    attrs["ImagePath"] = without_credentials(source)
+    if attrs["ImagePath"] != source:
+        facts.warnings.append("the URL's user:password was used to read the photo but is not written to the layer "
+                              "(ImagePath); the layer's viewers must reach the photo without it")
     attrs["Name"] = name_of(source)
     heading, reference = camera_heading(facts)
     attrs["CameraHeading"] = _round(heading, 6)

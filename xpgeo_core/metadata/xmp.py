@@ -29,6 +29,7 @@ NAMESPACES = {
 RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 MAX_XMP_BYTES = 2 * 1024 * 1024
 _UNSAFE = re.compile(r"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
+_UNSAFE_BYTES = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)  # the plain case, outside the envelope too
 
 
 class XmpRefused(ValueError):
@@ -44,17 +45,20 @@ def read_xmp(packet: bytes) -> Dict[str, str]:
     """
     if len(packet) > MAX_XMP_BYTES:
         raise XmpRefused("XMP packet of %d bytes is larger than %d bytes; ignored" % (len(packet), MAX_XMP_BYTES))
+    if _UNSAFE_BYTES.search(packet):
+        raise XmpRefused("XMP declares a DOCTYPE or entities; refused for safety and ignored")
     try:
         # The check below and the parser must see the same characters: the parser gets the
-        # decoded text, so no BOM or encoding= declaration can make it read other ones.
-        text = packet.decode("utf-8")
+        # decoded text, so no BOM or encoding= declaration can make it read other ones. Only
+        # the envelope is decoded: padding or a cut character after it does not cost the packet.
+        text = _envelope(packet).decode("utf-8").lstrip("\ufeff")
     except UnicodeDecodeError:
         raise XmpRefused("XMP is not UTF-8 text (XMP in a JPEG must be UTF-8); ignored") from None
     if _UNSAFE.search(text):
         raise XmpRefused("XMP declares a DOCTYPE or entities; refused for safety and ignored")
     try:
         parser = ET.XMLParser(encoding="utf-8")
-        parser.feed(_envelope(text))
+        parser.feed(text)
         root = parser.close()
     except (ET.ParseError, ValueError) as exc:
         raise XmpRefused("XMP is not well-formed XML (%s); ignored" % exc) from None
@@ -73,14 +77,15 @@ def read_xmp(packet: bytes) -> Dict[str, str]:
     return found
 
 
-def _envelope(text: str) -> str:
-    """The ``x:xmpmeta`` element (or ``rdf:RDF``), without xpacket wrappers or padding."""
-    for start_tag, end_tag in (("<x:xmpmeta", "</x:xmpmeta>"), ("<rdf:RDF", "</rdf:RDF>")):
-        start = text.find(start_tag)
-        end = text.rfind(end_tag)
+def _envelope(packet: bytes) -> bytes:
+    """The ``x:xmpmeta`` element (or ``rdf:RDF``), without xpacket wrappers or padding; the
+    whole packet when neither is there (a UTF-16 one, say, which the decoding then refuses)."""
+    for start_tag, end_tag in ((b"<x:xmpmeta", b"</x:xmpmeta>"), (b"<rdf:RDF", b"</rdf:RDF>")):
+        start = packet.find(start_tag)
+        end = packet.rfind(end_tag)
         if start >= 0 and end > start:
-            return text[start:end + len(end_tag)]
-    return text.strip("\x00 \r\n\t\ufeff")
+            return packet[start:end + len(end_tag)]
+    return packet.strip(b"\x00 \r\n\t")
 
 
 def _short(qualified: str) -> Optional[str]:
