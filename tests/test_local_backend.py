@@ -257,3 +257,21 @@ def test_toolbox_local_folder_uses_the_project_home_unless_a_folder_is_given(tmp
                                                         "output_folder": str(chosen)},
                          default_output_dir=str(home), environ={})
     assert elsewhere["out_service_url"] == str((chosen / "pro").resolve())
+
+
+def test_url_credentials_read_the_photo_but_reach_no_file_and_reruns_do_not_duplicate(tmp_path, photo_server, caplog):
+    """user:password@ in a photo URL opens the photo, but no layer file, report or log keeps it."""
+    settings = local_settings(tmp_path)
+    operations.create_layer(settings, "private")
+    url = good_urls(photo_server)[0].replace("http://", "http://ann:Pr1vate-pw@")
+    with caplog.at_level("DEBUG", logger="xpgeo"):
+        report = operations.append_images(settings, "private", urls=[url])
+        assert report.appended == 1
+        again = operations.append_images(settings, "private", urls=[url])
+    assert again.skipped == 1 and again.appended == 0
+    folder = tmp_path / "layers" / "private"
+    layer = read_layer(folder)
+    assert [f["properties"]["ImagePath"] for f in layer["features"]] == [good_urls(photo_server)[0]]
+    for path in folder.iterdir():
+        assert "Pr1vate-pw" not in path.read_text(encoding="utf-8", errors="replace"), path.name
+    assert "Pr1vate-pw" not in caplog.text and "Pr1vate-pw" not in json.dumps(report.to_dict())

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 from typing import Any, Dict, Mapping, Optional, Union
 from urllib.parse import urlsplit
 
@@ -24,6 +23,7 @@ from urllib3.util.retry import Retry
 
 from xpgeo_core import __version__
 from xpgeo_core.errors import RequestError, redact
+from xpgeo_core.urls import strip_query
 
 log = logging.getLogger("xpgeo.http")
 
@@ -149,22 +149,3 @@ def describe_request_failure(exc: requests.RequestException, url: str, secrets: 
         return RequestError(f"Could not connect to {where}.",
                             hint="Check the URL, that the server is running, and any proxy settings.")
     return RequestError(f"The request to {where} failed: {exc.__class__.__name__}.")
-
-
-def safe_url(url: str) -> str:
-    """A URL fit for messages and logs: no ``user:password@`` (cut up to the last ``@`` before
-    the path, so a password holding ``@``, ``?`` or ``#`` goes too, even at the cost of a
-    stranger URL), no query (presigned signatures, tokens) and no fragment."""
-    bare = re.sub(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/]*@", r"\1", url)
-    return strip_query(bare).split("#", 1)[0]
-
-
-def without_credentials(url: str) -> str:
-    """The URL without the ``user:password@`` of its authority (RFC 3986: up to the first
-    ``/``, ``?`` or ``#``), everything else kept: what may be stored or shown as the photo's URL."""
-    return re.sub(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/?#]*@", r"\1", url)
-
-
-def strip_query(url: str) -> str:
-    """Drop the query string: it may hold signatures (presigned S3) or, from other clients, tokens."""
-    return url.split("?", 1)[0]

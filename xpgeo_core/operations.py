@@ -24,6 +24,7 @@ from xpgeo_core.settings import Settings
 from xpgeo_core.urls import (MISSING_NAME, MISSING_NAME_OR_LIST, MISSING_NAME_OR_URL, UrlList, check_image_url,
                              check_layer_name, collect_urls, read_url_lines)
 from xpgeo_core.errors import ValidationError
+from xpgeo_core.urls import without_credentials
 
 log = logging.getLogger("xpgeo")
 
@@ -94,7 +95,7 @@ def append_images(settings: Settings, name: Optional[str], *, urls: Optional[Ite
     for line, url, first in gathered.duplicates:
         where = f"line {line}" if line else "a repeated entry"
         first_where = f"line {first}" if first else "an earlier entry"
-        log.info("Removed duplicate URL at %s (same as %s): %s", where, first_where, url)
+        log.info("Removed duplicate URL at %s (same as %s): %s", where, first_where, without_credentials(url))
 
     to_send = list(gathered.entries)
     if preflight and to_send:
@@ -152,4 +153,4 @@ def _merge(sent: list, backend_results: List[ImageResult], set_aside: List[Image
 def _log_failures(report: AppendReport) -> None:
     for result in report.failures():
         where = f" (line {result.line})" if result.line else ""
-        log.warning("Failed%s: %s: %s", where, result.url, result.reason)
+        log.warning("Failed%s: %s: %s", where, without_credentials(result.url), result.reason)

@@ -37,7 +37,8 @@ import urllib3
 from requests.utils import get_auth_from_url, get_environ_proxies, prepend_scheme_if_needed, select_proxy
 from urllib3.util.ssl_ import create_urllib3_context
 
-from xpgeo_core.http import USER_AGENT, make_retry, safe_url, tls_verify
+from xpgeo_core.http import USER_AGENT, make_retry, tls_verify
+from xpgeo_core.urls import safe_url
 
 MAX_REDIRECTS = 10
 
@@ -281,6 +282,8 @@ class _RedirectCookies:
                 cookies[name] = (value.strip(), "secure" in attributes)
 
     def header_for(self, url: str) -> Optional[str]:
+        if not self._by_host:  # the common case: no redirect, or none that set a cookie
+            return None
         parts = urlsplit(url)
         cookies = self._by_host.get((parts.hostname or "").lower(), {})
         https = parts.scheme.lower() == "https"

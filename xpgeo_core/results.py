@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Dict, List, Optional
 
+from xpgeo_core.urls import without_credentials
+
 APPENDED = "appended"
 FAILED = "failed"
 SKIPPED = "skipped"
@@ -64,7 +66,9 @@ class ImageResult:
     attributes: Optional[Dict[str, Any]] = None
 
     def to_dict(self) -> Dict[str, Any]:
-        out = {"url": self.url, "status": self.status, "reason": self.reason, "line": self.line}
+        """The result as written to JSON output and report files: the URL without any
+        ``user:password@`` (what the layer stores as ImagePath, too)."""
+        out = {"url": without_credentials(self.url), "status": self.status, "reason": self.reason, "line": self.line}
         if self.attributes is not None:
             out["attributes"] = self.attributes
         return out

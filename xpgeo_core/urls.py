@@ -150,3 +150,24 @@ def read_url_lines(path: str) -> List[Tuple[int, str]]:
         if line and not line.startswith("#"):
             pairs.append((number, line))
     return pairs
+
+
+# -- URLs in messages, logs and layers --------------------------------------------------
+
+def safe_url(url: str) -> str:
+    """A URL fit for messages and logs: no ``user:password@`` (cut up to the last ``@`` before
+    the path, so a password holding ``@``, ``?`` or ``#`` goes too, even at the cost of a
+    stranger URL), no query (presigned signatures, tokens) and no fragment."""
+    bare = re.sub(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/]*@", r"\1", url)
+    return strip_query(bare).split("#", 1)[0]
+
+
+def without_credentials(url: str) -> str:
+    """The URL without the ``user:password@`` of its authority (RFC 3986: up to the first
+    ``/``, ``?`` or ``#``), everything else kept: what may be stored or shown as the photo's URL."""
+    return re.sub(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/?#]*@", r"\1", url)
+
+
+def strip_query(url: str) -> str:
+    """Drop the query string: it may hold signatures (presigned S3) or, from other clients, tokens."""
+    return url.split("?", 1)[0]

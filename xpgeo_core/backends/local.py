@@ -39,6 +39,7 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence
 from xpgeo_core import __version__
 from xpgeo_core.backends.base import Backend
 from xpgeo_core.errors import ConfigError, ValidationError, XpgeoError
+from xpgeo_core.urls import safe_url, without_credentials
 from xpgeo_core.results import (APPENDED, FAILED, SKIPPED, AppendReport, CreateResult, HealthResult, ImageResult,
                                 Progress, ProgressCallback, no_progress)
 from xpgeo_core import schema
@@ -222,7 +223,7 @@ class LocalBackend(Backend):
         folder = self.layer_folder(name)
         _remove_stale_temporaries(folder)
         features = self._read_features(folder)
-        present = {f["properties"].get("ImagePath") for f in features}
+        present = {f["properties"].get("ImagePath") for f in features}  # URLs without user:password@
         next_id = max((int(f.get("id") or 0) for f in features), default=0) + 1
         report = AppendReport(backend=self.name, layer_name=folder.name,
                               extra={"layer_folder": str(folder), "preview": str(folder / PREVIEW_FILE)})
@@ -233,7 +234,7 @@ class LocalBackend(Backend):
         for number, chunk in enumerate(chunks, start=1):
             todo = []
             for url in chunk:
-                if url in present:
+                if without_credentials(url) in present:
                     results[url] = ImageResult(url, SKIPPED, ALREADY_PRESENT)
                 else:
                     todo.append(url)
@@ -245,7 +246,7 @@ class LocalBackend(Backend):
                     results[url] = result
                     if result.status == APPENDED:
                         features.append(feature_from_attributes(result.attributes, next_id))
-                        present.add(url)
+                        present.add(without_credentials(url))
                         next_id += 1
                         added += 1
                     else:
@@ -327,11 +328,11 @@ class LocalBackend(Backend):
         attributes = dict(info.attributes)
         if _finite(attributes.get("X")) is None or _finite(attributes.get("Y")) is None:
             return ImageResult(url, FAILED, NO_POSITION)
-        attributes["ImagePath"] = url  # the key reruns recognise the photo by
+        attributes["ImagePath"] = without_credentials(url)  # the key reruns recognise the photo by
         if not attributes.get("Name"):
             attributes["Name"] = url.rsplit("/", 1)[-1].split("?", 1)[0] or url
         for warning in getattr(info, "warnings", None) or ():
-            log.info("%s: %s", url, warning)
+            log.info("%s: %s", safe_url(url), warning)
         attributes["OBJECTID"] = object_id
         return ImageResult(url, APPENDED, attributes=attributes)
 

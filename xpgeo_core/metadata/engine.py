@@ -15,7 +15,7 @@ import warnings
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Callable, Deque, Iterable, Iterator, List, Optional
 
-from xpgeo_core.http import safe_url
+from xpgeo_core.urls import safe_url
 from xpgeo_core.photo_client import PhotoClient, make_photo_client
 from xpgeo_core.metadata import rules
 from xpgeo_core.metadata.fetch import BytesSource, is_remote, open_source

@@ -24,7 +24,7 @@ from urllib.request import url2pathname
 
 import urllib3
 
-from xpgeo_core.http import safe_url
+from xpgeo_core.urls import safe_url
 from xpgeo_core.photo_client import MAX_REDIRECTS, CaBundleError, PhotoClient, PhotoResponse, TooManyRedirects
 from xpgeo_core.metadata.photo import PhotoError
 

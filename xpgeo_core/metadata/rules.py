@@ -18,7 +18,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from urllib.parse import unquote, urlsplit
 
 from xpgeo_core import schema
-from xpgeo_core.http import without_credentials
+from xpgeo_core.urls import without_credentials
 from xpgeo_core.metadata.photo import PhotoError, empty_attributes
 from xpgeo_core.metadata.tiff import first, values
 from xpgeo_core.metadata.xmp import parse_coordinate, parse_number

@@ -32,6 +32,7 @@ from xpgeo_core.backends.portal import api
 from xpgeo_core.backends.portal.auth import make_auth
 from xpgeo_core.backends.portal.rest import PortalClient, is_transient
 from xpgeo_core.errors import AuthError, ConfigError, ServerError, ValidationError, XpgeoError
+from xpgeo_core.urls import without_credentials
 from xpgeo_core.results import (APPENDED, FAILED, SKIPPED, AppendReport, CreateResult, HealthResult, ImageResult,
                                 Progress, ProgressCallback, no_progress)
 from xpgeo_core.schema import OI_TYPE_KEYWORD, field_names, layer_definition
@@ -422,16 +423,18 @@ class PortalBackend(Backend):
                 results[url] = ImageResult(url, FAILED, f"the portal refused the feature: {said}{code}")
 
     def _present(self, layer_url: str, urls: Sequence[str]) -> Set[str]:
-        """Which of *urls* are already ``ImagePath`` values of the layer."""
+        """Which of *urls* are already ``ImagePath`` values of the layer (the layer holds a URL
+        without its ``user:password@``, as the engine writes it)."""
+        stored = {url: without_credentials(url) for url in urls}
         found: Set[str] = set()
-        for chunk in _query_chunks(urls):
+        for chunk in _query_chunks(sorted(set(stored.values()))):
             answer = api.query(self.client, layer_url, where=where_in(IMAGE_PATH, chunk), outFields=IMAGE_PATH,
                                returnGeometry=False)
             for feature in answer.get("features") or []:
                 value = (feature.get("attributes") or {}).get(IMAGE_PATH)
                 if isinstance(value, str):
                     found.add(value)
-        return found & set(urls)
+        return {url for url, path in stored.items() if path in found}
 
     def _find_layer(self, name: str) -> Dict[str, Any]:
         """The service, layer and item named *name* (a service name, its item title, or a
