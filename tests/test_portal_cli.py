@@ -361,6 +361,20 @@ def test_url_with_a_quote_is_found_on_rerun(portal, host, tmp_path):
     assert feature_paths(portal, "quotes") == [url]
 
 
+def test_url_credentials_are_not_stored_and_the_photo_is_found_on_rerun(portal, host, tmp_path):
+    create(portal, "private")
+    from xpgeo_core.sample_photos import make_jpeg
+
+    url = host.add("p.jpg", make_jpeg(lat=1.0, lon=2.0))
+    with_password = url.replace("http://", "http://ann:Pr1vate-pw@")
+    for expected in ("Appended 1, skipped 0", "Appended 0, skipped 1"):
+        code, out, err = run_cli(["append-image", "--name", "private", "--image-url", with_password],
+                                 user_env(portal))
+        assert code == 0, err
+        assert expected in out and "Pr1vate-pw" not in out + err
+    assert feature_paths(portal, "private") == [url]
+
+
 @pytest.mark.skipif(samples_dir() is None, reason="../shared/samples is absent")
 def test_append_real_sample_photos(portal, host, tmp_path, expected_samples):
     folder = samples_dir()
