@@ -79,7 +79,7 @@ class _Cache:
         """Up to *size* cached bytes from *offset* (fewer when the cached run ends)."""
         for s, block in self.blocks:
             if s <= offset < s + len(block):
-                return bytes(block[offset - s:offset - s + size])
+                return bytes(memoryview(block)[offset - s:offset - s + size])  # one copy, not two
         return b""
 
     def budget(self, want: int) -> int:

@@ -35,6 +35,8 @@ WANTED = {
 _TYPES = {1: ("B", 1), 2: ("s", 1), 3: ("H", 2), 4: ("I", 4), 5: ("II", 8), 6: ("b", 1), 7: ("s", 1),
           8: ("h", 2), 9: ("i", 4), 10: ("ii", 8), 11: ("f", 4), 12: ("d", 8)}
 MAX_ENTRIES = 1000  # real IFDs hold tens of entries; more means a corrupt count
+_ENTRY = {bo: struct.Struct(bo + "HHI") for bo in "<>"}  # tag, type, count of a 12-byte IFD entry
+_WORD = {bo: struct.Struct(bo + "I") for bo in "<>"}
 
 
 def read_exif(data: bytes) -> Dict[str, Dict[str, Any]]:
@@ -80,11 +82,11 @@ def _read_ifd(data: bytes, bo: str, offset: int, name: str, into: Dict[str, Any]
                          % (name, offset, count))
     wanted = WANTED[name]
     pointers: Dict[int, int] = {}
-    for i in range(count):
-        pos = offset + 2 + 12 * i
-        tag, kind, n = struct.unpack(bo + "HHI", data[pos:pos + 8])
+    entry, word = _ENTRY[bo], _WORD[bo]
+    for pos in range(offset + 2, offset + 2 + 12 * count, 12):
+        tag, kind, n = entry.unpack_from(data, pos)  # no slice copies: this loop runs for every photo
         if name == "ifd0" and tag in (EXIF_POINTER, GPS_POINTER) and kind in (4, 13) and n >= 1:
-            (pointers[tag],) = struct.unpack(bo + "I", data[pos + 8:pos + 12])
+            (pointers[tag],) = word.unpack_from(data, pos + 8)
             continue
         if tag not in wanted or kind not in _TYPES:
             continue
@@ -101,7 +103,7 @@ def _value(data: bytes, bo: str, pos: int, kind: int, n: int, ifd: str, tag: str
     if total <= 4:
         raw = data[pos + 8:pos + 8 + total]
     else:
-        (where,) = struct.unpack(bo + "I", data[pos + 8:pos + 12])
+        (where,) = _WORD[bo].unpack_from(data, pos + 8)
         if where + total > len(data):
             raise PhotoError("bad_offset", "EXIF tag %s points at offset %d, past the end of the %d-byte EXIF data"
                              % (tag, where, len(data)))
