@@ -126,3 +126,53 @@ class PhotoServer:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+class FolderServer:
+    """Serves one folder's files read-only at ``http://127.0.0.1:<port>/`` (``xpgeo demo --serve``).
+
+    Why: some browsers (and some company policies) block ``file://`` pages from loading
+    images; the layer folder over loopback HTTP shows the same page and photos. *port* 0
+    picks a free port; a taken port falls back to a free one.
+    """
+
+    def __init__(self, folder, port: int = 0) -> None:
+        import functools
+        from http.server import SimpleHTTPRequestHandler
+
+        class Handler(SimpleHTTPRequestHandler):
+            def log_message(self, format: str, *args) -> None:  # quiet: the demo prints its own lines
+                pass
+
+            def list_directory(self, path):  # the layer's files, not a browsable tree
+                self.send_error(404, "No index here: open preview.html")
+                return None
+
+        handler = functools.partial(Handler, directory=str(folder))
+        try:
+            self._server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+        except OSError:
+            self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="xpgeo-demo-folder", daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}/"
+
+    def start(self) -> "FolderServer":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._thread.is_alive():
+            self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> "FolderServer":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
