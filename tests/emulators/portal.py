@@ -29,7 +29,13 @@ Knobs (attributes of :class:`PortalState`, settable at any time):
   (connection closed, nothing done), ``drop_after`` (done, then closed unanswered),
   ``expire_token`` (every token revoked: this call gets 498), ``down`` (the portal
   stops answering from this call on);
-* ``fail_image_paths``: features whose ImagePath contains one of these fail in ``addResults``.
+* ``fail_image_paths``: features whose ImagePath contains one of these fail in ``addResults``;
+* ``layer_type_rule`` (what a layer's ``type`` becomes; nobody outside Esri knows what a live
+  server does, so each plausible server is a setting): ``keep`` (default: the type sent in
+  addToDefinition, "Feature Layer" when none), ``promote_on_update`` (as keep, and an
+  updateDefinition giving ``orientedImageryInfo`` also makes the layer an "Oriented Imagery
+  Layer"), ``refuse_oi_type`` (addToDefinition with type "Oriented Imagery Layer" is refused;
+  updateDefinition's ``orientedImageryInfo`` is kept on a plain "Feature Layer").
 
 Run on its own: ``python tests/emulators/portal.py --port 0 [--tls CERT KEY]`` prints the
 portal URL (the value for ``PORTAL_URL``) as its first line and serves until stopped.
@@ -106,6 +112,7 @@ class PortalState:
     taken_names: Set[str] = field(default_factory=set)
     faults: Dict[str, Dict[int, str]] = field(default_factory=dict)
     fail_image_paths: Set[str] = field(default_factory=set)
+    layer_type_rule: str = "keep"
     current_version: str = "2024.1"
     enterprise_version: Optional[str] = "11.3.0"
     enterprise_build: Optional[str] = "51575"
@@ -214,7 +221,8 @@ class PortalEmulator(LoopbackServer):
             CREATE TABLE tokens(token TEXT PRIMARY KEY, username TEXT, referer TEXT, expires REAL);
             CREATE TABLE items(id TEXT PRIMARY KEY, owner TEXT, name TEXT, title TEXT, type TEXT, url TEXT,
                                type_keywords TEXT, tags TEXT, snippet TEXT, access TEXT, extent TEXT,
-                               created INTEGER, modified INTEGER);
+                               created INTEGER, modified INTEGER, folder TEXT, data TEXT);
+            CREATE TABLE folders(id TEXT PRIMARY KEY, owner TEXT, title TEXT, created INTEGER);
             CREATE TABLE services(name TEXT PRIMARY KEY COLLATE NOCASE, item_id TEXT, definition TEXT);
             CREATE TABLE layers(service TEXT COLLATE NOCASE, layer_id INTEGER, definition TEXT,
                                 PRIMARY KEY(service, layer_id));
@@ -288,7 +296,7 @@ class PortalEmulator(LoopbackServer):
                 "type": row["type"], "typeKeywords": json.loads(row["type_keywords"]),
                 "tags": json.loads(row["tags"]), "snippet": row["snippet"], "url": row["url"],
                 "access": row["access"], "extent": json.loads(row["extent"]), "created": row["created"],
-                "modified": row["modified"], "ownerFolder": None, "isOrgItem": True}
+                "modified": row["modified"], "ownerFolder": row["folder"], "isOrgItem": True}
 
     def _service_json(self, row: sqlite3.Row) -> Dict[str, Any]:
         definition = json.loads(row["definition"])
@@ -309,7 +317,7 @@ class PortalEmulator(LoopbackServer):
         layer = json.loads(rows[0]["definition"])
         service_def = json.loads(rows[0]["sdef"])
         layer["id"] = layer_id
-        layer["type"] = "Oriented Imagery Layer" if layer.get("orientedImageryInfo") else "Feature Layer"
+        layer["type"] = layer.get("type") or "Feature Layer"  # see the layer_type_rule knob
         layer["currentVersion"] = 11.3
         layer.setdefault("maxRecordCount", service_def.get("maxRecordCount", 1000))
         layer["capabilities"] = service_def.get("capabilities", "Query")
@@ -507,16 +515,26 @@ class _Handler(BaseHTTPRequestHandler):
             return emu.user_json(self._need_user(user))
         if sub == "/search":
             return self._search(params, user)
+        match = re.fullmatch(r"/content/items/([0-9a-f]+)/data", sub)
+        if match:
+            item = self._readable_item(match.group(1), user)
+            rows = emu._rows("SELECT data FROM items WHERE id = ?", item["id"])
+            return json.loads(rows[0]["data"]) if rows and rows[0]["data"] else {}
+        match = re.fullmatch(r"/content/users/([^/]+)/createFolder", sub)
+        if match:
+            return self._create_folder(match.group(1), params, user)
+        match = re.fullmatch(r"/content/users/([^/]+)/([0-9a-f]{32})/delete", sub)
+        if match:
+            return self._delete_folder(match.group(1), match.group(2), user)
+        match = re.fullmatch(r"/content/users/([^/]+)(?:/([0-9a-f]{32}))?", sub)
+        if match:
+            return self._user_content(match.group(1), match.group(2), params, user)
         match = re.fullmatch(r"/content/items/([0-9a-f]+)", sub)
         if match:
-            item = emu.item(match.group(1))
-            if item is None or (item["access"] == "private" and item["owner"] != user) or (
-                    item["access"] == "org" and not user):
-                raise _err(NO_ITEM)
-            return item
+            return self._readable_item(match.group(1), user)
         match = re.fullmatch(r"/content/users/([^/]+)(?:/([^/]+))?/createService", sub)
         if match:
-            return self._create_service(match.group(1), params, user)
+            return self._create_service(match.group(1), params, user, match.group(2))
         match = re.fullmatch(r"/content/users/([^/]+)(?:/([^/]+))?/items/([0-9a-f]+)/(update|share|delete)", sub)
         if match:
             owner, item_id, action = match.group(1), match.group(3), match.group(4)
@@ -527,6 +545,13 @@ class _Handler(BaseHTTPRequestHandler):
                 raise _err(NO_ITEM)
             return getattr(self, "_item_" + action)(item, params)
         raise _err(INVALID_URL)
+
+    def _readable_item(self, item_id: str, user: Optional[str]) -> Dict[str, Any]:
+        item = self.emulator.item(item_id)
+        if item is None or (item["access"] == "private" and item["owner"] != user) or (
+                item["access"] == "org" and not user):
+            raise _err(NO_ITEM)
+        return item
 
     def _generate_token(self, params: Dict[str, str]) -> Any:
         emu = self.emulator
@@ -571,10 +596,69 @@ class _Handler(BaseHTTPRequestHandler):
         return {"query": params.get("q", ""), "total": len(results), "start": start, "num": num,
                 "nextStart": next_start, "results": page}
 
-    def _create_service(self, owner: str, params: Dict[str, str], user: Optional[str]) -> Any:
+    def _user_content(self, owner: str, folder: Optional[str], params: Dict[str, str],
+                      user: Optional[str]) -> Any:
+        """``content/users/<u>[/<folder>]``: the owner's items in one folder, paged, and at the root
+        the folders (read from the database: no index lag)."""
         emu = self.emulator
         if self._need_user(user) != owner:
             raise _err(NO_PERMISSION)
+        current = None
+        if folder:
+            rows = emu._rows("SELECT * FROM folders WHERE id = ? AND owner = ?", folder, owner)
+            if not rows:
+                raise _bad_request("Folder not found.", f"Folder {folder} does not exist.")
+            current = {"username": owner, "id": rows[0]["id"], "title": rows[0]["title"],
+                       "created": rows[0]["created"]}
+        items = [emu._item_json(r) for r in emu._rows(
+            "SELECT * FROM items WHERE owner = ? AND folder IS ? ORDER BY created", owner, folder)]
+        start = max(1, int(params.get("start") or 1))
+        num = min(100, max(0, int(params.get("num") or 10)))
+        page = items[start - 1:start - 1 + num]
+        answer = {"username": owner, "total": len(items), "start": start, "num": num,
+                  "nextStart": start + len(page) if start - 1 + len(page) < len(items) else -1,
+                  "currentFolder": current, "items": page}
+        if not folder:
+            answer["folders"] = [{"username": owner, "id": r["id"], "title": r["title"], "created": r["created"]}
+                                 for r in emu._rows("SELECT * FROM folders WHERE owner = ? ORDER BY created", owner)]
+        return answer
+
+    def _create_folder(self, owner: str, params: Dict[str, str], user: Optional[str]) -> Any:
+        emu = self.emulator
+        if self.command != "POST":
+            raise _bad_request("Unable to create folder.", "The operation requires POST.")
+        if self._need_user(user) != owner:
+            raise _err(NO_PERMISSION)
+        title = (params.get("title") or "").strip()
+        if not title:
+            raise _bad_request("Unable to create folder.", "'title' must be specified.")
+        if emu._rows("SELECT 1 FROM folders WHERE owner = ? AND title = ? COLLATE NOCASE", owner, title):
+            raise _bad_request("Unable to create folder.", f"Folder '{title}' already exists.")
+        folder = {"username": owner, "id": uuid.uuid4().hex, "title": title}
+        with emu.lock:
+            emu.db.execute("INSERT INTO folders VALUES (?,?,?,?)", (folder["id"], owner, title,
+                                                                    int(time.time() * 1000)))
+        return {"success": True, "folder": folder}
+
+    def _delete_folder(self, owner: str, folder: str, user: Optional[str]) -> Any:
+        emu = self.emulator
+        if self._need_user(user) != owner:
+            raise _err(NO_PERMISSION)
+        if not emu._rows("SELECT 1 FROM folders WHERE id = ? AND owner = ?", folder, owner):
+            raise _bad_request("Unable to delete folder.", f"Folder {folder} does not exist.")
+        with emu.lock:
+            for row in emu._rows("SELECT * FROM items WHERE folder = ?", folder):
+                self._item_delete(emu._item_json(row), {})
+            emu.db.execute("DELETE FROM folders WHERE id = ?", (folder,))
+        return {"success": True, "folder": {"username": owner, "id": folder}}
+
+    def _create_service(self, owner: str, params: Dict[str, str], user: Optional[str],
+                        folder: Optional[str] = None) -> Any:
+        emu = self.emulator
+        if self._need_user(user) != owner:
+            raise _err(NO_PERMISSION)
+        if folder and not emu._rows("SELECT 1 FROM folders WHERE id = ? AND owner = ?", folder, owner):
+            raise _bad_request("Unable to create service.", f"Folder {folder} does not exist.")
         if "portal:publisher:publishFeatures" not in emu.user_json(owner)["privileges"]:
             raise _err(NO_PERMISSION)
         if params.get("outputType") != "featureService":
@@ -599,10 +683,10 @@ class _Handler(BaseHTTPRequestHandler):
         definition.setdefault("maxRecordCount", 1000)
         definition["serviceDescription"] = definition.get("serviceDescription", "")
         with emu.lock:
-            emu.db.execute("INSERT INTO items VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            emu.db.execute("INSERT INTO items VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                            (item_id, owner, name, params.get("title") or name, "Feature Service", url,
                             json.dumps(HOSTED_KEYWORDS), json.dumps(tags), params.get("snippet", ""), "private",
-                            json.dumps([]), now, now))
+                            json.dumps([]), now, now, folder, None))
             emu.db.execute("INSERT INTO services VALUES (?,?,?)", (name, item_id, json.dumps(definition)))
         return {"encodedServiceURL": url, "isView": False, "itemId": item_id, "name": name,
                 "serviceItemId": item_id, "serviceurl": url, "size": -1, "success": True,
@@ -624,6 +708,12 @@ class _Handler(BaseHTTPRequestHandler):
         for key in ("title", "snippet"):
             if key in params:
                 self._touch(item["id"], key, params[key])
+        if "text" in params:  # the item's data (JSON items: the text itself)
+            try:
+                json.loads(params["text"] or "{}")
+            except ValueError:
+                raise _bad_request("Unable to update item.", "Invalid text: not JSON.") from None
+            self._touch(item["id"], "data", params["text"])
         if "extent" in params:
             text = params["extent"].strip()
             try:
@@ -716,6 +806,10 @@ class _Handler(BaseHTTPRequestHandler):
                     if not any(f.get("type") == "esriFieldTypeOID" for f in fields):
                         raise _bad_request("Unable to add feature service definition.",
                                            "The layer has no ObjectID field.")
+                    if (emu.state.layer_type_rule == "refuse_oi_type"
+                            and layer.get("type") == "Oriented Imagery Layer"):
+                        raise _bad_request("Unable to add feature service definition.",
+                                           "Layer type 'Oriented Imagery Layer' is not supported.")
                     stored = dict(layer)
                     stored.pop("id", None)
                     emu.db.execute("INSERT INTO layers VALUES (?,?,?)",
@@ -737,7 +831,11 @@ class _Handler(BaseHTTPRequestHandler):
                     if not rows:
                         raise _bad_request("Unable to update the definition.", "Invalid layer id.")
                     current = json.loads(rows[0]["definition"])
+                    kind = current.get("type")
                     current.update(update)
+                    current["type"] = kind  # a layer's type is set by addToDefinition ...
+                    if emu.state.layer_type_rule == "promote_on_update" and update.get("orientedImageryInfo"):
+                        current["type"] = "Oriented Imagery Layer"  # ... except on this kind of server
                     emu.db.execute("UPDATE layers SET definition = ? WHERE service = ? AND layer_id = ?",
                                    (json.dumps(current), service["name"], int(match.group(1))))
             return {"success": True}
