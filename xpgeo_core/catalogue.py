@@ -211,6 +211,9 @@ GLOBAL_PARAMS: Tuple[Param, ...] = CLI_GLOBAL_PARAMS + tuple(p for p in CONNECTI
 _LAYER_NAME = Param("layer_name", "Layer name", "GPString", "Required",
                     help="Name of the OI layer (feature service). For appends, the layer must already exist.",
                     flags=("--name",), metavar="NAME", cli_help="layer (feature service) name")
+_EXISTING_LAYER = Param("layer_name", "Layer name", "GPString", "Required",
+                        help="Name of the OI layer (feature service). For appends, the layer must already exist.",
+                        flags=("--name",), metavar="NAME", cli_help="name of the existing layer")
 _IMAGERY_TYPE = Param("imagery_type", "Imagery type", "GPString", value_list=IMAGERY_TYPES,
                       help="Horizontal, Oblique, Nadir, 360 or Inspection. Empty: the server's default on create; "
                            "on append, each photo's own metadata decides.",
@@ -330,9 +333,7 @@ CREATE_LAYER = ToolSpec(
 APPEND_IMAGE = ToolSpec(
     "AppendImage", "append-image", "Append Image",
     "Appends one photo, by URL, to an existing Oriented Imagery layer.",
-    (Param("layer_name", "Layer name", "GPString", "Required",
-           help="Name of the OI layer (feature service). For appends, the layer must already exist.",
-           flags=("--name",), metavar="NAME", cli_help="name of the existing layer"),
+    (_EXISTING_LAYER,
      Param("image_url", "Image URL", "GPString", "Required",
            help="http(s) URL of the photo (a presigned S3 URL works). Spaces must be encoded as %20.",
            flags=("--image-url",), metavar="URL", cli_help="http(s) URL of the photo"),
@@ -344,9 +345,7 @@ APPEND_IMAGES = ToolSpec(
     "AppendImages", "append-images", "Append Images",
     "Appends a list of photos, by URL, to an existing Oriented Imagery layer, in chunks. Every image ends "
     "appended, skipped (already in the layer) or failed with its reason.",
-    (Param("layer_name", "Layer name", "GPString", "Required",
-           help="Name of the OI layer (feature service). For appends, the layer must already exist.",
-           flags=("--name",), metavar="NAME", cli_help="name of the existing layer"),
+    (_EXISTING_LAYER,
      Param("url_file", "URL list file", "DEFile", file_types=("txt", "csv", "lst"),
            help="Text file with one image URL per line (UTF-8; blank lines and # comments are skipped).",
            flags=("--file",), metavar="PATH", cli_help="text file with one image URL per line",
