@@ -90,12 +90,21 @@ def build(facts: Facts, source: str, imagery_type: Optional[str], *,
         exc.attributes = attrs
         raise
     attrs["X"], attrs["Y"] = lon, lat
-    if attrs["CameraHeadingReference"] == "M" and attrs["CameraHeading"] is not None:
-        turned = geomag.true_north(attrs["CameraHeading"], lat=lat, lon=lon, height_m=attrs["Z"],
-                                   when=attrs["AcquisitionDate"], enabled=magnetic_correction)
-        attrs["CameraHeading"], attrs["CameraHeadingReference"] = _round(turned.heading, 6), turned.reference
-        facts.warnings.extend(turned.warnings)
+    true_north(facts, attrs, magnetic_correction)
     return attrs
+
+
+def true_north(facts: Facts, attrs: Dict[str, Any], enabled: bool = True) -> None:
+    """The place where a magnetic heading (``CameraHeadingReference`` "M") becomes a true one,
+    once the position, height and date are known: the World Magnetic Model (``geomag.py``) at
+    X, Y, Z and AcquisitionDate; or, when it cannot or *enabled* is off, it stays as recorded.
+    Either way the photo's warnings say what happened. True headings cost nothing here."""
+    if attrs["CameraHeadingReference"] != "M" or attrs["CameraHeading"] is None:
+        return
+    turned = geomag.true_north(attrs["CameraHeading"], lat=attrs["Y"], lon=attrs["X"], height_m=attrs["Z"],
+                               when=attrs["AcquisitionDate"], enabled=enabled)
+    attrs["CameraHeading"], attrs["CameraHeadingReference"] = _round(turned.heading, 6), turned.reference
+    facts.warnings.extend(turned.warnings)
 
 
 def _round(value: Optional[float], digits: int) -> Optional[float]:
