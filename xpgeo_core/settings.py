@@ -33,7 +33,10 @@ from xpgeo_core.errors import REDACTED, ConfigError
 log = logging.getLogger("xpgeo.settings")
 
 CONFIG_FILE_NAME = "xpgeo.env"
-BACKENDS = ("auto", "xpgeo", "portal", "local")
+BACKEND_LABELS: Dict[str, str] = {"auto": "Auto", "xpgeo": "XPGEO server", "portal": "Portal",
+                                  "local": "Local folder"}
+"""Every backend name (the ``backend`` setting's values) with the label the tools show. The one list."""
+BACKENDS = tuple(BACKEND_LABELS)
 IMAGERY_TYPES = ("Horizontal", "Oblique", "Nadir", "360", "Inspection")
 
 
@@ -132,6 +135,7 @@ def _parse_url(text: str) -> Optional[str]:
 def _parse_backend(text: str) -> str:
     value = str(text).strip().lower() or "auto"
     aliases = {"server": "xpgeo", "rest": "xpgeo", "xpgeo_rest": "xpgeo", "folder": "local"}
+    aliases.update({label.lower(): name for name, label in BACKEND_LABELS.items()})  # the tools' labels
     value = aliases.get(value, value)
     if value not in BACKENDS:
         raise ValueError("expected one of " + ", ".join(BACKENDS))
