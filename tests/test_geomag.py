@@ -139,8 +139,12 @@ def test_a_magnetic_heading_becomes_true_north_with_the_warning():
     a = info.attributes
     assert info.ok and a["CameraHeadingReference"] == "T"
     assert a["CameraHeading"] == pytest.approx(123.4 + declination, abs=1e-4)
-    note = "CameraHeading 123.4° magnetic corrected to %.1f° true (declination %+.1f°, WMM2025 at 2026-06-15)" % (
-        123.4 + declination, declination)
+    horizontal = pygeomag.GeoMag(coefficients_file="wmm/WMM_2025.COF").calculate(
+        glat=45.4215, glon=-75.6972, alt=0.07, time=geomag.decimal_year(dt.datetime(2026, 6, 15, 16))).h
+    uncertainty = (0.26 ** 2 + (5417.0 / horizontal) ** 2) ** 0.5  # the WMM2025 report's error model
+    assert 0.3 < uncertainty < 0.6
+    note = ("CameraHeading 123.4° magnetic corrected to %.1f° true (declination %+.1f° ± %.1f°, WMM2025 at "
+            "2026-06-15)" % (123.4 + declination, declination, uncertainty))
     assert note in info.warnings
 
 

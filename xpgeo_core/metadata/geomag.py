@@ -14,9 +14,11 @@ process; importing this module reads nothing. The maths follow the WMM technical
 geocentric spherical coordinates, Schmidt semi-normalised associated Legendre functions, the
 field in the geocentric frame, rotated back to the geodetic frame; declination = atan2(Y, X).
 
-The model's own accuracy (its technical report's error budget) is about 0.4–0.5° of declination
-at mid latitudes, worse near the magnetic poles, where a compass itself is unreliable: headings
-there are still corrected but the photo is told so (the horizontal field is below 6000 nT).
+The model's own accuracy is its technical report's error model: one standard deviation of
+declination is sqrt(0.26² + (c/H)²) degrees, H the horizontal field in nT, c 5417 nT for WMM2025
+and 5625 nT for WMM2020; about 0.3–0.5° at mid latitudes, more near the magnetic poles, where a
+compass itself is unreliable: headings there are still corrected but the photo is told so (the
+horizontal field is below 6000 nT).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ REFERENCE_RADIUS = 6371.2                 # km, the geomagnetic reference radius
 LIFESPAN_YEARS = 5.0                      # each WMM is valid for five years from its epoch
 HEIGHT_RANGE_M = (-1000.0, 850000.0)      # heights the WMM is specified for (−1 km to 850 km)
 CAUTION_NT = 6000.0                       # horizontal field below this: compass unreliable (NOAA's caution zone)
+DECLINATION_ERROR = {"WMM2025": (0.26, 5417.0), "WMM2020": (0.26, 5625.0)}  # (degrees, nT): the error model
 MODEL_DIR = Path(__file__).with_name("wmm")
 MODEL_FILES = ("WMM2025.COF", "WMM2020.COF")
 
@@ -260,6 +263,15 @@ def _field(model: Model, lat: float, lon: float, height_km: float, year: float) 
     return x, east, zz
 
 
+def declination_uncertainty(model_name: str, horizontal_nt: float) -> Optional[float]:
+    """One standard deviation of the model's declination, in degrees, where the horizontal field is
+    *horizontal_nt*: sqrt(a² + (b/H)²) with the model's (a, b); None for a model without an error model."""
+    if model_name not in DECLINATION_ERROR:
+        return None
+    constant, per_nt = DECLINATION_ERROR[model_name]
+    return min(180.0, math.hypot(constant, per_nt / max(horizontal_nt, 1e-9)))
+
+
 def decimal_year(moment: Union[dt.date, dt.datetime]) -> float:
     """2025.0 at the start of 1 January 2025; the fraction counts days (and time) of that year."""
     start = dt.datetime(moment.year, 1, 1)
@@ -298,6 +310,7 @@ class Correction:
     reference: str            # "T" when corrected, else "M"
     warnings: Tuple[str, ...]
     declination: Optional[float] = None
+    uncertainty: Optional[float] = None
     model: Optional[str] = None
 
 
@@ -341,10 +354,12 @@ def true_north(heading: float, *, lat: Optional[float], lon: Optional[float], he
     x, y, _z = model.field(lat, lon, height, year)
     declination = math.degrees(math.atan2(y, x))
     corrected = (heading + declination) % 360.0
-    notes = ["CameraHeading %.1f° magnetic corrected to %.1f° true (declination %+.1f°, %s at %s)"
-             % (heading, corrected, declination, model.name, moment.date().isoformat())]
     horizontal = math.hypot(x, y)
+    uncertainty = declination_uncertainty(model.name, horizontal)
+    notes = ["CameraHeading %.1f° magnetic corrected to %.1f° true (declination %+.1f°%s, %s at %s)"
+             % (heading, corrected, declination, "" if uncertainty is None else " ± %.1f°" % uncertainty,
+                model.name, moment.date().isoformat())]
     if horizontal < CAUTION_NT:
         notes.append("the horizontal magnetic field here is only %.0f nT (under %.0f nT, near a magnetic pole): the "
                      "compass heading the photo recorded is unreliable" % (horizontal, CAUTION_NT))
-    return Correction(corrected, "T", tuple(notes), declination, model.name)
+    return Correction(corrected, "T", tuple(notes), declination, uncertainty, model.name)
