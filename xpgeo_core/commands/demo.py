@@ -19,7 +19,7 @@ from xpgeo_core.commands._report import exit_code, print_summary
 from xpgeo_core.demo import PhotoServer, demo_photos, run_demo
 from xpgeo_core.demo.run import DEFAULT_NAME, demo_settings, preview_folder
 from xpgeo_core.demo.server import FolderServer
-from xpgeo_core.toolbox import compact_json
+from xpgeo_core.catalogue import compact_json
 
 NAME = "demo"
 HELP = "make ~24 sample photos, serve them locally and build an OI layer from them"
