@@ -14,6 +14,7 @@ import math
 import posixpath
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Dict, List, Optional, Tuple
 from urllib.parse import unquote, urlsplit
 
@@ -21,10 +22,10 @@ from xpgeo_core import schema
 from xpgeo_core.urls import without_credentials
 from xpgeo_core.metadata.photo import PhotoError, empty_attributes
 from xpgeo_core.metadata.tiff import first, values
+from xpgeo_core.metadata.vendors import NADIR_BELOW, RULES, OrientationRule
 from xpgeo_core.metadata.xmp import parse_coordinate, parse_number
 
 DIAGONAL_35MM = 43.2666  # mm: diagonal of the 36 x 24 mm frame, sqrt(36² + 24²)
-NADIR_PITCH = -80.0      # DJI gimbal pitch at or below this is a nadir photo
 MM_PER_UNIT = {2: 25.4, 3: 10.0, 4: 1.0, 5: 0.001}  # FocalPlaneResolutionUnit: inch, cm, mm, µm
 ROTATION = {1: 0, 2: 0, 3: 180, 4: 180, 5: 270, 6: 90, 7: 90, 8: 270}
 
@@ -43,16 +44,46 @@ class Facts:
     def xnum(self, name: str) -> Optional[float]:
         return parse_number(self.xmp.get(name))
 
-    @property
-    def is_dji(self) -> bool:
-        """A DJI drone photo: any property in DJI's ``drone-dji`` XMP namespace (gimbal angles,
-        RelativeAltitude, flight angles...). EXIF Make "DJI" alone is not enough: DJI's
-        handheld cameras write it too, and they shoot horizontally."""
-        return any(k.startswith("drone-dji:") for k in self.xmp)
+    @cached_property
+    def orientation(self) -> Optional["Orientation"]:
+        """The camera angles of the first vendor row (:data:`vendors.RULES`) the photo has any of."""
+        for rule in RULES:
+            yaw, pitch, roll = self.xnum(rule.yaw), self.xnum(rule.pitch), self.xnum(rule.roll)
+            if yaw is None and pitch is None and roll is None:
+                continue
+            make = str(self.ifd0.get("Make") or self.xmp.get("tiff:Make") or "")
+            return Orientation(rule, yaw, None if pitch is None else rule.oi_pitch(pitch), pitch,
+                               None if roll is None else roll * rule.roll_factor(make))
+        return None
+
+    @cached_property
+    def drone(self) -> Optional[OrientationRule]:
+        """The vendor row of a drone photo: one with camera angles, or any property in a drone
+        maker's own namespace (DJI's ``drone-dji``: gimbal angles, RelativeAltitude, flight
+        angles...). EXIF Make "DJI" alone is not enough: DJI's handheld cameras write it too,
+        and they shoot horizontally."""
+        if self.orientation is not None:
+            return self.orientation.rule
+        for rule in RULES:
+            if rule.marks_drone_photo and any(k.startswith(rule.prefix + ":") for k in self.xmp):
+                return rule
+        return None
 
     @property
     def equirectangular(self) -> bool:
         return self.xmp.get("GPano:ProjectionType", "").strip().lower() == "equirectangular"
+
+
+@dataclass(frozen=True)
+class Orientation:
+    """A vendor's camera angles: yaw as written, pitch already as an OI pitch (0 down, 90
+    horizontal; ``raw_pitch`` as written), roll with the vendor's sign applied."""
+
+    rule: OrientationRule
+    yaw: Optional[float]
+    pitch: Optional[float]
+    raw_pitch: Optional[float]
+    roll: Optional[float]
 
 
 def build(facts: Facts, source: str, imagery_type: Optional[str]) -> Dict[str, Any]:
@@ -201,7 +232,8 @@ def altitude(facts: Facts) -> Optional[float]:
 # -- orientation ------------------------------------------------------------------------------
 
 def camera_heading(facts: Facts) -> Tuple[Optional[float], Optional[str]]:
-    """(heading, 'T'|'M'|None): GPSImgDirection, else DJI gimbal yaw, else GPano pose heading.
+    """(heading, 'T'|'M'|None): GPSImgDirection, else the vendor's camera yaw (DJI gimbal yaw,
+    Parrot, Skydio, Pix4D ``Camera:Yaw``: :mod:`vendors`), else GPano pose heading.
 
     GPSTrack (direction of travel) is never used: a phone carried forward while shooting
     sideways would point every camera the wrong way.
@@ -217,9 +249,9 @@ def camera_heading(facts: Facts) -> Tuple[Optional[float], Optional[str]]:
             facts.warnings.append("CameraHeading is relative to magnetic north (GPSImgDirectionRef M), not true "
                                   "north: it may be off by the local magnetic declination")
         return direction % 360.0, reference
-    yaw = facts.xnum("drone-dji:GimbalYawDegree")
-    if yaw is not None:
-        return yaw % 360.0, None
+    vendor = facts.orientation
+    if vendor is not None and vendor.yaw is not None:
+        return vendor.yaw % 360.0, None
     if facts.equirectangular:
         pose = facts.xnum("GPano:PoseHeadingDegrees")
         if pose is not None:
@@ -228,43 +260,49 @@ def camera_heading(facts: Facts) -> Tuple[Optional[float], Optional[str]]:
 
 
 def camera_pitch(facts: Facts) -> Optional[float]:
-    """90 + DJI gimbal pitch (−90 nadir → 0), or 90 + GPano pose pitch; else None (layer default)."""
-    pitch = facts.xnum("drone-dji:GimbalPitchDegree")
-    if pitch is None:
-        pitch = facts.xnum("GPano:PosePitchDegrees")
-    if pitch is None:
-        return None
-    value = 90.0 + pitch
+    """The vendor's camera pitch as an OI pitch (DJI: 90 + gimbal pitch, −90 nadir → 0; Pix4D
+    ``Camera:Pitch`` as written, 0 nadir), else 90 + GPano pose pitch; else None (layer default)."""
+    vendor = facts.orientation
+    if vendor is not None and vendor.pitch is not None:
+        value, name, raw = vendor.pitch, vendor.rule.pitch, vendor.raw_pitch
+    else:
+        raw = facts.xnum("GPano:PosePitchDegrees")
+        if raw is None:
+            return None
+        value, name = 90.0 + raw, "GPano:PosePitchDegrees"
     if not 0.0 <= value <= 180.0:
-        facts.warnings.append("CameraPitch %.2f is outside 0–180 (gimbal pitch %.2f)" % (value, pitch))
+        facts.warnings.append("CameraPitch %.2f is outside 0–180 (%s %.2f)" % (value, name, raw))
     return value
 
 
 def camera_roll(facts: Facts) -> Optional[float]:
-    roll = facts.xnum("drone-dji:GimbalRollDegree")
-    if roll is None:
-        roll = facts.xnum("GPano:PoseRollDegrees")
-    return roll
+    vendor = facts.orientation
+    if vendor is not None and vendor.roll is not None:
+        return vendor.roll
+    return facts.xnum("GPano:PoseRollDegrees")
 
 
 def camera_height(facts: Facts) -> Optional[float]:
-    """DJI RelativeAltitude: height above the take-off point (= above ground only on flat terrain)."""
-    height = facts.xnum("drone-dji:RelativeAltitude")
+    """The drone's height above its take-off point (DJI, Skydio RelativeAltitude): that is height
+    above ground only on flat terrain."""
+    rule = facts.drone
+    height = facts.xnum(rule.height) if rule is not None and rule.height else None
     if height is None:
         return None
     if height < 0:
-        facts.warnings.append("DJI RelativeAltitude %.2f m is below the take-off point; CameraHeight left empty"
-                              % height)
+        facts.warnings.append("%s %.2f m is below the take-off point; CameraHeight left empty" % (rule.height, height))
         return None
     return height
 
 
 def oriented_imagery_type(facts: Facts) -> str:
+    """360 for equirectangular photos; a drone photo is Nadir when its camera looks within 10° of
+    straight down (DJI gimbal pitch ≤ −80), else Oblique; everything else Horizontal."""
     if facts.equirectangular:
         return "360"
-    if facts.is_dji:
-        pitch = facts.xnum("drone-dji:GimbalPitchDegree")
-        return "Nadir" if pitch is not None and pitch <= NADIR_PITCH else "Oblique"
+    if facts.drone is not None:
+        pitch = facts.orientation.pitch if facts.orientation is not None else None
+        return "Nadir" if pitch is not None and pitch <= NADIR_BELOW else "Oblique"
     return "Horizontal"
 
 
