@@ -96,10 +96,10 @@ def test_a_pix4d_namespace_without_angles_is_not_a_drone_photo():
     assert a["OrientedImageryType"] == "Oblique"
 
 
-def test_an_implausible_vendor_pitch_is_kept_with_a_warning_naming_the_tag():
+def test_an_impossible_vendor_pitch_is_left_empty_with_a_warning_naming_the_tag():
     a, warnings = attrs(xmp_props={"drone-parrot:CameraPitchDegree": -120.0})
-    assert a["CameraPitch"] == pytest.approx(-30.0)
-    assert any("drone-parrot:CameraPitchDegree -120.00" in w for w in warnings)
+    assert a["CameraPitch"] is None and a["OrientedImageryType"] == "Oblique"  # not a confident "Nadir"
+    assert any("drone-parrot:CameraPitchDegree -120.00" in w and "left empty" in w for w in warnings)
 
 
 def test_every_row_has_a_source_conventions_and_a_namespace_the_reader_keeps():
