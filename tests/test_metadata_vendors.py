@@ -109,3 +109,14 @@ def test_every_row_has_a_source_conventions_and_a_namespace_the_reader_keeps():
             assert name.startswith(rule.prefix + ":"), name
         assert rule.oi_pitch(rule.pitch_nadir) == 0.0 and rule.oi_pitch(rule.pitch_horizon) == 90.0
     assert set(namespaces().items()) <= set(NAMESPACES.items())
+
+
+def test_the_attribute_doc_lists_every_vendor_row():
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "oriented-imagery-attributes.md").read_text("utf-8")
+    section = doc.split("## Camera orientation by vendor", 1)[1].split("\n## ", 1)[0]
+    for rule in RULES:
+        assert "`%s`" % rule.namespace in section, rule.vendor
+        for name in (rule.yaw, rule.pitch, rule.roll):
+            assert name.rpartition(":")[2].rpartition("/")[2] in section, name
