@@ -111,8 +111,11 @@ def append_images(settings: Settings, name: Optional[str], *, urls: Optional[Ite
                                            imagery_type=imagery_type)
         else:
             report = AppendReport(backend=backend.name, layer_name=name)
-    report.results = _merge(to_send, report.results, set_aside)
-    report.duplicates_removed = len(gathered.duplicates)
+        report.results = _merge(to_send, report.results, set_aside)
+        report.duplicates_removed = len(gathered.duplicates)
+        record = getattr(backend, "record_report", None)  # Backend's hook; a bare stand-in may lack it
+        if record is not None:
+            record(report)  # report.json and the preview list every rejected line, as the console does
     _log_failures(report)
     return report
 

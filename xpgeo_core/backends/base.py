@@ -65,6 +65,10 @@ class Backend(abc.ABC):
         """Append one URL. Backends with a single-image endpoint override this."""
         return self.append_images(name, [url], imagery_type=imagery_type)
 
+    def record_report(self, report: AppendReport) -> None:
+        """Told the final report of an append, with the list's rejected lines and line numbers
+        merged in by the operations; a backend that keeps a report (local) rewrites it. No-op here."""
+
     def close(self) -> None:
         if self._session is not None:
             self._session.close()

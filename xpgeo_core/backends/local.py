@@ -284,6 +284,15 @@ class LocalBackend(Backend):
         log.info("Layer folder %s now holds %d photo(s); preview: %s", folder, len(features), folder / PREVIEW_FILE)
         return report
 
+    def record_report(self, report: AppendReport) -> None:
+        """report.json and the preview's failure list from the final report (the list's rejected
+        lines included, with their line numbers)."""
+        try:
+            folder = self.layer_folder(report.layer_name)
+        except ValidationError:
+            return  # nothing was written for a layer that is not there
+        self._write_derived(folder, self._read_features(folder), report.results, report)
+
     # -- layer files ----------------------------------------------------------------
     def layer_folder(self, name: str) -> Path:
         """The folder of an existing layer, or a 404 that says where we looked. *name* may be the
@@ -357,7 +366,7 @@ class LocalBackend(Backend):
         failures = [{"url": r.url, "reason": r.reason, "line": r.line} for r in results if r.status == FAILED]
         self._write(folder, LAYER_FILE, json.dumps(document, indent=2) + "\n")
         self._write(folder, OI_TABLE_FILE, oi_table_csv(features))
-        self._write(folder, PREVIEW_FILE, render_preview(folder.name, features, failures,
+        self._write(folder, PREVIEW_FILE, render_preview(folder.name, features, failures, folder=folder,
                                                          imagery_type=(document.get("item") or {}).get("imageryType")))
         if report is not None:
             self._write(folder, REPORT_FILE, json.dumps(report.to_dict(), indent=2, default=str) + "\n")
