@@ -385,8 +385,7 @@ class PortalBackend(Backend):
         """The service, layer and item a layer reference names: a name or title (looked up in
         the user's own content, not search), an item id, or a service, layer or item URL
         (:mod:`~xpgeo_core.backends.portal.lookup`)."""
-        owner = self.me().get("username") if name and not lookup.parse_reference(name)[0] == "url" else None
-        return lookup.resolve(self.client, self.root, owner, name, self.portal_url)
+        return lookup.resolve(self.client, self.root, self.me().get("username"), name, self.portal_url)
 
     def _follow_appended(self, target: Dict[str, Any], far_distances: List[Any], report: AppendReport) -> None:
         """The layer-level values with no per-photo field follow what was appended: the layer's
