@@ -434,6 +434,15 @@ def test_browser_click_lists_the_photos_covering_the_spot_best_first(tmp_path):
 
 
 @needs_chromium
+def test_browser_draws_ten_thousand_photos(tmp_path):
+    path = tmp_path / "preview.html"
+    path.write_text(render_preview("big", features_like_demo(10_000)), encoding="utf-8")
+    with Browser() as browser:
+        page = open_page(browser, path)
+        assert page.evaluate("[document.body.dataset.drawn, document.body.dataset.views]") == ["10000", "10000"]
+
+
+@needs_chromium
 def test_browser_runs_no_injected_code(tmp_path):
     path = tmp_path / "preview.html"
     path.write_text(render_preview(PAYLOAD, hostile_features(), HOSTILE_FAILURES), encoding="utf-8")
