@@ -287,6 +287,8 @@ def test_photo_sources_work_offline_where_they_can(tmp_path):
     assert photo_source(str(folder / "pics" / "a b.jpg"), folder) == "pics/a%20b.jpg"
     assert photo_source(str(tmp_path / "elsewhere.jpg"), folder) == (tmp_path / "elsewhere.jpg").as_uri()
     assert photo_source("javascript:alert(1)", folder) is None and photo_source(None, folder) is None
+    if sys.platform != "win32":
+        assert photo_source(r"C:\Survey\a b.jpg", folder) == "file:///C:/Survey/a%20b.jpg"
     copies = save_photo_copies(folder, [("http://127.0.0.1:1/walk/p.jpg", "walk/p.jpg", b"jpeg")])
     assert copies == {"http://127.0.0.1:1/walk/p.jpg": "photos/walk/p.jpg"}
     assert (folder / "photos" / "walk" / "p.jpg").read_bytes() == b"jpeg"
