@@ -20,6 +20,7 @@ from typing import Any, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 from xpgeo_core.backends import TokenProvider, get_backend
 from xpgeo_core.errors import ValidationError
+from xpgeo_core.layer_options import LayerOptions
 from xpgeo_core.pipeline import Gathered, gather, run_append
 from xpgeo_core.pipeline.sink import result as image_result
 from xpgeo_core.results import FAILED, AppendReport, CreateResult, HealthResult, ProgressCallback, no_progress
@@ -40,13 +41,15 @@ def health_check(settings: Settings, *, token_provider: Optional[TokenProvider] 
 
 
 def create_layer(settings: Settings, name: Optional[str], imagery_type: Optional[str] = None, *,
-                 token_provider: Optional[TokenProvider] = None, portal_url: Optional[str] = None) -> CreateResult:
-    """Create an OI layer. The created name may differ (cleaned, or a timestamp added when taken)."""
+                 token_provider: Optional[TokenProvider] = None, portal_url: Optional[str] = None,
+                 options: Optional[LayerOptions] = None) -> CreateResult:
+    """Create an OI layer. The created name may differ (cleaned, or a timestamp added when taken).
+    *options* (sharing, folder, tags, summary, elevation source) go to the backend as they are."""
     name = check_layer_name(name, MISSING_NAME)
     imagery_type = normalize_imagery_type(imagery_type)
     with get_backend(settings, token_provider=token_provider, portal_url=portal_url) as backend:
         log.info("Starting layer creation for '%s'...", name)
-        result = backend.create_layer(name, imagery_type)
+        result = backend.create_layer(name, imagery_type, options=options)
     if result.renamed:
         log.warning("The layer was created as '%s' (asked for '%s').", result.layer_name, name)
     return result
@@ -110,9 +113,12 @@ def append_images(settings: Settings, name: Optional[str], *, urls: Optional[Ite
                                 preflight=preflight, progress=progress)
         else:
             report = sink.new_report()
-    report.results.extend(image_result(image, FAILED, reason) for image, reason in gathered.malformed)
-    report.results.sort(key=lambda r: (r.line is None, r.line or 0))
-    report.duplicates_removed = len(gathered.duplicates)
+        report.results.extend(image_result(image, FAILED, reason) for image, reason in gathered.malformed)
+        report.results.sort(key=lambda r: (r.line is None, r.line or 0))
+        report.duplicates_removed = len(gathered.duplicates)
+        record = getattr(backend, "record_report", None)  # Backend's hook; a bare stand-in may lack it
+        if record is not None and (gathered.malformed or gathered.duplicates or not gathered.images):
+            record(report)  # report.json and the preview list every rejected line too
     _log_failures(report)
     return report
 

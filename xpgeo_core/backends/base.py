@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Sequence
 import requests
 
 from xpgeo_core.http import make_session
+from xpgeo_core.layer_options import LayerOptions
 from xpgeo_core.results import AppendReport, CreateResult, HealthResult, ProgressCallback, no_progress
 from xpgeo_core.settings import Settings
 
@@ -53,8 +54,11 @@ class Backend(abc.ABC):
         """Is the target reachable and are the credentials good enough to publish?"""
 
     @abc.abstractmethod
-    def create_layer(self, name: str, imagery_type: Optional[str] = None) -> CreateResult:
-        """Create an empty OI layer named *name* (or *name* plus a timestamp when taken)."""
+    def create_layer(self, name: str, imagery_type: Optional[str] = None, *,
+                     options: Optional[LayerOptions] = None) -> CreateResult:
+        """Create an empty OI layer named *name* (or *name* plus a timestamp when taken), with
+        *options* (sharing, folder, tags, summary, elevation source) as far as the backend can
+        honour them; what it cannot is said in ``CreateResult.messages`` and a warning."""
 
     @abc.abstractmethod
     def open_sink(self, name: str, *, imagery_type: Optional[str] = None, single: bool = False) -> "Sink":
@@ -81,6 +85,10 @@ class Backend(abc.ABC):
             tracker = getattr(self._session, "tracker", None)
             if tracker is not None:
                 tracker.abort()
+
+    def record_report(self, report: AppendReport) -> None:
+        """Told the final report of an append, with the list's rejected lines and line numbers
+        merged in by the operations; a backend that keeps a report (local) rewrites it. No-op here."""
 
     def close(self) -> None:
         if self._session is not None:
