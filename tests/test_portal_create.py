@@ -268,3 +268,12 @@ def test_maximum_distance_is_not_invented_for_a_layer_without_oi_properties():
         with PortalBackend(settings_for(portal)) as backend:
             assert follow_appended(backend.client, created.service_url, 0, [500]) is None
         assert not portal.requests_to("updateDefinition")
+
+
+def test_item_data_the_portal_already_holds_is_kept():
+    with PortalEmulator() as portal:
+        original = portal.item_data
+        portal.item_data = lambda item_id: original(item_id) or {"layers": [{"id": 0, "popupInfo": {"title": "{Name}"}}]}
+        created = make(portal, "walk")
+        assert original(created.item_id) == {"layers": [{"id": 0, "popupInfo": {"title": "{Name}"},
+                                                         "layerType": "OrientedImageryLayer"}]}

@@ -183,7 +183,8 @@ class LayerMaker:
         """Type keyword and item data, both read back."""
         item = api.get_item(self.client, self.root, item_id)
         before = item.get("typeKeywords")
-        fields: Dict[str, Any] = {"text": json.dumps(schema.item_data(layer_id), separators=(",", ":"))}
+        current = self._item_data(item_id)  # kept: a portal may already hold pop-ups or settings there
+        fields: Dict[str, Any] = {"text": json.dumps(schema.item_data(layer_id, current), separators=(",", ":"))}
         if isinstance(before, list):
             keywords = [str(k) for k in before if k]
             if schema.OI_TYPE_KEYWORD not in keywords:
