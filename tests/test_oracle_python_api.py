@@ -116,11 +116,7 @@ def test_queries_the_layer_xpgeo_made(python, certs, tmp_path):
     assert_xpgeo_values(seen)
 
 
-@pytest.mark.parametrize("rule", [
-    pytest.param("keep", marks=pytest.mark.xfail(strict=True, raises=NotAnOrientedImageryLayer,
-                                                 reason="until the portal create flow defines the OI type")),
-    "promote_on_update",
-])
+@pytest.mark.parametrize("rule", ["keep", "promote_on_update"])  # the servers that allow an OI layer
 def test_opens_the_layer_xpgeo_made_as_oriented_imagery(python, certs, tmp_path, rule):
     seen = open_xpgeo_layer(python, certs, tmp_path, rule)
     if "not an Oriented Imagery Layer" in seen.get("oi_error", ""):

@@ -879,6 +879,9 @@ class _Handler(BaseHTTPRequestHandler):
         match = re.fullmatch(r"/content/users/([^/]+)/createFolder", sub)
         if match:
             return self._create_folder(match.group(1), params, user)
+        match = re.fullmatch(r"/content/users/([^/]+)/([0-9a-f]+)/delete", sub)
+        if match:
+            return self._delete_folder(match.group(1), match.group(2), user)
         match = re.fullmatch(r"/content/users/([^/]+)/shareItems", sub)
         if match:
             return self._share_items(match.group(1), params, user)
@@ -1046,6 +1049,22 @@ class _Handler(BaseHTTPRequestHandler):
         with emu.lock:
             emu.db.execute("INSERT INTO folders VALUES (?,?,?,?)", (folder_id, owner, title, int(time.time() * 1000)))
         return {"success": True, "folder": {"username": owner, "id": folder_id, "title": title}}
+
+    def _delete_folder(self, owner: str, folder_id: str, user: Optional[str]) -> Any:
+        """``content/users/<u>/<folder>/delete`` (POST): the folder and the items in it."""
+        emu = self.emulator
+        if self._need_user(user) != owner:
+            raise _err(NO_PERMISSION)
+        if self.command != "POST":
+            raise _bad_request("Unable to delete folder.", "The operation requires POST.")
+        rows = emu._rows("SELECT * FROM folders WHERE id = ? AND owner = ?", folder_id, owner)
+        if not rows:
+            raise _bad_request("Unable to delete folder.", f"Folder {folder_id} does not exist.")
+        for item in [i for i in emu.items() if i["owner"] == owner and i.get("ownerFolder") == folder_id]:
+            self._item_delete(item, {})
+        with emu.lock:
+            emu.db.execute("DELETE FROM folders WHERE id = ?", (folder_id,))
+        return {"success": True, "folder": {"username": owner, "id": folder_id, "title": rows[0]["title"]}}
 
     def _groups_of(self, item: Dict[str, Any], user: Optional[str]) -> Any:
         """``items/<id>/groups``: the groups the item is shared with, as the caller sees them."""
