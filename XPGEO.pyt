@@ -47,7 +47,7 @@ class _MessagesHandler(logging.Handler):
 
     def emit(self, record):
         try:
-            text = redact(record.getMessage(), self._secrets)
+            text = core.pro_wording(redact(record.getMessage(), self._secrets))
         except Exception:  # a log call must never break a tool
             return
         if record.levelno >= logging.ERROR:
@@ -168,7 +168,7 @@ class _Tool(object):
                 portal_url=_pro_portal_url() if signed_in else None, default_output_dir=_project_home(),
                 progress=_progressor(self.label), on_server=_is_server())
         except XpgeoError as exc:
-            text = redact(str(exc), secrets)
+            text = core.pro_wording(redact(str(exc), secrets))
             messages.addErrorMessage(text)
             raise arcpy.ExecuteError(text)
         except Exception as exc:

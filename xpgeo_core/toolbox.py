@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple
+import re
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from xpgeo_core.backends import choose_backend_name
-from xpgeo_core.catalogue import PRO, PRO_TOOLS, ToolCall, ToolSpec, compact_json, setting_overrides
+from xpgeo_core.catalogue import PRO, PRO_TOOLS, TOOLS as CATALOGUE_TOOLS, ToolCall, ToolSpec, compact_json, setting_overrides
 from xpgeo_core.errors import ConfigError
 from xpgeo_core.results import ProgressCallback, no_progress
 from xpgeo_core.settings import BACKEND_LABELS, Settings, load_settings
@@ -77,6 +78,30 @@ def validate_tool(tool_name: str, values: Mapping[str, Any]) -> Dict[str, str]:
     return problems
 
 
+def _pro_names() -> List[Tuple["re.Pattern[str]", str]]:
+    """(pattern, Pro wording) for every command and flag of the catalogue, longest first."""
+    pairs: List[Tuple[str, str]] = []
+    for tool in CATALOGUE_TOOLS:
+        label = f"the {tool.label} tool" if PRO in tool.front_ends else f"xpgeo {tool.command}"
+        pairs.append((r"(?:\bthe\s+)?xpgeo " + re.escape(tool.command) + r"(?:\s+--?[\w-]+(?:[= ](?!-)[^\s,;.)]+)?)*", label))
+        for p in tool.params:
+            for flag in p.flags:
+                if flag.startswith("--") and p.on(PRO):
+                    pairs.append((r"(?:\bthe\s+)?(?<![\w-])" + re.escape(flag) + r"(?:[= ](?:[A-Z]+|<[^>]+>))?(?![\w-])",
+                                  f"the {p.label} parameter"))
+    pairs.sort(key=lambda pair: -len(pair[0]))
+    return [(re.compile(pattern), text) for pattern, text in pairs]
+
+
+def pro_wording(text: str) -> str:
+    """A core message as the toolbox shows it: tools and parameters by their Pro names, not
+    command-line syntax (``xpgeo create-oi-layer --name X`` → the Create Oriented Imagery Layer tool,
+    ``--output-dir`` → the Output folder parameter)."""
+    for pattern, wording in _pro_names():
+        text = pattern.sub(wording, text)
+    return text
+
+
 def run_tool(tool_name: str, values: Mapping[str, Any], *, search_dirs: Sequence[str] = (),
              token_provider: Optional[Callable[[], Optional[dict]]] = None, portal_url: Optional[str] = None,
              default_output_dir: Optional[str] = None, progress: ProgressCallback = no_progress,
@@ -100,5 +125,5 @@ def run_tool(tool_name: str, values: Mapping[str, Any], *, search_dirs: Sequence
     return tool.outputs(tool.run(call))
 
 
-__all__ = ["BACKEND_LABELS", "PRO", "TOOLS", "TOOLS_BY_NAME", "WEB_TOOL_SAFE_TYPES", "compact_json", "run_tool", "settings_for",
+__all__ = ["BACKEND_LABELS", "PRO", "TOOLS", "TOOLS_BY_NAME", "WEB_TOOL_SAFE_TYPES", "compact_json", "pro_wording", "run_tool", "settings_for",
            "validate_tool"]

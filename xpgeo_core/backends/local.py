@@ -270,7 +270,7 @@ class LocalBackend(Backend):
             raise ValidationError(
                 f"Layer {name!r} was not found in the output folder {str(self.root)!r}.", status=404,
                 hint=f"Create it first (xpgeo create-oi-layer --name {folder_name(name)}), or point XPGEO_OUTPUT_DIR "
-                     f"(--output-dir, the Output folder parameter) at the folder that holds it.")
+                     f"(--output-dir) at the folder that holds it.")
         return folder
 
     def read_layer(self, folder: Path) -> Dict[str, Any]:
@@ -363,5 +363,5 @@ class LocalBackend(Backend):
         where = folder or self.root
         reason = exc.strerror or exc.__class__.__name__
         return ConfigError(f"The output folder {str(where)!r} is not writable: {reason}.",
-                           hint="Set XPGEO_OUTPUT_DIR (or --output-dir, or the tool's Output folder) to a folder "
+                           hint="Set XPGEO_OUTPUT_DIR (or --output-dir) to a folder "
                                 "you can write to.")

@@ -43,6 +43,8 @@ R_LAYER = "layer"
 R_SERVICE_URL = ("serviceUrl", "url")
 HEALTH_PREFIX = "Validation response:"
 LIST_TOO_BIG = "exceeds maximum size"
+NO_SUCH_LAYER = "Item ID is required when updating the extent"
+"""The server's 400 for an append to a layer it does not have (it finds no item to update)."""
 # ------------------------------------------------------------------------------------
 
 MAX_CONSECUTIVE_NETWORK_FAILURES = 2
@@ -90,6 +92,8 @@ class XpgeoRestBackend(Backend):
     def _error(self, status: int, text: str, parsed: Any, path: str) -> XpgeoError:
         message = redact(_server_message(text, parsed), self.secrets())
         said = f"The XPGEO server refused {path} (HTTP {status}): {message}"
+        if path in (PATH_APPEND_IMAGE, PATH_APPEND_IMAGES) and _says_layer_missing(status, message):
+            return LayerMissing(said, status=status)
         if status in (401, 403):
             return AuthError(said, status=status,
                              hint="Check CLIENT_ESRI_API_KEY (or the server's own USERNAME/PASSWORD); the account "
@@ -131,6 +135,8 @@ class XpgeoRestBackend(Backend):
             return report
         try:
             text, _ = self._call("GET", PATH_APPEND_IMAGE, params={Q_NAME: name, Q_IMAGE_URL: url})
+        except LayerMissing as exc:
+            raise self._layer_missing(name, exc) from None
         except ValidationError as exc:  # the server refused this image: a result, not a crash
             report.results.append(ImageResult(url, FAILED, exc.message))
             return report
@@ -186,6 +192,8 @@ class XpgeoRestBackend(Backend):
         """POST one chunk; on the server's "exceeds maximum size" 422, halve it and retry."""
         try:
             text, parsed = self._call("POST", PATH_APPEND_IMAGES, body={BODY_NAME: name, BODY_IMAGE_LIST: chunk})
+        except LayerMissing as exc:  # the whole run stops: nothing can land in a layer that is not there
+            raise self._layer_missing(name, exc) from None
         except ValidationError as exc:
             if LIST_TOO_BIG in exc.message and len(chunk) > 1:
                 half = len(chunk) // 2
@@ -215,8 +223,24 @@ class XpgeoRestBackend(Backend):
             for url in chunk:
                 results.setdefault(url, ImageResult(url, FAILED, reason))
 
+    def _layer_missing(self, name: str, exc: XpgeoError) -> "LayerMissing":
+        return LayerMissing(f"Layer '{name}' does not exist on the XPGEO server {self.base_url}: create it first "
+                            f"({exc.message}).", status=exc.status,
+                            hint="Run xpgeo create-oi-layer --name NAME first, then append to the layer name it "
+                                 "prints (a taken name gets a timestamp).")
+
     def _ledger(self, name: str) -> Ledger:
         return Ledger(self.base_url, name)
+
+
+class LayerMissing(ValidationError):
+    """An append to a layer the server does not have: one error for the run, not one per image."""
+
+
+def _says_layer_missing(status: int, message: str) -> bool:
+    """The server's way of saying "no such layer" to an append: its documented 400 about the extent's
+    item, or a 404 (servers that say not found)."""
+    return status == 404 or (status == 400 and NO_SUCH_LAYER.lower() in message.lower())
 
 
 _ALREADY_SENT = "already appended to this layer by an earlier run (XPGEO append ledger)"
