@@ -87,7 +87,14 @@ def build(facts: Facts, source: str, imagery_type: Optional[str]) -> Dict[str, A
         exc.attributes = attrs
         raise
     attrs["X"], attrs["Y"] = lon, lat
+    true_north(facts, attrs)
     return attrs
+
+
+def true_north(facts: Facts, attrs: Dict[str, Any]) -> None:
+    """The place where a magnetic heading (``CameraHeadingReference`` "M") becomes a true one,
+    once the position, height and date are known: the magnetic model (``geomag.py``) hooks in
+    here. Until then the heading stays as recorded, with the warning from :func:`camera_heading`."""
 
 
 def _round(value: Optional[float], digits: int) -> Optional[float]:
