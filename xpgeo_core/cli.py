@@ -144,7 +144,8 @@ class CliContext:
         if self._settings is None:
             overrides = setting_overrides(self.tool or _NO_TOOL, self.values(), GLOBAL_PARAMS)
             self._settings = load_settings(overrides, config_path=getattr(self.args, "config", None),
-                                           search_dirs=[os.getcwd()], environ=self.environ)
+                                           search_dirs=[os.getcwd()], environ=self.environ,
+                                           reference_env_dirs=[os.getcwd()])
             self.secrets = self._settings.secrets()
             _log_settings(self._settings)
         return self._settings
@@ -169,6 +170,9 @@ def _log_settings(settings: Settings) -> None:
     """With ``--verbose``: every setting, its value (secrets masked) and where it came from,
     so a person can see why Auto picked a backend or which config file was read."""
     log.debug("Config file: %s", settings.config_file or "(none found)")
+    for path in settings.read_files:
+        if path != settings.config_file:
+            log.debug("Reference client config: %s (after the config file)", path)
     for key, entry in settings.describe().items():
         log.debug("  %s = %s (%s)", key, entry["value"], entry["source"])
 
