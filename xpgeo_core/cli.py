@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, NoReturn, Optional, Sequence, TextIO
 
 from xpgeo_core import __version__
-from xpgeo_core.catalogue import CLI, GLOBAL_PARAMS, Param, ToolCall, ToolSpec, setting_overrides
+from xpgeo_core.catalogue import CLI, GLOBAL_PARAMS, Param, ToolCall, ToolSpec, missing_one_of, setting_overrides
 from xpgeo_core.commands import COMMANDS
 from xpgeo_core.results import ProgressCallback, no_progress
 from xpgeo_core.errors import EXIT_SERVER, EXIT_USAGE, XpgeoError, redact
@@ -216,6 +216,12 @@ def main(argv: Optional[Sequence[str]] = None, *, stdout: Optional[TextIO] = Non
     except UsageError as exc:
         print(exc.usage.rstrip(), file=stderr)
         return _usage_error(stdout, stderr, wants_json, exc.message, "Run xpgeo --help (or xpgeo COMMAND --help).")
+    tool = getattr(getattr(args, "_command", None), "TOOL", None)
+    missing = missing_one_of(tool, vars(args), CLI) if tool else None
+    if missing:
+        message = f"xpgeo {tool.command}: {missing}"
+        print(parser.format_usage().rstrip(), file=stderr)
+        return _usage_error(stdout, stderr, wants_json, message, f"Run xpgeo {tool.command} --help.")
     if not getattr(args, "_command", None):
         if wants_json:
             return _usage_error(stdout, stderr, True, "xpgeo: no command given.",
