@@ -117,15 +117,16 @@ def decode_list(data: bytes, path: str) -> str:
         except UnicodeDecodeError as exc:
             raise ValidationError(f"URL list file {path!r} is not valid UTF-16 text (byte {exc.start}).",
                                   status=400, hint="Save the file again as UTF-8 or Unicode text.") from None
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
+    if b"\x00" in data and len(data) % 2 == 0:  # UTF-16 without a BOM: every other byte of ASCII is zero
         for encoding, zeros in (("utf-16-le", data[1::2]), ("utf-16-be", data[0::2])):
-            if len(data) >= 4 and len(data) % 2 == 0 and zeros.count(0) >= len(zeros) * 0.9:
+            if zeros.count(0) >= len(zeros) * 0.9:
                 try:
                     return data.decode(encoding)
                 except UnicodeDecodeError:
                     break
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
         raise ValidationError(f"URL list file {path!r} is not UTF-8 text (byte {exc.start}).", status=400,
                               hint="Save the file as UTF-8 (Notepad: Save As > Encoding > UTF-8).") from None
 

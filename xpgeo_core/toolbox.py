@@ -138,7 +138,7 @@ def check_tool(tool_name: str, values: Mapping[str, Any], *, search_dirs: Sequen
     if tool.needs_one_of and not any(values.get(name) for name in tool.needs_one_of):
         first = tool.needs_one_of[0]
         labels = [tool.param(name).label for name in tool.needs_one_of]
-        errors.setdefault(first, "Give " + ", ".join(labels[:-1]) + " or " + labels[-1] + ".")
+        errors.setdefault(first, "Nothing to append: give a " + ", ".join(labels[:-1]) + " or " + labels[-1] + ".")
     return errors, notes
 
 
