@@ -150,3 +150,15 @@ def test_local_files_skip_the_same_way(tmp_path):
 
 def test_make_exif_accepts_the_new_structure_keywords():
     assert make_exif(lat=1, lon=2, pointer_type="IFD", gps_pointer_in_exif=True, xmp_in_exif=b"<x/>")
+
+
+def test_exifread_finds_the_same_tag_700_packet():
+    exifread = pytest.importorskip("exifread")
+    from xpgeo_core.metadata.fetch import BytesSource
+    from xpgeo_core.metadata.jpeg import walk
+
+    packet = make_xmp(dji=THERMAL)
+    data = make_jpeg(lat=1, lon=2, xmp_in_exif=packet)
+    tags = exifread.process_file(io.BytesIO(data), details=True)  # it names tag 700 ApplicationNotes
+    theirs = tags["Image ApplicationNotes"]
+    assert bytes(theirs.values) == packet == walk(BytesSource(data, 1 << 20)).exif["ifd0"]["XMLPacket"]

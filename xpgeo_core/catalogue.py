@@ -332,10 +332,8 @@ def layer_options(values: Mapping[str, Any]) -> LayerOptions:
 
 
 def _run_create(call: ToolCall) -> Any:
-    options = layer_options(call.values)
-    extra = {"options": options} if options != LayerOptions() else {}  # backends take options once they honour them
     return operations.create_layer(call.settings, call.get("layer_name"), call.get("imagery_type"),
-                                   **call.connection, **extra)
+                                   options=layer_options(call.values), **call.connection)
 
 
 def layer_reference(service_url: Optional[str], layer: Optional[Mapping[str, Any]] = None) -> Optional[str]:

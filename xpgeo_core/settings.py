@@ -198,6 +198,10 @@ SETTINGS: Tuple[SettingSpec, ...] = (
                 "Photos whose headers are read at once."),
     SettingSpec("max_header_bytes", ("MAX_HEADER_BYTES",), "XPGEO_MAX_HEADER_BYTES", _parse_positive_int,
                 1024 * 1024, "Most bytes read from one photo to find its metadata."),
+    SettingSpec("magnetic_correction", ("MAGNETIC_CORRECTION",), "XPGEO_MAGNETIC_CORRECTION", _parse_bool,
+                True, "true turns magnetic camera headings (GPSImgDirectionRef M) into true-north ones with the "
+                "World Magnetic Model at the photo's position, height and date (each photo's warnings say by how "
+                "much); false keeps them as recorded, with a warning."),
     SettingSpec("batch_size", ("ADD_FEATURES_BATCH_SIZE", "BATCH_SIZE"), "XPGEO_BATCH_SIZE", _parse_positive_int, 250,
                 "Features per addFeatures request (portal backend; capped at the layer's maxRecordCount)."),
     SettingSpec("token_minutes", ("TOKEN_MINUTES",), "XPGEO_TOKEN_MINUTES", _parse_positive_int, 60,
