@@ -205,7 +205,7 @@ def test_demo_progress_on_a_terminal_is_one_live_line(tmp_path):
     code, _, err = run(["demo"], env, stderr=Terminal())
     assert code == 0
     live = [part for part in err.split("\r") if "images," in part]
-    assert len(live) == 5
+    assert len(live) == 24 + 5  # rewritten per image (the progressor moves per image) and per chunk
     assert all(PROGRESS_LINE.match(part.split("\n")[0].rstrip()) for part in live)
     assert all("\n" not in part for part in live[:-1]) and live[-1].rstrip(" ").startswith("24/24")
     assert "\n" in live[-1], "the live line is ended before anything else prints"

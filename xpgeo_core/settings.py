@@ -350,6 +350,8 @@ def read_config_file(path: Path, *, shared: bool = False) -> Dict[str, Tuple[str
 
 
 def _parse(spec: SettingSpec, raw: Any, where: str) -> Any:
+    if isinstance(raw, (int, float)) and not isinstance(raw, bool):
+        raw = str(raw)  # a number from a tool parameter or a flag is checked like the same text anywhere else
     if not isinstance(raw, str):
         if spec.secret and raw is not None and not isinstance(raw, Secret):
             raw = str(raw)

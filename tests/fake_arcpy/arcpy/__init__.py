@@ -25,12 +25,22 @@ ACTIVE_PORTAL: str = ""
 PRODUCT = "ArcGISPro"
 
 
-env = SimpleNamespace(addOutputsToMap=True, scratchGDB="", isCancelled=False)
-"""arcpy.env: addOutputsToMap is Pro's "Add output datasets to an open map" option (on by default)."""
+class _Env:
+    """``arcpy.env``: ``isCancelled`` is what Pro sets when the person presses Cancel; ``addOutputsToMap``
+    is Pro's "Add output datasets to an open map" option (on by default); ``scratchGDB`` its scratch workspace."""
+
+    def __init__(self) -> None:
+        self.isCancelled = False
+        self.addOutputsToMap = True
+        self.scratchGDB = ""
+
+
+env = _Env()
 
 
 def reset() -> None:
     global SIGNIN, ACTIVE_PORTAL, PRODUCT
+    env.isCancelled = False
     MESSAGES.clear()
     PROGRESS.clear()
     CALLS.clear()
