@@ -107,6 +107,21 @@ def test_presigned_signatures_never_reach_the_log(tmp_path, caplog):
     assert "deadbeefcafe" not in caplog.text
 
 
+def test_presigned_signatures_never_reach_the_summary_or_the_preview_failure_list(tmp_path):
+    """A failed photo's signature has no place in the console summary or the preview's failure
+    list (both are read by people; the layer holds no failed photo whose ImagePath needs it)."""
+    with PhotoServer(sample_files(1)) as server:
+        env = {"XPGEO_BACKEND": "local", "XPGEO_OUTPUT_DIR": str(tmp_path / "layers")}
+        assert run(["create-oi-layer", "--name=sig"], env)[0] == 0
+        signed = server.url_for("nothere.jpg") + "?X-Amz-Signature=deadbeefcafe"
+        code, out, err = run(["append-images", "--name=sig", "--file", write_list(tmp_path, [signed])], env)
+    assert code == 1
+    assert "failed line 1: " + server.url_for("nothere.jpg") + ":" in out
+    assert "deadbeefcafe" not in out + err
+    failures = read_layer(tmp_path / "layers" / "sig")["preview_data"]["failures"]
+    assert [f["line"] for f in failures] == [1] and "deadbeefcafe" not in json.dumps(failures)
+
+
 def test_one_time_zone_summary_per_run(tmp_path, caplog):
     from xpgeo_core.sample_photos import make_jpeg
 

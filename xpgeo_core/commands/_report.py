@@ -7,7 +7,6 @@ from typing import Any
 
 from xpgeo_core.errors import EXIT_OK, EXIT_SOME_FAILED
 from xpgeo_core.results import AppendReport
-from xpgeo_core.urls import without_credentials
 
 
 def response_text(report: AppendReport) -> str:
@@ -37,7 +36,7 @@ def print_summary(ctx, report: AppendReport) -> None:
         ctx.say(f"Removed {report.duplicates_removed} duplicate URL(s) from the list.")
     for r in report.failures():
         where = f"line {r.line}: " if r.line else ""
-        ctx.say(f"  failed {where}{without_credentials(r.url)}: {r.reason}")
+        ctx.say(f"  failed {where}{r.shown}: {r.reason}")
 
 
 def exit_code(report: AppendReport) -> int:
