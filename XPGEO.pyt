@@ -25,7 +25,7 @@ if os.path.isdir(os.path.join(_HERE, "xpgeo_core")) and _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
 from xpgeo_core import toolbox as core  # noqa: E402  (static import: web-tool publishing follows it)
-from xpgeo_core.errors import XpgeoError, redact  # noqa: E402
+from xpgeo_core.errors import Cancelled, XpgeoError, redact  # noqa: E402
 
 
 class Toolbox(object):
@@ -59,16 +59,23 @@ class _MessagesHandler(logging.Handler):
 
 
 def _progressor(label):
-    """A progress callback that drives a step progressor, one step per chunk."""
+    """A progress callback: the step progressor moves per image, and Pro's Cancel button
+    (``arcpy.env.isCancelled``) stops the run: the core stops within two seconds and reports
+    exactly what landed. Heartbeats (``tick``) only check for the cancel."""
     state = {"started": False}
 
     def show(progress):
+        if getattr(arcpy.env, "isCancelled", False):
+            raise Cancelled("Cancelled in ArcGIS Pro.")
+        if progress.kind == "tick":
+            return
         if not state["started"]:
-            arcpy.SetProgressor("step", label, 0, max(progress.steps, 1), 1)
+            arcpy.SetProgressor("step", label, 0, max(progress.total, 1), 1)
             state["started"] = True
         arcpy.SetProgressorLabel("{0} of {1} images, {2} failed".format(progress.done, progress.total,
                                                                          progress.failed))
-        arcpy.SetProgressorPosition(progress.step)
+        if progress.kind == "image":
+            arcpy.SetProgressorPosition(progress.done)
 
     return show
 

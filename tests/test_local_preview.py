@@ -287,6 +287,8 @@ def test_photo_sources_work_offline_where_they_can(tmp_path):
     assert photo_source(str(folder / "pics" / "a b.jpg"), folder) == "pics/a%20b.jpg"
     assert photo_source(str(tmp_path / "elsewhere.jpg"), folder) == (tmp_path / "elsewhere.jpg").as_uri()
     assert photo_source("javascript:alert(1)", folder) is None and photo_source(None, folder) is None
+    if sys.platform != "win32":
+        assert photo_source(r"C:\Survey\a b.jpg", folder) == "file:///C:/Survey/a%20b.jpg"
     copies = save_photo_copies(folder, [("http://127.0.0.1:1/walk/p.jpg", "walk/p.jpg", b"jpeg")])
     assert copies == {"http://127.0.0.1:1/walk/p.jpg": "photos/walk/p.jpg"}
     assert (folder / "photos" / "walk" / "p.jpg").read_bytes() == b"jpeg"
@@ -371,16 +373,16 @@ def open_page(browser: Browser, path: Path):
     return page
 
 
+@pytest.mark.parametrize("count", [50, 10_000])
 @needs_chromium
-def test_browser_draws_every_camera_and_shape_with_the_tiles_failing_offline(tmp_path):
+def test_browser_draws_every_camera_and_shape_with_the_tiles_failing_offline(tmp_path, count):
     from PIL import Image
 
     path = tmp_path / "preview.html"
-    path.write_text(render_preview("demo", features_like_demo(50)), encoding="utf-8")
+    path.write_text(render_preview("demo", features_like_demo(count)), encoding="utf-8")
     with Browser() as browser:
         page = open_page(browser, path)
-        assert page.evaluate("document.body.dataset.drawn") == "50"
-        assert page.evaluate("document.body.dataset.views") == "50"
+        assert page.evaluate("[document.body.dataset.drawn, document.body.dataset.views]") == [str(count)] * 2
         page.wait_for("document.body.dataset.basemap === 'offline'")  # the tiles failed, harmlessly
         assert page.evaluate("document.querySelectorAll('img.leaflet-tile-loaded').length") == 0
         shot = page.screenshot(tmp_path / "shot.png")

@@ -297,10 +297,12 @@ def test_portal_going_down_mid_batch_reports_exactly_what_landed(portal, host, t
     doc = json.loads(out)
     appended = [r["url"] for r in doc["results"] if r["status"] == "appended"]
     assert appended == feature_paths(portal, "outage") == urls[:2]
-    reasons = {r["url"]: r["reason"] for r in doc["results"] if r["status"] == "failed"}
+    reasons = {r["url"]: (r["status"], r["reason"]) for r in doc["results"] if r["status"] != "appended"}
     assert set(reasons) == set(urls[2:])
-    assert reasons[urls[2]].startswith("not confirmed: the portal stopped answering while this batch was sent")
-    assert reasons[urls[6]].startswith("not sent: the portal stopped answering")
+    assert reasons[urls[2]][0] == "unconfirmed"  # sent, answer lost, the layer could not be asked
+    assert reasons[urls[2]][1].startswith("not confirmed: the portal stopped answering while this batch was sent")
+    assert reasons[urls[6]] == ("failed", reasons[urls[6]][1])
+    assert reasons[urls[6]][1].startswith("not sent: the portal stopped answering")
     assert any("extent could not be updated" in m for m in doc["messages"])
 
     portal.state.down = False  # back up: the rerun completes the layer without duplicates

@@ -130,8 +130,8 @@ def test_chain_health_create_append_images(pyt, server, tmp_path):
     assert report["total"] == 9
     assert server.state.layers["field_2026"] == urls + ["https://photos.example.com/extra.jpg"]
     steps = [a for name, a in arcpy.PROGRESS if name == "SetProgressorPosition"]
-    assert steps == [1, 2, 3]
-    assert ("SetProgressor", ("step", "Append Images", 0, 3, 1)) in arcpy.PROGRESS
+    assert steps == list(range(1, 9))  # per image
+    assert ("SetProgressor", ("step", "Append Images", 0, 8, 1)) in arcpy.PROGRESS
     assert any(sev == "warning" and "line 9" in text for sev, text in arcpy.MESSAGES)
 
     single = run_tool(pyt, "AppendImage", {"layer_name": "field_2026", "image_url": "https://photos.example.com/z.jpg",

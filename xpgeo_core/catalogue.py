@@ -392,6 +392,6 @@ def setting_overrides(tool: ToolSpec, values: Mapping[str, Any], extra: Tuple[Pa
     out: Dict[str, Any] = {}
     for p in tuple(tool.params) + tuple(extra):
         value = values.get(p.name)
-        if p.setting and value not in (None, "", False):
+        if p.setting and value is not None and value != "" and value is not False:  # 0 is a value (0 == False)
             out[p.setting] = value
     return out

@@ -342,6 +342,8 @@ def read_config_file(path: Path) -> Dict[str, Tuple[str, int]]:
 
 
 def _parse(spec: SettingSpec, raw: Any, where: str) -> Any:
+    if isinstance(raw, (int, float)) and not isinstance(raw, bool):
+        raw = str(raw)  # a number from a tool parameter or a flag is checked like the same text anywhere else
     if not isinstance(raw, str):
         if spec.secret and raw is not None and not isinstance(raw, Secret):
             raw = str(raw)

@@ -23,6 +23,8 @@ MALFORMED_URL_IN_LIST = "Malformed image URL string in the list"
 LIST_NOT_ARRAY_OR_TOO_BIG = "Image list is either not an array or exceeds maximum size"
 
 _CONTROL = re.compile(r"[\x00-\x20\x7f]")
+LINE_BREAK = re.compile(r"\r\n|\r|\n")
+"""The line breaks of a URL list: LF, CRLF and CR, nothing else."""
 
 
 def image_url_problem(url: Optional[str]) -> Optional[str]:
@@ -33,7 +35,7 @@ def image_url_problem(url: Optional[str]) -> Optional[str]:
     if url is None or not str(url).strip():
         return "the image URL is empty"
     url = str(url)
-    if _CONTROL.search(url):
+    if _CONTROL.search(url) or any(c.isspace() for c in url):  # U+2028, NEL, no-break space...
         return "it contains a space or a control character (encode spaces as %20)"
     try:
         parts = urlsplit(url)
@@ -145,7 +147,9 @@ def read_url_lines(path: str) -> List[Tuple[int, str]]:
     except OSError as exc:
         raise ValidationError(f"URL list file {path!r} cannot be read: {exc.strerror}.", status=400) from None
     pairs = []
-    for number, raw in enumerate(text.splitlines(), start=1):
+    # \n, \r\n and \r only: str.splitlines also cuts at U+2028, NEL and form feed, which would
+    # shift line numbers and send cut URLs.
+    for number, raw in enumerate(LINE_BREAK.split(text), start=1):
         line = raw.strip()
         if line and not line.startswith("#"):
             pairs.append((number, line))

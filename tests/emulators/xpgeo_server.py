@@ -7,6 +7,8 @@ check what went over the wire, and has knobs for failures:
 * ``api_key``: when set, requests must carry ``Authorization: Bearer <key>`` (else 401);
 * ``max_list_size``: the server's maximum image-list size (422 above it);
 * ``fail_append_calls``: 1-based numbers of ``/append-images`` calls answered with 500;
+* ``error_body_calls``: 1-based numbers of ``/append-images`` calls answered HTTP 200 with an
+  ``{"error": ...}`` body (nothing stored), as some gateways and older servers do;
 * ``taken``: layer names that already exist (create then adds a timestamp).
 
 Run on its own: ``python tests/emulators/xpgeo_server.py --port 0`` prints its URL.
@@ -46,6 +48,7 @@ class FakeXpgeoState:
     api_key: Optional[str] = None
     max_list_size: int = 100
     fail_append_calls: Set[int] = field(default_factory=set)
+    error_body_calls: Set[int] = field(default_factory=set)
     taken: Set[str] = field(default_factory=set)
     layers: Dict[str, List[str]] = field(default_factory=dict)
     requests: List[Recorded] = field(default_factory=list)
@@ -156,6 +159,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._error(404, f"Layer {name} not found")
         if call in self.state.fail_append_calls:
             return self._error(500, "Internal Server Error")
+        if call in self.state.error_body_calls:
+            return self._send(200, {"error": "Unable to add the images to the layer"})
         with self.state.lock:
             self.state.layers[name].extend(images)
         return self._send(200, "true", "application/json")

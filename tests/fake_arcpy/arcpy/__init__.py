@@ -23,8 +23,19 @@ ACTIVE_PORTAL: str = ""
 PRODUCT = "ArcGISPro"
 
 
+class _Env:
+    """``arcpy.env``: ``isCancelled`` is what Pro sets when the person presses Cancel."""
+
+    def __init__(self) -> None:
+        self.isCancelled = False
+
+
+env = _Env()
+
+
 def reset() -> None:
     global SIGNIN, ACTIVE_PORTAL, PRODUCT
+    env.isCancelled = False
     MESSAGES.clear()
     PROGRESS.clear()
     CALLS.clear()
