@@ -277,3 +277,15 @@ def test_item_data_the_portal_already_holds_is_kept():
         created = make(portal, "walk")
         assert original(created.item_id) == {"layers": [{"id": 0, "popupInfo": {"title": "{Name}"},
                                                          "layerType": "OrientedImageryLayer"}]}
+
+
+def test_read_back_tolerates_what_a_server_may_normalise():
+    sent = {"imagePathPrefix": "", "cameraHeading": -999, "maximumDistance": 100, "timeIntervalUnit": "Days"}
+    layer = {"type": OI, "orientedImageryInfo": {"orientedImageryProperties": {
+        "cameraHeading": -999.0, "maximumDistance": 100.0, "timeIntervalUnit": "Days"}}}
+    assert schema.oi_problems(layer, sent) == []
+    layer["orientedImageryInfo"]["orientedImageryProperties"]["timeIntervalUnit"] = "days"  # the JS API value
+    assert schema.oi_problems(layer, sent) == ["orientedImageryProperties timeIntervalUnit did not keep the values sent"]
+    assert schema.oi_problems({"type": "Feature Layer"}, sent) == [
+        "its type is 'Feature Layer', not 'Oriented Imagery Layer'",
+        "it has no orientedImageryInfo.orientedImageryProperties"]
