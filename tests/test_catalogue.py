@@ -65,7 +65,7 @@ def test_a_parameter_name_means_one_thing_across_tools():
         for p in tool.params:
             if p.derived:
                 continue
-            key = (p.setting, p.flags, p.datatypes)
+            key = (p.setting, p.flags)
             assert seen.setdefault(p.name, key) == key, p.name
 
 

@@ -104,7 +104,7 @@
   var selectedShape = null, spotMarker = null, selected = -1;
 
   function fit() {
-    if (bounds.isValid()) map.fitBounds(bounds, { padding: [20, 20], maxZoom: 20 });
+    if (bounds.isValid()) map.fitBounds(bounds, { padding: [56, 56], maxZoom: 20 });  // clear of the controls
     else map.setView([0, 0], 2);
   }
 
