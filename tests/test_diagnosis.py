@@ -129,3 +129,12 @@ def test_xpgeo_append_before_create_in_pro_names_the_tool(monkeypatch):
     assert len(errors) == 1 and "create it first" in errors[0]
     assert "the Create Oriented Imagery Layer tool" in errors[0]
     assert "xpgeo " not in errors[0] and "--" not in errors[0]
+
+
+def test_missing_layer_name_only_when_it_is_missing():
+    from test_xpgeo_cli import run
+
+    code, _, err = run(["create-oi-layer", "--name", "   "])
+    assert code == 2 and "Missing layer name" in err
+    code, _, err = run(["create-oi-layer", "--name", "site\tone"])
+    assert code == 2 and "control character" in err and "Missing" not in err

@@ -134,3 +134,22 @@ def test_a_taken_name_is_one_message_not_warnings(pyt):
     assert out["out_layer_name"].startswith("site_")
     assert [text for severity, text in arcpy.MESSAGES if severity == "warning"] == []
     assert len([text for _, text in arcpy.MESSAGES if "created as" in text]) == 1
+
+
+def test_layer_properties_reach_the_portal_from_both_front_ends(pyt):
+    from emulators.portal import API_KEY
+    from portal_support import run_cli
+
+    with PortalEmulator() as portal:
+        env = {"XPGEO_PORTAL_URL": portal.portal_url, "XPGEO_API_KEY": API_KEY, "XPGEO_RETRY_BACKOFF": "0"}
+        code, out, err = run_cli(["--json", "create-oi-layer", "--name", "walk", "--sharing", "private",
+                                  "--tags", "drone,north", "--summary", "Site walk"], env)
+        assert code == 0, err
+        item = portal.item(json.loads(out)["item_id"])
+        assert item["access"] == "private" and {"drone", "north"} <= set(item["tags"])
+        sign_in(portal)
+        created = run_tool(pyt, "CreateOrientedImageryLayer", {"layer_name": "walk2", "sharing": "Public",
+                                                               "ground_height": 4.0})
+        assert portal.item(created["out_item_id"])["access"] == "public"
+        info = portal.layer("walk2")["orientedImageryInfo"]["orientedImageryProperties"]
+        assert info["elevationSource"] == {"constantElevation": 4.0}

@@ -76,10 +76,13 @@ def layer_name_problem(name: Optional[str]) -> Optional[str]:
 
 
 def check_layer_name(name: Optional[str], missing: str = MISSING_NAME) -> str:
-    """Return the stripped layer name, or raise the server's 400."""
+    """Return the stripped layer name, or raise the server's 400 ("Missing ..." only when it is missing)."""
     problem = layer_name_problem(name)
-    if problem:
+    if problem and (name is None or not str(name).strip()):
         raise ValidationError(f"{missing}: {problem}.", status=400, hint="Give the layer (feature service) name.")
+    if problem:
+        raise ValidationError(f"Layer name {str(name)!r}: {problem}.", status=400,
+                              hint="Type the layer name again without control characters (tabs, line breaks).")
     return str(name).strip()
 
 

@@ -210,6 +210,16 @@ def _top_level(text: str, word: str) -> List[str]:
     return parts
 
 
+def _closes_at_end(text: str) -> bool:
+    """Whether the parenthesis opening *text* is the one closing it (``(a OR b)``, not ``(a) OR (b)``)."""
+    depth = 0
+    for match in _SPLIT.finditer(text):
+        depth += {"(": 1, ")": -1}.get(match.group(0), 0)
+        if depth == 0:
+            return match.end() == len(text)
+    return False
+
+
 def where_predicate(where: str) -> Callable[[Dict[str, Any]], bool]:
     """The SQL subset hosted-layer clients use: ``1=1``, ``F IN (...)``, ``F = 'x'``,
     ``F <op> number``, ``F IS [NOT] NULL``, joined by AND / OR, in parentheses. Field names
@@ -232,7 +242,7 @@ def where_predicate(where: str) -> Callable[[Dict[str, Any]], bool]:
     if len(ands) > 1:
         tests = [where_predicate(p) for p in ands]
         return lambda row: all(t(row) for t in tests)
-    if text.startswith("(") and text.endswith(")") and len(_top_level(text[1:-1], "AND")) >= 1:
+    if text.startswith("(") and text.endswith(")") and _closes_at_end(text):
         return where_predicate(text[1:-1])
     match = re.fullmatch(r"(\w+)\s+(NOT\s+)?IN\s*\((.*)\)", text, re.I | re.S)
     if match:
