@@ -96,6 +96,17 @@ def test_xpgeo_server_warns_that_it_decides_the_imagery_type(tmp_path, caplog):
     assert "decides each photo's imagery type itself" in err
 
 
+def test_one_photo_spelled_several_ways_is_one_image():
+    """Scheme and host are case-insensitive and a fragment is never sent: one photo, one feature."""
+    gathered = gather([(1, "http://photos.example.com/a.jpg"), (2, "HTTP://Photos.EXAMPLE.com/a.jpg"),
+                       (3, "http://photos.example.com/a.jpg#view"), (4, "http://photos.example.com/A.jpg"),
+                       (5, "https://U:P@Photos.example.com/a.jpg?X-Amz-Signature=Ab")])
+    assert [i.line for i in gathered.images] == [1, 4, 5]
+    assert [d.line for d, _ in gathered.duplicates] == [2, 3]
+    assert gathered.images[2].fetch_url == "https://U:P@photos.example.com/a.jpg?X-Amz-Signature=Ab"
+    assert gathered.images[2].image_path == "https://photos.example.com/a.jpg?X-Amz-Signature=Ab"
+
+
 def test_presigned_signatures_never_reach_the_log(tmp_path, caplog):
     with PhotoServer(sample_files(1)) as server:
         settings = local_settings(tmp_path)
