@@ -119,9 +119,6 @@ def test_cli_local_photos_with_the_local_backend(tmp_path):
     assert doc["appended"] == 3
     features = json.loads((tmp_path / "layers" / "site" / "features.geojson").read_text())["features"]
     assert sorted(f["properties"]["ImagePath"] for f in features) == sorted(str(p) for p in paths)
-    code, out, _ = run(["append-images", "--name=site", "--photo-folder", str(photos)], env)
-    assert code == 0 and "None" not in out  # no "File location: None" without a list file
-    assert f"Appending the photos of folder {photos} to layer site..." in out.splitlines()
     listing = tmp_path / "list.txt"
     listing.write_text(f"{paths[0]}\n{photos / 'missing.jpg'}\n", encoding="utf-8")
     code, out, _ = run(["--json", "append-images", "--name=site", f"--file={listing}"], env)

@@ -10,12 +10,9 @@ from xpgeo_core.commands._report import exit_code, print_summary, response_text
 
 
 def run(args: argparse.Namespace, ctx) -> int:
-    if args.url_file:  # the reference client's three lines
-        ctx.say(f"Appending images from {args.url_file} to layer {args.layer_name}...")
-        ctx.say("Reading image URLs from file...")
-        ctx.say(f"File location: {args.url_file}")
-    if getattr(args, "photo_folder", None):
-        ctx.say(f"Appending the photos of folder {args.photo_folder} to layer {args.layer_name}...")
+    ctx.say(f"Appending images from {args.url_file} to layer {args.layer_name}...")
+    ctx.say("Reading image URLs from file...")
+    ctx.say(f"File location: {args.url_file}")
     with progress_printer(ctx) as progress:  # ends a live progress line even when the append raises
         report = TOOL.run(ctx.call(progress))
     ctx.say(f"Append images response: {response_text(report)}")
