@@ -74,6 +74,7 @@ class _Run:
         self.overlap = overlap
         self.cancel = threading.Event()
         self.results: Dict[str, ImageResult] = {}
+        self.checked: set = set()  # ImagePaths the sink was asked about (known)
         self.failed = 0
         self.step = 0
         self.handed = 0
@@ -176,7 +177,7 @@ class _Run:
             chunk = self.images[start:start + window]
             if self.stopped is not None:
                 for image in chunk:
-                    self.record(result(image, FAILED, "not sent: " + self.stopped.reason))
+                    self.not_sent(image, "not sent: " + self.stopped.reason)
                 continue
             try:
                 known = self.call(self.sink.known, chunk)
@@ -187,8 +188,9 @@ class _Run:
                                     exc)
                 log.warning(self.stopped.reason)
                 for image in chunk:
-                    self.record(result(image, FAILED, "not sent: " + self.stopped.reason))
+                    self.not_sent(image, "not sent: " + self.stopped.reason)
                 continue
+            self.checked.update(i.image_path for i in chunk)
             for image in chunk:
                 outcome = known.get(image.image_path)
                 if outcome is not None:
@@ -339,7 +341,16 @@ class _Run:
     def fail_rest(self, reason: str) -> None:
         for image in self.images:
             if image.image_path not in self.results:
-                self.record(result(image, FAILED, reason), notify=False)
+                self.not_sent(image, reason, notify=False)
+
+    def not_sent(self, image: Image, reason: str, *, notify: bool = True) -> None:
+        """An image this run did not send: failed when the layer was checked and lacks it;
+        unconfirmed when it was never checked (an earlier run may have added it)."""
+        if image.image_path in self.checked:
+            self.record(result(image, FAILED, reason), notify=notify)
+        else:
+            self.record(result(image, UNCONFIRMED, reason + "; the layer was not checked for it, so an earlier "
+                               "run may have added it (a rerun finds out)"), notify=notify)
 
     # -- warnings: one summary per kind per run ------------------------------------------------
     def note_warnings(self, image: Image, info: Any) -> None:
