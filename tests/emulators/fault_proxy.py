@@ -22,7 +22,9 @@ kind                what the client sees                                        
 
 A :class:`Rule` names a path substring, the kinds to pick from, a probability and a burst
 length (a picked fault repeats for that many matching requests). ``latency`` delays every
-answer (the benchmark and ``kill -9`` tests). ``log`` records (path, kind) per request.
+answer (the ``kill -9`` tests); ``delay(method, path, body) -> seconds`` delays one answer by what
+the request costs (the benchmark's addFeatures: a fixed cost plus a cost per feature). ``log``
+records (path, kind) per request.
 """
 
 from __future__ import annotations
@@ -66,6 +68,7 @@ class ProxyState:
     seed: int = 0
     hang: float = 1.0
     latency: float = 0.0
+    delay: Any = None
     log: List[Tuple[str, str]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     rng: random.Random = field(default_factory=random.Random)
@@ -146,6 +149,8 @@ class _Handler(BaseHTTPRequestHandler):
         kind = state.pick(self.command, urlsplit(self.path).path)
         if state.latency:
             time.sleep(state.latency)
+        if state.delay is not None:
+            time.sleep(state.delay(self.command, urlsplit(self.path).path, body))
         if kind == "http503":
             return self._reply(503, b"busy", [("Retry-After", "0")], 4)
         if kind == "http429":

@@ -171,16 +171,19 @@ class _Run:
         self.shut(abort=False)
 
     def to_send(self) -> Iterator[Image]:
-        """The images in order, less those the layer already holds (asked window by window)."""
+        """The images in order, less those the layer already holds. The layer is asked window by
+        window, one window ahead (while this window's photos are read, the next one is checked)."""
         window = max(WINDOW_MIN, 2 * self.sink.batch_size)
-        for start in range(0, len(self.images), window):
-            chunk = self.images[start:start + window]
+        chunks = [self.images[start:start + window] for start in range(0, len(self.images), window)]
+        ahead = self.start_call(self.sink.known, chunks[0]) if chunks else None
+        for number, chunk in enumerate(chunks):
+            check, ahead = ahead, None
             if self.stopped is not None:
                 for image in chunk:
                     self.not_sent(image, "not sent: " + self.stopped.reason)
                 continue
             try:
-                known = self.call(self.sink.known, chunk)
+                known = self.finish_call(check)
             except XpgeoError as exc:
                 if not self.results and isinstance(exc, AuthError):
                     raise
@@ -190,6 +193,8 @@ class _Run:
                 for image in chunk:
                     self.not_sent(image, "not sent: " + self.stopped.reason)
                 continue
+            if number + 1 < len(chunks):
+                ahead = self.start_call(self.sink.known, chunks[number + 1])
             self.checked.update(i.image_path for i in chunk)
             for image in chunk:
                 outcome = known.get(image.image_path)
@@ -239,10 +244,9 @@ class _Run:
                 self.record(result(image, FAILED, "not sent: " + self.stopped.reason))
         return batch
 
-    def call(self, function: Callable[..., Any], *args: Any) -> Any:
-        """Run a sink call on a daemon thread and wait for it with heartbeats (Cancel is heard)."""
-        box: Dict[str, Any] = {}
-        done = threading.Event()
+    def start_call(self, function: Callable[..., Any], *args: Any) -> Dict[str, Any]:
+        """Run a sink call on a daemon thread (nothing waits for it at exit); see :meth:`finish_call`."""
+        box: Dict[str, Any] = {"done": threading.Event()}
 
         def work() -> None:
             try:
@@ -250,10 +254,14 @@ class _Run:
             except BaseException as exc:
                 box["error"] = exc
             finally:
-                done.set()
+                box["done"].set()
 
         threading.Thread(target=work, name="xpgeo-check", daemon=True).start()
-        self.wait(done)
+        return box
+
+    def finish_call(self, box: Dict[str, Any]) -> Any:
+        """Wait for a call, with heartbeats (Cancel is heard); its value, or its error raised."""
+        self.wait(box["done"])
         if "error" in box:
             raise box["error"]
         return box["value"]
