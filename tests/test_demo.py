@@ -49,6 +49,7 @@ def test_demo_runs_the_whole_job_with_the_local_backend(tmp_path):
     assert "Appended 24, skipped 0 (already in the layer), failed 0 of 24 image(s) in layer 'xpgeo_demo'." in lines
     folder = tmp_path / "layers" / "xpgeo_demo"
     assert f"Preview: {folder / 'preview.html'}" in lines
+    assert f"Photos: {folder / 'photos'} (the preview shows these copies; the run's photo server has stopped)" in lines
 
     layer = read_layer(folder)
     kinds = Counter(f["properties"]["OrientedImageryType"] for f in layer["features"])
@@ -193,6 +194,7 @@ def test_browser_demo_preview_opens_a_photo_of_the_clicked_spot(tmp_path):
         page.wait_for("document.body.dataset.photo === 'loaded' || document.body.dataset.photo === 'failed'")
         assert page.evaluate("document.body.dataset.photo") == "loaded"
         assert page.evaluate("document.getElementById('photo').naturalWidth") > 0
+        assert page.text("#photo-note").startswith("A copy kept beside this page of http://127.0.0.1:")
         listed = page.evaluate("Array.prototype.map.call(document.querySelectorAll('#here-list li'),"
                                " function (li) { return li.textContent.split(' ')[0]; })")
         assert listed == expected

@@ -17,10 +17,7 @@ from xpgeo_core import schema
 
 @pytest.fixture
 def portal():
-    # "promote_on_update" is the emulator's old rule (updateDefinition's orientedImageryInfo makes the layer an
-    # OI layer). XPGEO's create still sends a "Feature Layer" and adds orientedImageryInfo afterwards; once the
-    # portal create flow defines the OI type in addToDefinition (issue 9 item 2), this goes back to the default.
-    with PortalEmulator(layer_type_rule="promote_on_update") as p:
+    with PortalEmulator() as p:
         yield p
 
 

@@ -18,16 +18,17 @@ from __future__ import annotations
 import logging
 from typing import Any, Iterable, Iterator, List, Optional, Sequence, Tuple
 
-from xpgeo_core.backends import TokenProvider, get_backend
+from xpgeo_core.backends import TokenProvider, choose_backend_name, get_backend
 from xpgeo_core.errors import ValidationError
+from xpgeo_core.image_lists import LIST_HINT, canonical, entry_problem, is_local_photo, list_entries, refuse_local_photos
 from xpgeo_core.layer_options import LayerOptions
 from xpgeo_core.pipeline import Gathered, gather, run_append
 from xpgeo_core.pipeline.sink import result as image_result
 from xpgeo_core.results import FAILED, AppendReport, CreateResult, HealthResult, ProgressCallback, no_progress
 from xpgeo_core.schema import normalize_imagery_type
 from xpgeo_core.settings import Settings
-from xpgeo_core.urls import (MISSING_NAME, MISSING_NAME_OR_LIST, MISSING_NAME_OR_URL, check_image_url,
-                             check_layer_name, read_url_lines)
+from xpgeo_core.urls import (MALFORMED_URL, MISSING_NAME, MISSING_NAME_OR_LIST, MISSING_NAME_OR_URL,
+                             check_image_url, check_layer_name)
 
 log = logging.getLogger("xpgeo")
 
@@ -50,19 +51,19 @@ def create_layer(settings: Settings, name: Optional[str], imagery_type: Optional
     with get_backend(settings, token_provider=token_provider, portal_url=portal_url) as backend:
         log.info("Starting layer creation for '%s'...", name)
         result = backend.create_layer(name, imagery_type, options=options)
-    if result.renamed:
-        log.warning("The layer was created as '%s' (asked for '%s').", result.layer_name, name)
+    if result.renamed and not result.messages:  # routine (a taken name): one message, not a warning
+        log.info("The layer was created as '%s' (asked for '%s').", result.layer_name, name)
     return result
 
 
 def append_image(settings: Settings, name: Optional[str], image_url: Optional[str], *,
                  imagery_type: Optional[str] = None, progress: ProgressCallback = no_progress,
                  token_provider: Optional[TokenProvider] = None, portal_url: Optional[str] = None) -> AppendReport:
-    """Append one image URL to layer *name*."""
+    """Append one image (a URL, or a local photo for the local backend) to layer *name*."""
     name = check_layer_name(name, MISSING_NAME_OR_URL)
-    url = check_image_url(image_url)
+    url = _check_image(settings, image_url, token_provider, portal_url)
     imagery_type = normalize_imagery_type(imagery_type)
-    gathered = gather([(None, url)])
+    gathered = gather([(None, url)], local_ok=is_local_photo(url))
     with get_backend(settings, token_provider=token_provider, portal_url=portal_url) as backend:
         sink = backend.open_sink(name, imagery_type=imagery_type, single=True)
         report = run_append(sink, gathered.images, settings=settings, imagery_type=imagery_type, progress=progress)
@@ -70,23 +71,37 @@ def append_image(settings: Settings, name: Optional[str], image_url: Optional[st
     return report
 
 
-def list_entries(urls: Optional[Iterable[str]] = None, url_file: Optional[str] = None) -> List[Tuple[Optional[int], str]]:
-    """The list entries (line number, text) of a list file, then of the URLs given directly."""
-    entries: List[Tuple[Optional[int], str]] = list(read_url_lines(url_file)) if url_file else []
-    entries.extend((None, str(u)) for u in (urls or ()) if u is not None and str(u).strip())
-    return entries
+def _check_image(settings: Settings, image: Optional[str], token_provider: Optional[TokenProvider],
+                 portal_url: Optional[str]) -> str:
+    """The one image of Append Image, checked: a URL, or a local photo where the backend reaches it."""
+    if image is not None and str(image).strip() and is_local_photo(str(image)):
+        backend = choose_backend_name(settings, token_provider=token_provider, portal_url=portal_url)
+        refuse_local_photos([(None, str(image).strip())], backend)
+        problem = entry_problem(str(image), local_ok=True)
+        if problem:
+            raise ValidationError(f"{MALFORMED_URL}: {str(image).strip()!r}: {problem}.", status=422,
+                                  hint="Give the path of a photo file, or an http(s) URL.")
+        return canonical(str(image), local_ok=True)
+    return check_image_url(image)
 
 
-def gather_urls(urls: Optional[Iterable[str]] = None, url_file: Optional[str] = None) -> Gathered:
-    """The images of a list file and of URLs given directly: checked, de-duplicated on ImagePath."""
-    return gather(list_entries(urls, url_file))
+def gather_urls(urls: Optional[Iterable[str]] = None, url_file: Optional[str] = None, *,
+                photo_folder: Optional[str] = None, photo_filter: Optional[str] = None,
+                local_ok: bool = False) -> Gathered:
+    """The images of a list file, of URLs given directly and of a photo folder (entries read by
+    :mod:`xpgeo_core.image_lists`): checked, de-duplicated on ImagePath."""
+    return gather(list_entries(url_file, urls or (), photo_folder, photo_filter), local_ok=local_ok)
 
 
 def append_images(settings: Settings, name: Optional[str], *, urls: Optional[Iterable[str]] = None,
                   url_file: Optional[str] = None, imagery_type: Optional[str] = None, preflight: bool = False,
                   progress: ProgressCallback = no_progress, token_provider: Optional[TokenProvider] = None,
-                  portal_url: Optional[str] = None) -> AppendReport:
-    """Append many image URLs (a list file, a list, or both) to layer *name*.
+                  portal_url: Optional[str] = None, photo_folder: Optional[str] = None,
+                  photo_filter: Optional[str] = None) -> AppendReport:
+    """Append many images (a list file, a list, a photo folder, or any of them) to layer *name*.
+
+    Local photos (paths, a folder) go to the local backend only: a portal's or XPGEO
+    server's viewers could not open them, so such a run is refused before anything is sent.
 
     With ``preflight`` every photo's metadata is read (in the same single pass that gives the
     portal and local backends their attributes) and the ones a layer cannot place (no GPS,
@@ -96,11 +111,13 @@ def append_images(settings: Settings, name: Optional[str], *, urls: Optional[Ite
     imagery_type = normalize_imagery_type(imagery_type)
     if url_file:
         log.debug("Reading image URLs from %s", url_file)
-    gathered = gather_urls(urls, url_file)
+    entries = list_entries(url_file, urls or (), photo_folder, photo_filter)
+    backend_name = choose_backend_name(settings, token_provider=token_provider, portal_url=portal_url)
+    refuse_local_photos(entries, backend_name)
+    gathered = gather(entries, local_ok=backend_name == "local")
     if not gathered.images and not gathered.malformed:
         where = f"file {url_file!r}" if url_file else "the list"
-        raise ValidationError(f"{MISSING_NAME_OR_LIST}: {where} has no image URLs.", status=400,
-                              hint="Put one http(s) image URL per line; blank lines and # comments are skipped.")
+        raise ValidationError(f"{MISSING_NAME_OR_LIST}: {where} has no image URLs.", status=400, hint=LIST_HINT)
     for repeat, first in gathered.duplicates:
         first_where = f"line {first.line}" if first.line else "an earlier entry"
         where = f"line {repeat.line}" if repeat.line else "a repeated entry"

@@ -53,6 +53,9 @@ class FakeXpgeoState:
     error_body_calls: Set[int] = field(default_factory=set)
     on_append: Optional[Any] = None
     taken: Set[str] = field(default_factory=set)
+    unknown_layer: str = "item_id_required"
+    """How an append to a layer the server lacks is answered: ``item_id_required`` (the documented 400
+    "Item ID is required when updating the extent") or ``not_found`` (a 404)."""
     layers: Dict[str, List[str]] = field(default_factory=dict)
     requests: List[Recorded] = field(default_factory=list)
     append_calls: int = 0
@@ -86,6 +89,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _error(self, status: int, message: str) -> None:
         self._send(status, {"error": message})
+
+    def _unknown_layer(self, name: str) -> None:
+        if self.state.unknown_layer == "not_found":
+            return self._error(404, f"Layer {name} not found")
+        return self._error(400, "Item ID is required when updating the extent")
 
     def _record(self, body: bytes) -> Recorded:
         parts = urlsplit(self.path)
@@ -128,7 +136,7 @@ class _Handler(BaseHTTPRequestHandler):
             if not _url_ok(url):
                 return self._error(422, "Malformed image URL string")
             if name not in self.state.layers:
-                return self._error(404, f"Layer {name} not found")
+                return self._unknown_layer(name)
             with self.state.lock:
                 self.state.layers[name].append(url)
                 if self.state.on_append:
@@ -161,7 +169,7 @@ class _Handler(BaseHTTPRequestHandler):
         if not all(_url_ok(u) for u in images):
             return self._error(422, "Malformed image URL string in the list")
         if name not in self.state.layers:
-            return self._error(404, f"Layer {name} not found")
+            return self._unknown_layer(name)
         if call in self.state.fail_append_calls:
             return self._error(500, "Internal Server Error")
         if call in self.state.error_body_calls:

@@ -258,6 +258,8 @@ class LocalBackend(Backend):
         if (folder / LAYER_FILE).is_file():
             return folder
         given = Path(name.strip()).expanduser()
+        if given.name == FEATURES_FILE:  # the layer's points file, as the toolbox's Layer output gives it
+            given = given.parent
         if given.is_absolute() and (given / LAYER_FILE).is_file():
             return given
         if re.fullmatch(r"[0-9a-fA-F]{32}", name.strip()) and self.root.is_dir():
@@ -272,7 +274,7 @@ class LocalBackend(Backend):
         raise ValidationError(
             f"Layer {name!r} was not found in the output folder {str(self.root)!r}.", status=404,
             hint=f"Create it first (xpgeo create-oi-layer --name {folder_name(name)}), or point XPGEO_OUTPUT_DIR "
-                 f"(--output-dir, the Output folder parameter) at the folder that holds it.")
+                 f"(--output-dir) at the folder that holds it.")
 
     def read_layer(self, folder: Path) -> Dict[str, Any]:
         return self._read_json(folder / LAYER_FILE)
@@ -355,7 +357,7 @@ class LocalBackend(Backend):
         where = folder or self.root
         reason = exc.strerror or exc.__class__.__name__
         return ConfigError(f"The output folder {str(where)!r} is not writable: {reason}.",
-                           hint="Set XPGEO_OUTPUT_DIR (or --output-dir, or the tool's Output folder) to a folder "
+                           hint="Set XPGEO_OUTPUT_DIR (or --output-dir) to a folder "
                                 "you can write to.")
 
 

@@ -48,6 +48,8 @@ R_LAYER = "layer"
 R_SERVICE_URL = ("serviceUrl", "url")
 HEALTH_PREFIX = "Validation response:"
 LIST_TOO_BIG = "exceeds maximum size"
+NO_SUCH_LAYER = "Item ID is required when updating the extent"
+"""The server's 400 for an append to a layer it does not have (it finds no item to update)."""
 # ------------------------------------------------------------------------------------
 
 MAX_CONSECUTIVE_NETWORK_FAILURES = 2
@@ -98,6 +100,8 @@ class XpgeoRestBackend(Backend):
     def _error(self, status: int, text: str, parsed: Any, path: str) -> XpgeoError:
         message = redact(_server_message(text, parsed), self.secrets())
         said = f"The XPGEO server refused {path} (HTTP {status}): {message}"
+        if path in (PATH_APPEND_IMAGE, PATH_APPEND_IMAGES) and _says_layer_missing(status, message):
+            return LayerMissing(said, status=status)
         if status in (401, 403):
             return AuthError(said, status=status,
                              hint="Check CLIENT_ESRI_API_KEY (or the server's own USERNAME/PASSWORD); the account "
@@ -141,6 +145,13 @@ class XpgeoRestBackend(Backend):
 
     def open_sink(self, name: str, *, imagery_type: Optional[str] = None, single: bool = False) -> "XpgeoSink":
         return XpgeoSink(self, name, imagery_type=imagery_type, single=single)
+
+    def layer_missing(self, name: str, exc: XpgeoError) -> "LayerMissing":
+        """The one error for an append to a layer the server lacks (the run stops: nothing can land)."""
+        return LayerMissing(f"Layer '{name}' does not exist on the XPGEO server {self.base_url}: create it first "
+                            f"({exc.message}).", status=exc.status,
+                            hint="Run xpgeo create-oi-layer --name NAME first, then append to the layer name it "
+                                 "prints (a taken name gets a timestamp).")
 
 
 class XpgeoSink(Sink):
@@ -231,6 +242,9 @@ class XpgeoSink(Sink):
         self.ledger.record(paths, UNSURE)  # before the request: a kill mid-request leaves it known
         try:
             text, parsed = self._request(images)
+        except LayerMissing as exc:  # no such layer: one error for the run, not one failure per image
+            self.ledger.record(paths, LEDGER_FAILED)
+            raise self.owner.layer_missing(self.layer_name, exc) from None
         except ValidationError as exc:
             if LIST_TOO_BIG in exc.message and len(images) > 1:
                 half = len(images) // 2
@@ -329,6 +343,19 @@ def _verdict(text: str, parsed: Any) -> Any:
     if said.lower().startswith("response:") and said.lower().endswith("true"):
         return True
     return None
+
+
+class LayerMissing(ValidationError):
+    """An append to a layer the server does not have: one error for the run, not one per image."""
+
+    whole_run = True
+    """The append loop raises it as the run's error when nothing landed (see pipeline/loop.py)."""
+
+
+def _says_layer_missing(status: int, message: str) -> bool:
+    """The server's way of saying "no such layer" to an append: its documented 400 about the extent's
+    item, or a 404 (servers that say not found)."""
+    return status == 404 or (status == 400 and NO_SUCH_LAYER.lower() in message.lower())
 
 
 _ALREADY_SENT = "already appended to this layer by an earlier run (XPGEO append ledger)"

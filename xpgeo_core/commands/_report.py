@@ -10,10 +10,17 @@ from xpgeo_core.results import AppendReport
 
 
 def response_text(report: AppendReport) -> str:
-    """The server's answer as the reference client prints it (``true``, ``response: true``)."""
-    if not report.responses:
-        return "true" if report.ok else "false"
-    return " | ".join(_one(r) for r in report.responses)
+    """The server's answer as the reference client prints it (``true``, ``response: true``).
+
+    A backend without a server answer of that kind (local, portal) gets ``true``/``false`` for
+    what it did; a run that sent nothing (a rerun: every image already there) says so, rather than
+    print an answer no server gave."""
+    if report.responses:
+        return " | ".join(_one(r) for r in report.responses)
+    if report.appended == 0:
+        return (f"nothing sent ({report.skipped} image(s) already in the layer"
+                + (f", {report.failed} failed before sending" if report.failed else "") + ")")
+    return "true" if report.ok else "false"
 
 
 def _one(response: Any) -> str:

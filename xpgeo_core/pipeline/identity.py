@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Optional, Tuple
 
-from xpgeo_core.urls import MALFORMED_URL, image_url_problem, safe_url, without_credentials
+from xpgeo_core.image_lists import canonical, entry_problem
+from xpgeo_core.urls import MALFORMED_URL, safe_url, without_credentials
 
 Entry = Tuple[Optional[int], str]
 """A list entry: (line number in the list file or None, the text)."""
@@ -51,23 +52,24 @@ class Gathered:
     """(the repeat, the first entry with the same ImagePath)."""
 
 
-def gather(entries: Iterable[Entry]) -> Gathered:
+def gather(entries: Iterable[Entry], *, local_ok: bool = False) -> Gathered:
     """Check and de-duplicate entries on their ImagePath, keeping first occurrences in order.
 
     A repeated entry, valid or not, is reported once as a duplicate; a malformed one fails
-    with its line number (never silently dropped).
+    with its line number (never silently dropped). ``local_ok``: local photo files are images
+    too (the local backend), identified by their absolute path (:mod:`xpgeo_core.image_lists`).
     """
     out = Gathered()
     first: Dict[str, Image] = {}
     for line, text in entries:
         if text is None or not str(text).strip():
             continue
-        image = Image.of(str(text), line)
+        image = Image.of(canonical(str(text), local_ok=local_ok), line)
         if image.image_path in first:
             out.duplicates.append((image, first[image.image_path]))
             continue
         first[image.image_path] = image
-        problem = image_url_problem(image.fetch_url)
+        problem = entry_problem(image.fetch_url, local_ok=local_ok)
         if problem:
             out.malformed.append((image, f"{MALFORMED_URL}: {problem}"))
             continue

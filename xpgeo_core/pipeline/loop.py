@@ -131,7 +131,8 @@ class _Run:
         if self.stopped is not None and raise_after is None and getattr(self.stopped, "unexpected", None):
             raise_after = self.stopped.unexpected
         if self.stopped is not None and raise_after is None and self.stopped.cause is not None and (
-                isinstance(self.stopped.cause, AuthError) or getattr(self.sink, "raises_errors", False)) and not any(
+                isinstance(self.stopped.cause, AuthError) or getattr(self.stopped.cause, "whole_run", False)
+                or getattr(self.sink, "raises_errors", False)) and not any(
                 r.status in (APPENDED, UNCONFIRMED) for r in self.results.values()):
             raise_after = self.stopped.cause  # nothing was sent: say it as it is (exit code 3 or 4)
         report.results = [self.results.get(i.image_path) or result(i, FAILED, NO_RESULT) for i in self.images]

@@ -181,7 +181,7 @@ class PortalBackend(Backend):
         if wanted != name:
             messages.append(f"Service names are letters, digits and underscores: '{name}' was cleaned to "
                             f"'{wanted}'.")
-            log.warning(messages[-1])
+            log.info(messages[-1])  # routine, and foretold by the tool's validation: not a warning
         service_name = wanted
         if not api.is_service_name_available(self.client, self.root, service_name):
             service_name = timestamped(wanted)
