@@ -40,6 +40,8 @@ BACKEND_LABELS: Dict[str, str] = {"auto": "Auto", "xpgeo": "XPGEO server", "port
                                   "local": "Local folder"}
 """Every backend name (the ``backend`` setting's values) with the label the tools show. The one list."""
 BACKENDS = tuple(BACKEND_LABELS)
+BACKEND_PLACES: Dict[str, str] = {"xpgeo": "on an XPGEO server", "portal": "on a portal", "local": "in a local folder"}
+"""Where each backend keeps a layer, as messages say it ("a layer on a portal")."""
 IMAGERY_TYPES = ("Horizontal", "Oblique", "Nadir", "360", "Inspection")
 
 
@@ -198,7 +200,8 @@ SETTINGS: Tuple[SettingSpec, ...] = (
     SettingSpec("fetch_concurrency", ("FETCH_CONCURRENCY",), "XPGEO_FETCH_CONCURRENCY", _parse_positive_int, 8,
                 "Photos whose headers are read at once."),
     SettingSpec("max_header_bytes", ("MAX_HEADER_BYTES",), "XPGEO_MAX_HEADER_BYTES", _parse_positive_int,
-                1024 * 1024, "Most bytes read from one photo to find its metadata."),
+                1024 * 1024, "Most bytes read from one photo to find its metadata when its server ignores Range; "
+                "range reads and local files stop at 128 KiB (or at this, if lower)."),
     SettingSpec("magnetic_correction", ("MAGNETIC_CORRECTION",), "XPGEO_MAGNETIC_CORRECTION", _parse_bool,
                 True, "true turns magnetic camera headings (GPSImgDirectionRef M) into true-north ones with the "
                 "World Magnetic Model at the photo's position, height and date (each photo's warnings say by how "
