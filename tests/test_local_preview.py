@@ -467,3 +467,32 @@ def test_a_layer_built_from_hostile_photos_is_inert(tmp_path):
     parsed = parse_page(layer["preview"])
     assert len(parsed.scripts) == 3 and not parsed.handlers and parsed.tags.count("img") == 1
     assert "<script>alert" not in layer["preview"] and "<img src=x" not in layer["preview"]
+
+
+@needs_chromium
+def test_browser_shows_a_local_photo_of_a_photo_folder_layer(tmp_path):
+    """A local layer made from a photo folder: its preview loads the photos from disk."""
+    import io
+
+    from xpgeo_core.cli import main
+    from xpgeo_core.demo import demo_photos
+
+    folder = tmp_path / "pics"
+    folder.mkdir()
+    (folder / "a.jpg").write_bytes(dict(demo_photos())["walk/IMG_4101.jpg"])
+    env = {"XPGEO_OUTPUT_DIR": str(tmp_path / "layers"), "XPGEO_BACKEND": "local"}
+    out, err = io.StringIO(), io.StringIO()
+    assert main(["create-oi-layer", "--name", "f"], stdout=out, stderr=err, environ=env) == 0, err.getvalue()
+    assert main(["append-images", "--name", "f", "--photo-folder", str(folder)], stdout=out, stderr=err,
+                environ=env) == 0, err.getvalue()
+    preview = tmp_path / "layers" / "f" / "preview.html"
+    assert data_of(preview.read_text(encoding="utf-8"))["photos"] == [(folder / "a.jpg").as_uri()]
+    with Browser() as browser:
+        page = open_page(browser, preview)
+        x, y = page.evaluate("(function () { var d = JSON.parse(document.getElementById('xpgeo-data').textContent);"
+                             " var p = window.xpgeoMap.latLngToContainerPoint([d.xyz[0][1], d.xyz[0][0]]);"
+                             " var r = document.getElementById('map').getBoundingClientRect();"
+                             " return [p.x + r.left, p.y + r.top]; })()")
+        page.click(x, y)  # on the camera
+        page.wait_for("document.body.dataset.photo === 'loaded' || document.body.dataset.photo === 'failed'")
+        assert page.evaluate("document.body.dataset.photo") == "loaded"

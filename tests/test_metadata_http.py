@@ -73,7 +73,7 @@ def test_max_header_bytes_cap_over_http(honour_range):
     """A header running past MAX_HEADER_BYTES is header_too_large, with at most one read chunk past the cap."""
     from xpgeo_core.metadata.fetch import STREAM_CHUNK
 
-    cap = 96 * 1024  # the ten padding segments' headers cost more than the 32 KiB left after the first read
+    cap = 64 * 1024 + 512  # the ten padding segments' headers and the XMP cost more than the 512 bytes left
     data = make_jpeg(lat=1, lon=2, pad_before_xmp=600 * 1024, dji={"GimbalYawDegree": 1.0}, target_size=1_000_000)
     with ImageHost(honour_range=honour_range) as host:
         url = host.add("late.jpg", data)

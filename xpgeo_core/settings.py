@@ -40,6 +40,8 @@ BACKEND_LABELS: Dict[str, str] = {"auto": "Auto", "xpgeo": "XPGEO server", "port
                                   "local": "Local folder"}
 """Every backend name (the ``backend`` setting's values) with the label the tools show. The one list."""
 BACKENDS = tuple(BACKEND_LABELS)
+BACKEND_PLACES: Dict[str, str] = {"xpgeo": "on an XPGEO server", "portal": "on a portal", "local": "in a local folder"}
+"""Where each backend keeps a layer, as messages say it ("a layer on a portal")."""
 IMAGERY_TYPES = ("Horizontal", "Oblique", "Nadir", "360", "Inspection")
 
 
@@ -136,6 +138,10 @@ def _parse_url(text: str) -> Optional[str]:
     return (scheme.lower() + sep + rest).rstrip("/")  # schemes are case-insensitive (RFC 3986)
 
 
+parse_url = _parse_url
+"""The one URL rule (http/https in any case, a trailing slash dropped), for parameters that are no setting."""
+
+
 def _parse_backend(text: str) -> str:
     value = str(text).strip().lower() or "auto"
     aliases = {"server": "xpgeo", "rest": "xpgeo", "xpgeo_rest": "xpgeo", "folder": "local"}
@@ -189,7 +195,8 @@ SETTINGS: Tuple[SettingSpec, ...] = (
     SettingSpec("timeout_seconds", ("TIMEOUT_SECONDS",), "XPGEO_TIMEOUT_SECONDS", _parse_non_negative_float, 60.0,
                 "Seconds to wait for a server to connect or answer; 0 waits without limit."),
     SettingSpec("retries", ("RETRIES",), "XPGEO_RETRIES", _parse_retries, 3,
-                "Retries on 429/502/503/504 and dropped connections (0 to 10)."),
+                "Retries of reads on 429/502/503/504 and dropped connections; of writes only where the server did nothing "
+                "(429/503, no connection) (0 to 10)."),
     SettingSpec("retry_backoff", ("RETRY_BACKOFF",), "XPGEO_RETRY_BACKOFF", _parse_non_negative_float, 0.5,
                 "Back-off factor in seconds between retries (doubles each time; Retry-After wins)."),
     SettingSpec("output_dir", ("XPGEO_OUTPUT_DIR", "OUTPUT_DIR"), "XPGEO_OUTPUT_DIR", _parse_str, "xpgeo-layers",
@@ -197,7 +204,8 @@ SETTINGS: Tuple[SettingSpec, ...] = (
     SettingSpec("fetch_concurrency", ("FETCH_CONCURRENCY",), "XPGEO_FETCH_CONCURRENCY", _parse_positive_int, 8,
                 "Photos whose headers are read at once."),
     SettingSpec("max_header_bytes", ("MAX_HEADER_BYTES",), "XPGEO_MAX_HEADER_BYTES", _parse_positive_int,
-                1024 * 1024, "Most bytes read from one photo to find its metadata."),
+                1024 * 1024, "Most bytes read from one photo to find its metadata when its server ignores Range; "
+                "range reads and local files stop at 128 KiB (or at this, if lower)."),
     SettingSpec("magnetic_correction", ("MAGNETIC_CORRECTION",), "XPGEO_MAGNETIC_CORRECTION", _parse_bool,
                 True, "true turns magnetic camera headings (GPSImgDirectionRef M) into true-north ones with the "
                 "World Magnetic Model at the photo's position, height and date (each photo's warnings say by how "
