@@ -2,7 +2,7 @@
 """XPGEO: photos at URLs -> an Esri Oriented Imagery layer (ArcGIS Pro Python toolbox).
 
 This file is deliberately thin. Tool parameters are declared once, as data, in
-``xpgeo_core/toolbox.py``; each tool here turns them into ``arcpy.Parameter`` objects,
+``xpgeo_core/catalogue.py``; each tool here turns them into ``arcpy.Parameter`` objects,
 reads their values *by name*, calls ``xpgeo_core.toolbox.run_tool`` and writes the
 derived outputs back by name. Core logging becomes geoprocessing messages through one
 handler, progress becomes the step progressor, and core errors become
@@ -116,14 +116,15 @@ class _Tool(object):
     def getParameterInfo(self):
         params = []
         on_server = _is_server()
-        for p in core.TOOLS_BY_NAME[self.spec_name].params:
-            param = arcpy.Parameter(name=p.name, displayName=p.label, datatype=p.datatype,
+        for p in core.TOOLS_BY_NAME[self.spec_name].params_for(core.PRO):
+            datatype = list(p.datatypes) if len(p.datatypes) > 1 else p.datatype
+            param = arcpy.Parameter(name=p.name, displayName=p.label, datatype=datatype,
                                     parameterType=p.parameter_type, direction=p.direction,
                                     multiValue=p.multi_value, category=p.category)
             if p.value_list:
                 choices = list(p.value_list)
                 if p.name == "backend" and on_server:
-                    choices = [c for c in choices if c != "Local folder"]
+                    choices = [c for c in choices if c != core.BACKEND_LABELS["local"]]
                 param.filter.type = "ValueList"
                 param.filter.list = choices
             if p.file_types:
@@ -141,7 +142,7 @@ class _Tool(object):
     def updateParameters(self, parameters):
         by_name = {p.name: p for p in parameters}
         if "output_folder" in by_name and "backend" in by_name:
-            by_name["output_folder"].enabled = (by_name["backend"].valueAsText == "Local folder")
+            by_name["output_folder"].enabled = (by_name["backend"].valueAsText == core.BACKEND_LABELS["local"])
 
     def updateMessages(self, parameters):
         by_name = {p.name: p for p in parameters}

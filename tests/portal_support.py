@@ -6,7 +6,9 @@ from __future__ import annotations
 import io
 import os
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Tuple
+from typing import Dict, Iterable, Iterator, List, Optional, Tuple
+
+import pytest
 
 from emulators.image_host import ImageHost
 from emulators.portal import API_KEY, PASSWORD, USER, PortalEmulator
@@ -14,6 +16,20 @@ from xpgeo_core.cli import main
 from xpgeo_core.sample_photos import make_jpeg
 
 SECRETS = (PASSWORD, API_KEY)
+
+
+@pytest.fixture
+def portal() -> Iterator[PortalEmulator]:
+    """The portal emulator with its default knobs."""
+    with PortalEmulator() as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def host() -> Iterator[ImageHost]:
+    """A loopback photo host."""
+    with ImageHost() as image_host:
+        yield image_host
 
 
 def run_cli(argv: List[str], env: Dict[str, str]) -> Tuple[int, str, str]:

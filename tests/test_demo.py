@@ -12,11 +12,14 @@ from typing import Dict, List, Optional, Tuple
 import pytest
 import requests
 
+from chromium_support import Browser, needs_chromium
 from emulators.xpgeo_server import FakeXpgeoServer
 from local_support import parse_page, read_layer
 from xpgeo_core.cli import main
 from xpgeo_core.commands._progress import ProgressPrinter, format_progress
 from xpgeo_core.demo import PhotoServer, demo_photos
+from xpgeo_core.demo.photos import CENTRE
+from xpgeo_core.preview.footprint import best_first, camera_view, to_lonlat
 from xpgeo_core.results import Progress
 
 PROGRESS_LINE = re.compile(r"^\d+/\d+ images, \d+ failed, [\d.]+/s, about \S+ left \(chunk \d+/\d+\)$")
@@ -95,9 +98,106 @@ def test_demo_with_another_backend_uses_its_normal_code_path(tmp_path):
     assert document["backend"] == "xpgeo" and document["append"]["appended"] == 24
     assert "/create-oi-layer" in paths and "/append-images" in paths
     preview = Path(document["preview"])
-    assert preview.parent == (tmp_path / "layers").resolve()
+    assert preview.parent == (tmp_path / "layers" / "xpgeo_demo-preview").resolve()
     data = json.loads(parse_page(preview.read_text(encoding="utf-8")).scripts[0][1])
     assert len(data["rows"]) == 24
+    assert_photos_beside(preview, data)
+
+
+def assert_photos_beside(preview: Path, data: dict) -> None:
+    """Every photo of the page is a relative path to a copy beside it, byte for byte the demo's."""
+    originals = dict(demo_photos())
+    assert len(data["photos"]) == len(data["rows"])
+    for src, row in zip(data["photos"], data["rows"]):
+        assert src.startswith("photos/") and "://" not in src
+        name = src[len("photos/"):]
+        assert (preview.parent / src).read_bytes() == originals[name]
+        assert row[data["fields"].index("ImagePath")].endswith("/" + name)
+
+
+def test_demo_preview_shows_its_photos_with_no_server_left(tmp_path):
+    code, out, err = run(["--json", "demo", "--output-dir", str(tmp_path / "layers")])
+    assert code == 0, err
+    document = json.loads(out)
+    preview = Path(document["preview"])
+    assert_photos_beside(preview, parse_preview(preview))
+    with pytest.raises(requests.ConnectionError):  # the run's photo server is gone
+        requests.get(document["photos_url"], timeout=5)
+
+
+def parse_preview(preview: Path) -> dict:
+    return json.loads(parse_page(preview.read_text(encoding="utf-8")).scripts[0][1])
+
+
+def test_demo_serve_serves_the_layer_already_built(tmp_path, monkeypatch):
+    from xpgeo_core.commands import demo as demo_command
+
+    env = {"XPGEO_OUTPUT_DIR": str(tmp_path / "layers")}
+    assert run(["demo"], env)[0] == 0
+    fetched = {}
+
+    def browse() -> None:  # instead of waiting for Ctrl+C: what a browser would load
+        base = re.search(r"at (http://127\.0\.0\.1:\d+/)preview\.html", buffer.getvalue()).group(1)
+        page = requests.get(base + "preview.html", timeout=10)
+        data = json.loads(parse_page(page.text).scripts[0][1])
+        fetched["page"] = page.status_code
+        fetched["photo"] = requests.get(base + data["photos"][0], timeout=10)
+        fetched["listing"] = requests.get(base, timeout=10).status_code
+        raise KeyboardInterrupt
+
+    buffer = io.StringIO()
+    monkeypatch.setattr(demo_command, "wait_for_interrupt", browse)
+    code = main(["demo", "--serve", "--port", "0"], stdout=buffer, stderr=io.StringIO(), environ=env)
+    out = buffer.getvalue()
+    assert code == 0, out
+    assert "already built: serving it" in out and "Appended" not in out
+    assert sorted(p.name for p in (tmp_path / "layers").iterdir()) == ["xpgeo_demo"]  # no second layer
+    assert fetched["page"] == 200 and fetched["listing"] == 404
+    assert fetched["photo"].status_code == 200 and fetched["photo"].content[:2] == b"\xff\xd8"
+    assert out.rstrip().endswith("Stopped.")
+
+
+def test_demo_serve_builds_the_layer_first_when_missing(tmp_path, monkeypatch):
+    from xpgeo_core.commands import demo as demo_command
+
+    def stop() -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(demo_command, "wait_for_interrupt", stop)
+    code, out, err = run(["demo", "--serve", "--port", "0"], {"XPGEO_OUTPUT_DIR": str(tmp_path / "layers")})
+    assert code == 0, err
+    assert "Appended 24" in out and re.search(r"Serving .*xpgeo_demo at http://127\.0\.0\.1:\d+/preview\.html", out)
+
+
+@needs_chromium
+def test_browser_demo_preview_opens_a_photo_of_the_clicked_spot(tmp_path):
+    """The first preview, opened from disk after the run: every camera and shape drawn, the
+    tiles failing offline, and a click in the middle of the block opens a photo that shows it."""
+    code, out, err = run(["--json", "demo", "--output-dir", str(tmp_path / "layers")])
+    assert code == 0, err
+    preview = Path(json.loads(out)["preview"])
+    data = parse_preview(preview)
+    centre = to_lonlat(CENTRE[1], CENTRE[0], 20.0, -12.0)  # near the block's centre, off the camera there
+    views = [(i, tuple(xyz[:2]), camera_view(dict(zip(data["fields"], row))))
+             for i, (row, xyz) in enumerate(zip(data["rows"], data["xyz"]))]
+    expected = [data["rows"][i][data["fields"].index("Name")] for i in best_first(views, *centre)]
+    assert len(expected) >= 3
+    with Browser() as browser:
+        page = browser.open(preview.as_uri())
+        page.wait_for("document.body.dataset.ready === '1'")
+        assert page.evaluate("[document.body.dataset.drawn, document.body.dataset.views]") == ["24", "24"]
+        x, y = page.evaluate(f"(function () {{ var p = window.xpgeoMap.latLngToContainerPoint([{centre[1]}, {centre[0]}]);"
+                             " var r = document.getElementById('map').getBoundingClientRect();"
+                             " return [p.x + r.left, p.y + r.top]; })()")
+        page.click(x, y)
+        page.wait_for("document.body.dataset.photo === 'loaded' || document.body.dataset.photo === 'failed'")
+        assert page.evaluate("document.body.dataset.photo") == "loaded"
+        assert page.evaluate("document.getElementById('photo').naturalWidth") > 0
+        listed = page.evaluate("Array.prototype.map.call(document.querySelectorAll('#here-list li'),"
+                               " function (li) { return li.textContent.split(' ')[0]; })")
+        assert listed == expected
+        page.wait_for("document.body.dataset.basemap === 'offline'")
+        page.screenshot(tmp_path / "demo.png")
 
 
 def test_demo_progress_on_a_terminal_is_one_live_line(tmp_path):

@@ -47,8 +47,8 @@ def test_every_parameter_has_help_in_its_pyt_xml(tool):
     assert element.get("name") == tool.name and element.get("toolboxalias") == "xpgeo"
     assert tool.description in unescape(element.findtext("summary"))
     params = {p.get("name"): p for p in element.find("parameters")}
-    assert list(params) == [p.name for p in tool.params]
-    for p in tool.params:
+    assert list(params) == [p.name for p in tool.params_for("pro")]
+    for p in tool.params_for("pro"):
         help_html = unescape(params[p.name].findtext("dialogReference") or "")
         assert p.help and p.help in help_html, p.name
         assert params[p.name].get("displayname") == p.label

@@ -55,6 +55,7 @@ def test_wheel_carries_the_layer_templates(tmp_path):
         names = zf.namelist()
         zf.extractall(site)
     assert "xpgeo_core/layer_templates/oi_layer.json" in names
+    assert {"xpgeo_core/metadata/wmm/WMM2025.COF", "xpgeo_core/metadata/wmm/WMM2020.COF"} <= set(names)
     assert not any(n.startswith("tests/") for n in names)
     code = ("import xpgeo_core.schema as s, xpgeo_core.cli; print(s.templates_dir()); "
             "print(len(s.layer_fields()))")

@@ -17,7 +17,10 @@ from xpgeo_core import schema
 
 @pytest.fixture
 def portal():
-    with PortalEmulator() as p:
+    # "promote_on_update" is the emulator's old rule (updateDefinition's orientedImageryInfo makes the layer an
+    # OI layer). XPGEO's create still sends a "Feature Layer" and adds orientedImageryInfo afterwards; once the
+    # portal create flow defines the OI type in addToDefinition (issue 9 item 2), this goes back to the default.
+    with PortalEmulator(layer_type_rule="promote_on_update") as p:
         yield p
 
 
@@ -116,11 +119,13 @@ def test_create_builds_an_oriented_imagery_layer(portal):
     item = portal.item(doc["item_id"])
     assert "OrientedImageryLayer" in item["typeKeywords"] and "Hosted Service" in item["typeKeywords"]
     assert item["access"] == "org"
-    # addToDefinition went to the admin endpoint with a plain layer, updateDefinition added the OI info
-    add = portal.requests_to("addToDefinition")[0]
-    assert "/rest/admin/services/" in add.path
-    assert "orientedImageryInfo" not in json.loads(add.params["addToDefinition"])["layers"][0]
-    assert "orientedImageryInfo" in json.loads(portal.requests_to("updateDefinition")[0].params["updateDefinition"])
+    # addToDefinition went to the admin endpoint and defined the OI layer itself; no patching afterwards
+    add = portal.requests_to("addToDefinition")
+    assert len(add) == 1 and "/rest/admin/services/" in add[0].path
+    sent = json.loads(add[0].params["addToDefinition"])["layers"][0]
+    assert sent["type"] == "Oriented Imagery Layer" and "orientedImageryInfo" in sent
+    assert "zDefault" not in sent and "enableZDefaults" not in sent
+    assert not portal.requests_to("updateDefinition")
 
 
 def test_create_prints_the_reference_lines(portal):

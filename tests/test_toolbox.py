@@ -184,12 +184,6 @@ def test_config_file_beside_the_toolbox_is_read(tmp_path):
     assert json.loads(lines[1])["enterpriseVersion"] == "11.5.0"
 
 
-def test_every_spec_param_reaches_the_toolbox(pyt):
-    for spec in TOOLS:
-        params = getattr(pyt, spec.name)().getParameterInfo()
-        assert [p.name for p in params] == [p.name for p in spec.params]
-
-
 def test_web_tool_never_falls_back_to_a_server_folder(pyt):
     arcpy.PRODUCT = "Server"
     with pytest.raises(arcpy.ExecuteError, match="no XPGEO server or portal"):

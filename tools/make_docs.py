@@ -1,6 +1,6 @@
 """Generate the parts of the documentation that the code already says.
 
-Why: parameter help, settings and error messages live in the code (``xpgeo_core.toolbox.TOOLS``,
+Why: parameter help, settings and error messages live in the code (``xpgeo_core.catalogue.TOOLS``,
 ``xpgeo_core.settings.SETTINGS``, the ``raise`` sites). Copying them by hand into Markdown
 and ArcGIS metadata drifts; generating them keeps one source. Prose stays hand-written:
 only the text between ``<!-- BEGIN GENERATED: key -->`` and ``<!-- END GENERATED: key -->``
@@ -29,8 +29,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from xpgeo_core.errors import ConfigError, ValidationError, AuthError, RequestError, ServerError, XpgeoError  # noqa: E402
-from xpgeo_core.settings import SETTINGS  # noqa: E402
-from xpgeo_core.toolbox import TOOLS, Param, ToolSpec  # noqa: E402
+from xpgeo_core.catalogue import CLI, CLI_TOOLS, GLOBAL_PARAMS, PRO, PRO_TOOLS as TOOLS, Param, ToolSpec  # noqa: E402
+from xpgeo_core.settings import BACKENDS, SETTINGS, SPECS_BY_ATTR  # noqa: E402
 
 TOOLBOX_NAME = "XPGEO"
 TOOLBOX_ALIAS = "xpgeo"
@@ -39,7 +39,8 @@ TOOLBOX_SUMMARY = ("Create Esri Oriented Imagery layers from photos at URLs, and
 
 DATATYPE_NAMES = {"GPString": "String", "GPStringHidden": "String Hidden", "GPEncryptedString": "Encrypted String",
                   "GPLong": "Long", "GPDouble": "Double", "GPBoolean": "Boolean", "DEFile": "File",
-                  "GPValueTable": "Value Table", "GPDate": "Date"}
+                  "GPValueTable": "Value Table", "GPDate": "Date", "DEFolder": "Folder",
+                 "GPFeatureLayer": "Feature Layer"}
 
 USAGE: Dict[str, str] = {
     "HealthCheck": "Run it first, and whenever a tool fails to connect: it says which backend Auto picked, checks "
@@ -63,7 +64,7 @@ HOLE = "…"
 # What to do, for messages whose code gives no hint. Keyed by a fragment of the message.
 FIXES: Dict[str, str] = {
     "Unknown setting": "Check the spelling against docs/configuration.md.",
-    "Unknown backend": "Use auto, xpgeo, portal or local.",
+    "Unknown backend": "Use one of: " + ", ".join(BACKENDS) + ".",
     "Missing layer name": "Give the layer name (the tool's Layer name, or --name).",
     "Malformed image URL": "Give a full http:// or https:// URL with a host; encode spaces as %20.",
     "Imagery type": "Use Horizontal, Oblique, Nadir, 360 or Inspection, or leave it empty.",
@@ -106,20 +107,48 @@ def _cell(text: str) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
+def _flags(p: Param) -> str:
+    if not p.on(CLI):
+        return "(Pro only)"
+    if not p.flag.startswith("-"):
+        return f"`{p.metavar or p.name}`" + (" …" if p.multi_value else "")
+    value = "" if "GPBoolean" in p.datatypes else " " + (p.metavar or "|".join(p.cli_choices) or "VALUE")
+    return ", ".join(f"`{flag}{value}`" for flag in p.flags)
+
+
+def _kind(p: Param, multiple: bool = True) -> str:
+    return " or ".join(DATATYPE_NAMES.get(d, d) for d in p.datatypes) + (
+        " (multiple)" if p.multi_value and multiple else "")
+
+
 def _tool_table(tool: ToolSpec) -> str:
-    lines = [f"Inputs of `{tool.name}` (Python: `arcpy.{TOOLBOX_ALIAS}.{tool.name}(...)`):", "",
-             "| Parameter | Label | Type | Required | Help |", "|---|---|---|---|---|"]
+    lines = [f"Inputs of `{tool.name}` (Python: `arcpy.{TOOLBOX_ALIAS}.{tool.name}(...)`; command line: "
+             f"`xpgeo {tool.command}`):", "",
+             "| Parameter | Label | Type | Required | Command line | Help |", "|---|---|---|---|---|---|"]
     for p in tool.inputs:
-        kind = DATATYPE_NAMES.get(p.datatype, p.datatype) + (" (multiple)" if p.multi_value else "")
         choices = f" Choices: {', '.join(p.value_list)}." if p.value_list else ""
         where = f" Group: {p.category}." if p.category else ""
-        lines.append(f"| `{p.name}` | {_cell(p.label)} | {kind} | {'yes' if p.parameter_type == 'Required' else 'no'} "
-                     f"| {_cell(p.help + choices + where)} |")
+        only = f" Only here because {p.only_because}." if p.only_because else ""
+        setting = f" Setting: `{SPECS_BY_ATTR[p.setting].keys[0]}`." if p.setting else ""
+        lines.append(f"| `{p.name}` | {_cell(p.label)} | {_kind(p)} | {'yes' if p.required else 'no'} "
+                     f"| {_cell(_flags(p))} | {_cell(p.help + choices + where + setting + only)} |")
     lines += ["", "Derived outputs (for ModelBuilder and scripts):", "", "| Output | Label | Type | Help |",
               "|---|---|---|---|"]
-    for p in tool.outputs:
-        lines.append(f"| `{p.name}` | {_cell(p.label)} | {DATATYPE_NAMES.get(p.datatype, p.datatype)} "
-                     f"| {_cell(p.help)} |")
+    for p in tool.outputs_params:
+        lines.append(f"| `{p.name}` | {_cell(p.label)} | {_kind(p)} | {_cell(p.help)} |")
+    return "\n".join(lines)
+
+
+def _cli_table() -> str:
+    lines = ["| Command | Flags | What it does |", "|---|---|---|"]
+    for tool in CLI_TOOLS:
+        flags = "; ".join(_flags(p) for p in tool.params_for(CLI) if not p.global_option)
+        lines.append(f"| `xpgeo {tool.command}` | {_cell(flags or '(none)')} | {_cell(tool.cli_help)} |")
+    lines += ["", "Global options (before or after the command name):", "", "| Option | Setting | Help |",
+              "|---|---|---|"]
+    for p in GLOBAL_PARAMS:
+        setting = f"`{SPECS_BY_ATTR[p.setting].keys[0]}`" if p.setting else ""
+        lines.append(f"| {_cell(_flags(p))} | {setting} | {_cell(p.help)} |")
     return "\n".join(lines)
 
 
@@ -226,6 +255,7 @@ def _errors_table() -> str:
 
 def generated_blocks() -> Dict[str, str]:
     blocks = {f"tool {tool.name}": _tool_table(tool) for tool in TOOLS}
+    blocks["cli commands"] = _cli_table()
     blocks["settings"] = _settings_table()
     blocks["errors"] = _errors_table()
     return blocks
@@ -259,7 +289,7 @@ def _esri_header() -> str:
 
 def _param_xml(p: Param) -> str:
     attrs = (f"name={quoteattr(p.name)} displayname={quoteattr(p.label)} type={quoteattr(p.parameter_type)} "
-             f"direction={quoteattr(p.direction)} datatype={quoteattr(DATATYPE_NAMES.get(p.datatype, p.datatype))}")
+             f"direction={quoteattr(p.direction)} datatype={quoteattr(_kind(p, multiple=False))}")
     if p.parameter_type != "Derived":
         expression = p.name if p.parameter_type == "Required" else "{" + p.name + "}"
         attrs += f" expression={quoteattr(expression)}"
@@ -271,7 +301,7 @@ def _param_xml(p: Param) -> str:
 
 
 def tool_xml(tool: ToolSpec) -> str:
-    params = "".join(_param_xml(p) for p in tool.params)
+    params = "".join(_param_xml(p) for p in tool.params_for(PRO))
     usage = USAGE.get(tool.name, "")
     return ('<?xml version="1.0" encoding="UTF-8"?>\n'
             '<metadata xml:lang="en">\n' + _esri_header() +

@@ -20,30 +20,54 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, NoReturn, Optional, Sequence, TextIO
 
 from xpgeo_core import __version__
+from xpgeo_core.catalogue import CLI, GLOBAL_PARAMS, Param, ToolCall, ToolSpec, setting_overrides
 from xpgeo_core.commands import COMMANDS
+from xpgeo_core.results import ProgressCallback, no_progress
 from xpgeo_core.errors import EXIT_SERVER, EXIT_USAGE, XpgeoError, redact
 from xpgeo_core.settings import Settings, load_settings
 
 log = logging.getLogger("xpgeo")
+_NO_TOOL = ToolSpec("", "", "", "", (), run=lambda call: None)
+
+
+def add_param(parser: Any, p: Param, *, suppress: bool = False) -> None:
+    """One catalogue parameter as an argparse argument (``dest`` is the parameter's name).
+
+    ``suppress``: the default is SUPPRESS, so a global option given before the command
+    name is not overwritten by the sub-parser's default."""
+    kwargs: Dict[str, Any] = {"help": (p.cli_help or p.help).replace("%", "%%")}
+    positional = not p.flag.startswith("-")
+    if "GPBoolean" in p.datatypes:
+        kwargs.update(action="store_true", default=bool(p.default))
+    else:
+        if p.metavar:
+            kwargs["metavar"] = p.metavar
+        if p.cli_choices:
+            kwargs["choices"] = p.cli_choices
+        if "GPLong" in p.datatypes:
+            kwargs["type"] = int
+        elif "GPDouble" in p.datatypes:
+            kwargs["type"] = float
+        if positional:
+            kwargs["nargs"] = "*" if p.multi_value else None
+        else:
+            kwargs["default"] = p.default
+            if p.multi_value:
+                kwargs["action"] = "append"
+            if p.cli_required if p.cli_required is not None else p.required:
+                kwargs["required"] = True
+    if suppress:
+        kwargs["default"] = argparse.SUPPRESS
+    if positional:
+        parser.add_argument(p.name, **kwargs)
+    else:
+        parser.add_argument(*p.flags, dest=p.name, **kwargs)
 
 
 def _add_global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
-    """Global options; on sub-commands their defaults are SUPPRESS so a value given
-    before the command name is not overwritten by the sub-parser's default."""
-    d = (lambda value: argparse.SUPPRESS) if suppress else (lambda value: value)
-    g = parser.add_argument_group("global options")
-    g.add_argument("--json", action="store_true", default=d(False),
-                   help="print one machine-readable JSON document on stdout")
-    g.add_argument("--config", metavar="PATH", default=d(None), help="config file (KEY=VALUE lines)")
-    g.add_argument("--verbose", "-v", action="store_true", default=d(False), help="more detail on stderr")
-    g.add_argument("--quiet", "-q", action="store_true", default=d(False), help="no progress, only warnings")
-    g.add_argument("--backend", choices=("auto", "xpgeo", "portal", "local"), default=d(None),
-                   help="where layers are made (default: the BACKEND setting, else auto)")
-    g.add_argument("--rest-url", metavar="URL", default=d(None), help="XPGEO REST server URL")
-    g.add_argument("--portal-url", metavar="URL", default=d(None), help="ArcGIS portal URL")
-    g.add_argument("--output-dir", metavar="DIR", default=d(None), help="folder for local layers")
-    g.add_argument("--disable-ssl-verification", action="store_true", default=d(False),
-                   help="do not verify TLS certificates (not recommended; prefer CA_BUNDLE)")
+    group = parser.add_argument_group("global options")
+    for p in GLOBAL_PARAMS:
+        add_param(group, p, suppress=suppress)
 
 
 class UsageError(Exception):
@@ -72,8 +96,15 @@ def build_parser() -> argparse.ArgumentParser:
     _add_global_options(parser, suppress=False)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for command in COMMANDS:
-        p = sub.add_parser(command.NAME, help=command.HELP, description=command.HELP)
-        command.add_arguments(p)
+        tool = getattr(command, "TOOL", None)
+        name, text = (tool.command, tool.cli_help) if tool else (command.NAME, command.HELP)
+        p = sub.add_parser(name, help=text, description=text)
+        if tool:
+            for param in tool.params_for(CLI):
+                if not param.global_option:
+                    add_param(p, param)
+        else:
+            command.add_arguments(p)
         _add_global_options(p, suppress=True)
         p.set_defaults(_command=command)
     return parser
@@ -98,21 +129,29 @@ class CliContext:
     def quiet(self) -> bool:
         return bool(getattr(self.args, "quiet", False))
 
-    def settings(self, **extra: Any) -> Settings:
+    @property
+    def tool(self) -> Optional[ToolSpec]:
+        command = getattr(self.args, "_command", None)
+        return getattr(command, "TOOL", None)
+
+    def values(self) -> Dict[str, Any]:
+        """The command's parameter values by catalogue name."""
+        params = list(GLOBAL_PARAMS) + (self.tool.params_for(CLI) if self.tool else [])
+        return {p.name: getattr(self.args, p.name, None) for p in params}
+
+    def settings(self) -> Settings:
         """Settings with command-line flags on top (flag > env > config file > default)."""
         if self._settings is None:
-            a = self.args
-            overrides = {
-                "backend": a.backend, "rest_url": a.rest_url, "portal_url": a.portal_url,
-                "output_dir": a.output_dir,
-                "disable_ssl_verification": True if a.disable_ssl_verification else None,
-            }
-            overrides.update({k: v for k, v in extra.items() if v is not None})
-            self._settings = load_settings(overrides, config_path=a.config, search_dirs=[os.getcwd()],
-                                           environ=self.environ)
+            overrides = setting_overrides(self.tool or _NO_TOOL, self.values(), GLOBAL_PARAMS)
+            self._settings = load_settings(overrides, config_path=getattr(self.args, "config", None),
+                                           search_dirs=[os.getcwd()], environ=self.environ)
             self.secrets = self._settings.secrets()
             _log_settings(self._settings)
         return self._settings
+
+    def call(self, progress: ProgressCallback = no_progress) -> ToolCall:
+        """This command's tool call: settings and parameter values, as the toolbox builds them."""
+        return ToolCall(self.settings(), self.values(), progress=progress)
 
     def say(self, line: str = "") -> None:
         """A human output line on stdout (nothing in --json mode)."""

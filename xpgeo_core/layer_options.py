@@ -8,7 +8,7 @@ silently dropped.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional, Tuple
+from typing import List, Optional, Tuple
 
 SHARING_LEVELS = ("private", "organization", "public")
 
@@ -36,3 +36,17 @@ class LayerOptions:
     tags: Tuple[str, ...] = field(default_factory=tuple)
     summary: Optional[str] = None
     elevation_source: Optional[ElevationSource] = None
+
+    def requested(self) -> Tuple[str, ...]:
+        """The options set to something other than their default, in declaration order."""
+        default = LayerOptions()
+        return tuple(name for name in ("sharing", "folder", "tags", "summary", "elevation_source")
+                     if getattr(self, name) != getattr(default, name))
+
+    def not_honoured(self, where: str, honoured: Tuple[str, ...] = ()) -> List[str]:
+        """One warning sentence per requested option *where* (e.g. "The XPGEO server") cannot honour."""
+        labels = {"sharing": f"sharing '{self.sharing}'", "folder": f"folder {self.folder!r}",
+                  "tags": "tags " + ", ".join(self.tags), "summary": "a summary",
+                  "elevation_source": "an elevation source"}
+        return [f"{where} cannot set {labels[name]}; it was ignored." for name in self.requested()
+                if name not in honoured]

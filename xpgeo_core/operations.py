@@ -17,6 +17,7 @@ import logging
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 from xpgeo_core.backends import TokenProvider, get_backend
+from xpgeo_core.layer_options import LayerOptions
 from xpgeo_core.results import (FAILED, AppendReport, CreateResult, HealthResult, ImageResult, ProgressCallback,
                                 no_progress)
 from xpgeo_core.schema import normalize_imagery_type
@@ -38,13 +39,15 @@ def health_check(settings: Settings, *, token_provider: Optional[TokenProvider] 
 
 
 def create_layer(settings: Settings, name: Optional[str], imagery_type: Optional[str] = None, *,
-                 token_provider: Optional[TokenProvider] = None, portal_url: Optional[str] = None) -> CreateResult:
-    """Create an OI layer. The created name may differ (cleaned, or a timestamp added when taken)."""
+                 token_provider: Optional[TokenProvider] = None, portal_url: Optional[str] = None,
+                 options: Optional[LayerOptions] = None) -> CreateResult:
+    """Create an OI layer. The created name may differ (cleaned, or a timestamp added when taken).
+    *options* (sharing, folder, tags, summary, elevation source) go to the backend as they are."""
     name = check_layer_name(name, MISSING_NAME)
     imagery_type = normalize_imagery_type(imagery_type)
     with get_backend(settings, token_provider=token_provider, portal_url=portal_url) as backend:
         log.info("Starting layer creation for '%s'...", name)
-        result = backend.create_layer(name, imagery_type)
+        result = backend.create_layer(name, imagery_type, options=options)
     if result.renamed:
         log.warning("The layer was created as '%s' (asked for '%s').", result.layer_name, name)
     return result
@@ -108,8 +111,11 @@ def append_images(settings: Settings, name: Optional[str], *, urls: Optional[Ite
                                            imagery_type=imagery_type)
         else:
             report = AppendReport(backend=backend.name, layer_name=name)
-    report.results = _merge(to_send, report.results, set_aside)
-    report.duplicates_removed = len(gathered.duplicates)
+        report.results = _merge(to_send, report.results, set_aside)
+        report.duplicates_removed = len(gathered.duplicates)
+        record = getattr(backend, "record_report", None)  # Backend's hook; a bare stand-in may lack it
+        if record is not None:
+            record(report)  # report.json and the preview list every rejected line, as the console does
     _log_failures(report)
     return report
 

@@ -31,13 +31,13 @@ import struct
 from functools import lru_cache
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
-__all__ = ["make_jpeg", "make_xmp", "make_exif", "dms", "Entry", "TIFF_TYPES"]
+__all__ = ["make_jpeg", "make_xmp", "make_exif", "large_segments", "dms", "Entry", "TIFF_TYPES"]
 
 # -- TIFF / EXIF ------------------------------------------------------------------------------
 
 # TIFF 6.0 field types used here: (code, bytes per value).
 TIFF_TYPES = {"BYTE": (1, 1), "ASCII": (2, 1), "SHORT": (3, 2), "LONG": (4, 4), "RATIONAL": (5, 8),
-              "UNDEFINED": (7, 1), "SLONG": (9, 4), "SRATIONAL": (10, 8)}
+              "UNDEFINED": (7, 1), "SLONG": (9, 4), "SRATIONAL": (10, 8), "IFD": (13, 4)}
 
 Entry = Tuple[int, str, Any]
 """One IFD entry: (tag, TIFF type name, value). ASCII: str; BYTE/UNDEFINED: bytes or list of int;
@@ -54,6 +54,8 @@ NS = {
     "exif": "http://ns.adobe.com/exif/1.0/",
     "tiff": "http://ns.adobe.com/tiff/1.0/",
     "Camera": "http://pix4d.com/camera/1.0/",
+    "drone-parrot": "http://www.parrot.com/drone-parrot/1.0/",
+    "drone-skydio": "https://www.skydio.com/drone-skydio/1.0/",
 }
 
 
@@ -89,6 +91,8 @@ def _pack_entry(kind: str, value: Any, bo: str) -> Tuple[int, bytes]:
         if not raw.endswith(b"\x00"):
             raw += b"\x00"
         return len(raw), raw
+    if kind in ("BYTE", "UNDEFINED") and isinstance(value, (bytes, bytearray)):
+        return len(value), bytes(value)
     values = _values(kind, value)
     out = bytearray()
     for v in values:
@@ -96,7 +100,7 @@ def _pack_entry(kind: str, value: Any, bo: str) -> Tuple[int, bytes]:
             out += struct.pack(bo + "B", int(v))
         elif kind == "SHORT":
             out += struct.pack(bo + "H", int(v))
-        elif kind == "LONG":
+        elif kind in ("LONG", "IFD"):
             out += struct.pack(bo + "I", int(v))
         elif kind == "SLONG":
             out += struct.pack(bo + "i", int(v))
@@ -131,27 +135,33 @@ def _ifd(entries: Sequence[Entry], start: int, bo: str, next_ifd: int = 0) -> Tu
 
 
 def make_tiff(ifd0: Sequence[Entry], exif: Sequence[Entry] = (), gps: Sequence[Entry] = (),
-              byte_order: str = "little") -> bytes:
-    """A TIFF structure (the body of an EXIF APP1) with IFD0 and optional Exif and GPS sub-IFDs."""
+              byte_order: str = "little", pointer_type: str = "LONG", gps_pointer_in_exif: bool = False) -> bytes:
+    """A TIFF structure (the body of an EXIF APP1) with IFD0 and optional Exif and GPS sub-IFDs.
+
+    ``pointer_type`` is the TIFF type the sub-IFD pointers are written in ("LONG" as EXIF says;
+    "SLONG", "IFD" or "SHORT" as some cameras do); ``gps_pointer_in_exif`` puts the GPS pointer in
+    the Exif IFD instead of IFD0 (a misplacement some writers make)."""
     bo = "<" if byte_order in ("little", "II", "<") else ">"
     header = (b"II" if bo == "<" else b"MM") + struct.pack(bo + "HI", 42, 8)
-    ifd0 = list(ifd0)
-    # Pointers are LONGs whose values are only known after layout: lay IFD0 out twice.
-    subs = [(0x8769, list(exif)), (0x8825, list(gps))]
-    pointer_tags = [tag for tag, entries in subs if entries]
-    placeholders = [(tag, "LONG", 0) for tag in pointer_tags]
-    table, data = _ifd(ifd0 + placeholders, 8, bo)
-    offset = 8 + len(table) + len(data)
-    blobs = []
-    pointers = []
-    for tag, entries in subs:
-        if not entries:
-            continue
-        sub_table, sub_data = _ifd(entries, offset, bo)
-        pointers.append((tag, "LONG", offset))
-        blobs.append(sub_table + sub_data)
-        offset += len(sub_table) + len(sub_data)
-    table, data = _ifd(ifd0 + pointers, 8, bo)
+    gps_in_exif = gps_pointer_in_exif and bool(gps)
+    exif = list(exif) if exif or gps_in_exif else []
+    # Pointer values are only known after layout: lay everything out twice (same sizes both times).
+    pointers: Dict[int, int] = {0x8769: 0, 0x8825: 0}
+    for _ in range(2):
+        own = [(tag, pointer_type, pointers[tag]) for tag, entries in ((0x8769, exif), (0x8825, gps))
+               if entries and not (tag == 0x8825 and gps_in_exif)]
+        table, data = _ifd(list(ifd0) + own, 8, bo)
+        offset = 8 + len(table) + len(data)
+        blobs = []
+        for tag, entries in ((0x8769, exif), (0x8825, gps)):
+            if not entries:
+                continue
+            if tag == 0x8769 and gps_in_exif:
+                entries = entries + [(0x8825, pointer_type, pointers[0x8825])]
+            pointers[tag] = offset
+            sub_table, sub_data = _ifd(entries, offset, bo)
+            blobs.append(sub_table + sub_data)
+            offset += len(sub_table) + len(sub_data)
     return header + table + data + b"".join(blobs)
 
 
@@ -183,7 +193,8 @@ def make_exif(*, lat: Optional[float] = None, lon: Optional[float] = None, alt: 
               focal_length: Optional[float] = None, focal_length_35mm: Optional[int] = None,
               pixel_size: Optional[Tuple[int, int]] = None, focal_plane_resolution: Optional[Tuple[float, float]] = None,
               focal_plane_resolution_unit: Optional[int] = None, extra_ifd0: Sequence[Entry] = (),
-              extra_exif: Sequence[Entry] = (), extra_gps: Sequence[Entry] = (), byte_order: str = "little") -> bytes:
+              extra_exif: Sequence[Entry] = (), extra_gps: Sequence[Entry] = (), byte_order: str = "little",
+              xmp_in_exif: Optional[bytes] = None, pointer_type: str = "LONG", gps_pointer_in_exif: bool = False) -> bytes:
     """The TIFF body of an EXIF APP1 segment (without the ``Exif\\0\\0`` prefix).
 
     ``lat``/``lon`` signed degrees (refs N/S/E/W derived); ``alt`` metres, negative gives
@@ -193,9 +204,12 @@ def make_exif(*, lat: Optional[float] = None, lon: Optional[float] = None, alt: 
     rational (some drones do). ``pixel_size`` = (PixelXDimension, PixelYDimension);
     ``focal_plane_resolution`` = (X, Y) pixels per ``focal_plane_resolution_unit``
     (2 inch, 3 cm, 4 mm, 5 µm). ``extra_*`` entries are added verbatim (tests use them for
-    odd types and values).
+    odd types and values). ``xmp_in_exif`` is an XMP packet written into IFD0's tag 700
+    (``XMLPacket``, as BYTE), where DJI thermal payloads keep theirs. ``pointer_type`` and
+    ``gps_pointer_in_exif``: see :func:`make_tiff`.
     """
-    ifd0 = _given([(0x010F, "ASCII", make), (0x0110, "ASCII", model), (0x0112, "SHORT", orientation)])
+    ifd0 = _given([(0x010F, "ASCII", make), (0x0110, "ASCII", model), (0x0112, "SHORT", orientation),
+                   (0x02BC, "BYTE", xmp_in_exif)])
     ifd0.extend(extra_ifd0)
     plane = focal_plane_resolution or (None, None)
     pixels = pixel_size or (None, None)
@@ -234,7 +248,7 @@ def make_exif(*, lat: Optional[float] = None, lon: Optional[float] = None, alt: 
             gps.append((0x0010, "ASCII", heading_ref))
         gps.append((0x0011, "RATIONAL", (int(round(heading * 100)), 100)))
     gps.extend(extra_gps)
-    return make_tiff(ifd0, exif, gps, byte_order)
+    return make_tiff(ifd0, exif, gps, byte_order, pointer_type=pointer_type, gps_pointer_in_exif=gps_pointer_in_exif)
 
 
 # -- XMP --------------------------------------------------------------------------------------
@@ -256,8 +270,16 @@ def _fmt(value: Any) -> str:
 
 def make_xmp(*, dji: Optional[Mapping[str, Any]] = None, gpano: Optional[Mapping[str, Any]] = None,
              exif: Optional[Mapping[str, Any]] = None, tiff: Optional[Mapping[str, Any]] = None,
-             camera: Optional[Mapping[str, Any]] = None, style: str = "attributes", padding: int = 0) -> bytes:
+             camera: Optional[Mapping[str, Any]] = None, properties: Optional[Mapping[str, Any]] = None,
+             namespaces: Optional[Mapping[str, str]] = None, style: str = "attributes", padding: int = 0) -> bytes:
     """An XMP packet (UTF-8 bytes) with ``drone-dji:``, ``GPano:``, ``exif:``, ``tiff:``, ``Camera:`` properties.
+
+    ``properties`` maps full names (``"drone-parrot:CameraPitchDegree"``) of any prefix in
+    :data:`NS` to values; a dict value is a structure (``{"Pitch": -60, "Yaw": 10}``), written
+    as a child element whose fields are attributes (``style="attributes"``) or
+    ``rdf:parseType="Resource"`` child elements (``style="elements"``), as Skydio writes its
+    ``CameraOrientationNED``. ``namespaces`` overrides prefix URIs (senseFly writes ``Camera:``
+    with its own URI).
 
     Dict keys are property names without prefix, e.g. ``{"GimbalYawDegree": -78.8}``; floats
     are written DJI-style (``+12.30``, two decimals) for ``dji``, plain otherwise; strings are
@@ -281,14 +303,33 @@ def make_xmp(*, dji: Optional[Mapping[str, Any]] = None, gpano: Optional[Mapping
         props.append(("tiff:" + key, str(value)))
     for key, value in (camera or {}).items():
         props.append(("Camera:" + key, str(value)))
-    used = sorted({name.split(":")[0] for name, _ in props})
-    xmlns = " ".join('xmlns:%s="%s"' % (p, NS[p]) for p in used)
+    structs: List[Tuple[str, Mapping[str, Any]]] = []
+    for name, value in (properties or {}).items():
+        if isinstance(value, Mapping):
+            structs.append((name, value))
+        else:
+            props.append((name, str(value)))
+    uris = dict(NS, **(namespaces or {}))
+    used = sorted({name.split(":")[0] for name, _ in props} | {name.split(":")[0] for name, _ in structs})
+    xmlns = " ".join('xmlns:%s="%s"' % (p, uris[p]) for p in used)
+    children = []
+    for name, fields in structs:
+        prefix = name.split(":")[0]
+        if style == "elements":
+            inner = "".join("<%s:%s>%s</%s:%s>" % (prefix, k, _esc(str(v)), prefix, k) for k, v in fields.items())
+            children.append('<%s rdf:parseType="Resource">%s</%s>' % (name, inner, name))
+        else:
+            attrs = " ".join('%s:%s="%s"' % (prefix, k, _esc(str(v))) for k, v in fields.items())
+            children.append("<%s %s/>" % (name, attrs))
     if style == "elements":
-        body = "".join("<%s>%s</%s>" % (n, _esc(v), n) for n, v in props)
+        body = "".join("<%s>%s</%s>" % (n, _esc(v), n) for n, v in props) + "".join(children)
         desc = '<rdf:Description rdf:about="" %s>%s</rdf:Description>' % (xmlns, body)
     else:
         attrs = " ".join('%s="%s"' % (n, _esc(v)) for n, v in props)
-        desc = '<rdf:Description rdf:about="" %s %s/>' % (xmlns, attrs)
+        if children:
+            desc = '<rdf:Description rdf:about="" %s %s>%s</rdf:Description>' % (xmlns, attrs, "".join(children))
+        else:
+            desc = '<rdf:Description rdf:about="" %s %s/>' % (xmlns, attrs)
     packet = ('<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>'
               '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="%s">%s</rdf:RDF></x:xmpmeta>'
               % (NS["rdf"], desc))
@@ -436,18 +477,29 @@ def _padding_segments(size: int) -> bytes:
     return bytes(out)
 
 
+def large_segments(count: int, size: int = 65533, marker: int = 0xE3, ident: bytes = b"") -> bytes:
+    """*count* APPn segments of *size* payload bytes each (DJI thermal R-JPEGs carry runs of
+    APP3 segments, FLIR files APP1 ``FLIR`` ones): what a reader should skip without reading."""
+    body = ident + bytes((i * 7) & 0xFF for i in range(size - len(ident)))
+    return segment(marker, body) * count
+
+
 def make_jpeg(*, frame_size: Tuple[int, int] = (64, 48), byte_order: str = "little", exif: Optional[bool] = None,
               xmp: Union[bool, bytes, None] = None, dji: Optional[Mapping[str, Any]] = None,
               gpano: Optional[Mapping[str, Any]] = None, xmp_exif: Optional[Mapping[str, Any]] = None,
+              xmp_props: Optional[Mapping[str, Any]] = None,
               xmp_style: str = "attributes", xmp_padding: int = 0, pad_before_xmp: int = 0,
               xmp_first: bool = False, jfif: bool = True, comment: Optional[bytes] = None,
-              target_size: Optional[int] = None, seed: int = 0, **exif_fields: Any) -> bytes:
+              segments_after_xmp: bytes = b"", target_size: Optional[int] = None, seed: int = 0,
+              **exif_fields: Any) -> bytes:
     """A valid baseline JPEG with the given metadata. Returns the file's bytes.
 
     Segments, in order: SOI, APP0 JFIF (``jfif``), APP1 EXIF (when any EXIF field is given,
     or ``exif=True``), padding APP2 segments (``pad_before_xmp`` bytes, to make the XMP late),
-    APP1 XMP (when ``dji``/``gpano``/``xmp_exif`` is given or ``xmp`` is raw bytes), COM
-    (``comment``), DQT, SOF0, DHT, SOS, scan data, EOI. ``xmp_first`` puts XMP before EXIF.
+    APP1 XMP (when ``dji``/``gpano``/``xmp_exif``/``xmp_props`` is given or ``xmp`` is raw bytes),
+    ``segments_after_xmp`` (raw segments, e.g. :func:`large_segments`), COM (``comment``), DQT,
+    SOF0, DHT, SOS, scan data, EOI. ``xmp_first`` puts XMP before EXIF. ``xmp_props`` takes any
+    ``prefix:Name`` of :data:`NS` (see :func:`make_xmp`).
 
     EXIF keywords (see :func:`make_exif`): lat, lon, alt, alt_ref, heading, heading_ref, track,
     track_ref, gps_datetime, gps_dms, datetime_original, offset_time_original, make, model,
@@ -470,13 +522,14 @@ def make_jpeg(*, frame_size: Tuple[int, int] = (64, 48), byte_order: str = "litt
     xmp_seg = b""
     if isinstance(xmp, (bytes, bytearray)):
         xmp_seg = segment(0xE1, XMP_HEADER + bytes(xmp))
-    elif xmp or dji or gpano or xmp_exif:
-        xmp_seg = segment(0xE1, XMP_HEADER + make_xmp(dji=dji, gpano=gpano, exif=xmp_exif, style=xmp_style,
-                                                      padding=xmp_padding))
+    elif xmp or dji or gpano or xmp_exif or xmp_props:
+        xmp_seg = segment(0xE1, XMP_HEADER + make_xmp(dji=dji, gpano=gpano, exif=xmp_exif, properties=xmp_props,
+                                                      style=xmp_style, padding=xmp_padding))
     if xmp_first:
         head += xmp_seg + exif_seg + _padding_segments(pad_before_xmp)
     else:
         head += exif_seg + _padding_segments(pad_before_xmp) + xmp_seg
+    head += segments_after_xmp
     if comment is not None:
         head += segment(0xFE, comment)
     width, height = frame_size

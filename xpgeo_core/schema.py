@@ -12,10 +12,13 @@ per-type defaults without touching Python. Found in one of two places:
 from __future__ import annotations
 
 import copy
+import datetime as _dt
 import json
+import math
+import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Iterable, List, Mapping, Optional
 
 from xpgeo_core.errors import ConfigError, ValidationError
 from xpgeo_core.settings import IMAGERY_TYPES
@@ -23,7 +26,14 @@ from xpgeo_core.settings import IMAGERY_TYPES
 _HERE = Path(__file__).resolve().parent
 TEMPLATE_DIRS = (_HERE / "layer_templates", _HERE.parent / "layer_templates")
 OI_TYPE_KEYWORD = "OrientedImageryLayer"
+"""The item type keyword Esri's apps search for, and the web map ``layerType`` of an OI layer."""
 OI_LAYER_TYPE = "Oriented Imagery Layer"
+"""The layer ``type`` Esri's clients require (Maps SDK ``OrientedImageryLayer``, Python API ``fromitem``)."""
+PER_PHOTO_DEFAULTS = {"CameraPitch": "cameraPitch", "CameraRoll": "cameraRoll", "CameraHeight": "cameraHeight",
+                      "HorizontalFieldOfView": "horizontalFieldOfView", "VerticalFieldOfView": "verticalFieldOfView",
+                      "NearDistance": "nearDistance", "FarDistance": "farDistance", "ImageRotation": "imageRotation"}
+"""Per-photo field → the layer property it overrides. A photo's empty field is filled from its own
+imagery type, so a Nadir photo in a Horizontal layer is not drawn with the Horizontal defaults."""
 
 
 def templates_dir() -> Path:
@@ -84,12 +94,126 @@ def near_far(imagery_type: Optional[str]) -> Dict[str, float]:
     return {"NearDistance": props["nearDistance"], "FarDistance": props["farDistance"]}
 
 
-def layer_definition(name: str, imagery_type: Optional[str], extent: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
-    """The full point-layer definition, with ``orientedImageryInfo``, ready for
-    ``addToDefinition``/``updateDefinition`` or ``layer.json``."""
+def layer_definition(name: str, imagery_type: Optional[str], extent: Optional[Dict[str, Any]] = None, *,
+                     elevation_source: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+    """The full point-layer definition as a published OI layer reads (``type`` "Oriented Imagery
+    Layer", ``orientedImageryInfo``, ``timeInfo``), ready for ``addToDefinition`` or ``layer.json``.
+    *elevation_source* is the web map specification's ``elevationSource`` object."""
     layer = copy.deepcopy(_load("oi_layer.json")["layer"])
     layer["name"] = name
     if extent:
         layer["extent"] = extent
-    layer["orientedImageryInfo"] = {"orientedImageryProperties": oriented_imagery_properties(imagery_type)}
+    props = oriented_imagery_properties(imagery_type)
+    if elevation_source:
+        props["elevationSource"] = dict(elevation_source)
+    layer["orientedImageryInfo"] = {"orientedImageryProperties": props}
     return layer
+
+
+def item_data(layer_id: int = 0) -> Dict[str, Any]:
+    """The item data that tells Esri's portal-item readers which layer is the OI layer."""
+    return {"layers": [{"id": int(layer_id), "layerType": OI_TYPE_KEYWORD}]}
+
+
+def oi_problems(layer: Mapping[str, Any], expected: Mapping[str, Any]) -> List[str]:
+    """What keeps *layer* (a layer's JSON as read back) from being the OI layer defined with
+    *expected* ``orientedImageryProperties``: an empty list when it is one."""
+    problems = []
+    kind = layer.get("type")
+    if kind != OI_LAYER_TYPE:
+        problems.append(f"its type is {kind!r}, not {OI_LAYER_TYPE!r}")
+    info = layer.get("orientedImageryInfo")
+    props = info.get("orientedImageryProperties") if isinstance(info, dict) else None
+    if not isinstance(props, dict):
+        problems.append("it has no orientedImageryInfo.orientedImageryProperties")
+        return problems
+    changed = [key for key, value in expected.items() if not _same(props.get(key), value)]
+    if changed:
+        problems.append("orientedImageryProperties " + ", ".join(sorted(changed)) + " did not keep the values sent")
+    return problems
+
+
+def _same(got: Any, sent: Any) -> bool:
+    if isinstance(sent, (int, float)) and not isinstance(sent, bool):
+        return isinstance(got, (int, float)) and not isinstance(got, bool) and math.isclose(got, sent, abs_tol=1e-9)
+    if isinstance(sent, dict):
+        return isinstance(got, dict) and all(_same(got.get(k), v) for k, v in sent.items())
+    return got == sent
+
+
+def complete_photo(attributes: Mapping[str, Any]) -> Dict[str, Any]:
+    """A photo's attributes with every per-photo value the viewer reads filled in: an empty
+    field takes the default of the photo's own imagery type, never the layer's."""
+    out = dict(attributes)
+    try:
+        defaults = oriented_imagery_properties(out.get("OrientedImageryType"))
+    except ValidationError:
+        defaults = oriented_imagery_properties(None)
+    if not out.get("OrientedImageryType"):
+        out["OrientedImageryType"] = defaults["orientedImageryType"]
+    for field_name, prop in PER_PHOTO_DEFAULTS.items():
+        if out.get(field_name) is None:
+            out[field_name] = defaults[prop]
+    return out
+
+
+def maximum_distance(current: Any, far_distances: Iterable[Any]) -> Optional[float]:
+    """The layer's ``maximumDistance`` after photos with *far_distances* were appended: the
+    viewer looks for photos only this far from a clicked point, so it must reach the farthest
+    photo's FarDistance. None when *current* already does."""
+    farthest = max((float(d) for d in far_distances if isinstance(d, (int, float)) and math.isfinite(d)),
+                   default=None)
+    try:
+        now = float(current)
+    except (TypeError, ValueError):
+        now = 0.0
+    if farthest is None or farthest <= now:
+        return None
+    return float(math.ceil(farthest))
+
+
+_ISO = re.compile(r"^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(\.\d+)?(Z|[+-]\d{2}:?\d{2})?$")
+
+
+def acquisition_moment(value: Any) -> Optional[_dt.datetime]:
+    """An ``AcquisitionDate`` (ISO 8601 text or epoch milliseconds) as a UTC datetime. A time
+    without an offset is taken as UTC: the metadata engine already warned it is camera-local."""
+    if value is None or value == "" or isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc) + _dt.timedelta(milliseconds=value)
+    match = _ISO.match(str(value).strip())
+    if not match:
+        return None
+    y, mo, d, h, mi, s = (int(g) for g in match.groups()[:6])
+    micro = int((match.group(7)[1:] + "000000")[:6]) if match.group(7) else 0
+    try:
+        moment = _dt.datetime(y, mo, d, h, mi, s, micro, tzinfo=_dt.timezone.utc)
+    except ValueError:
+        return None
+    offset = match.group(8)
+    if offset and offset != "Z":
+        sign = 1 if offset[0] == "+" else -1
+        digits = offset[1:].replace(":", "")
+        moment -= sign * _dt.timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
+    return moment
+
+
+def acquisition_ms(value: Any) -> Optional[int]:
+    """``AcquisitionDate`` as ArcGIS date milliseconds (UTC): what the portal layer stores."""
+    moment = acquisition_moment(value)
+    if moment is None:
+        return None
+    return int(round((moment - _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)).total_seconds() * 1000))
+
+
+def acquisition_iso(value: Any) -> Optional[str]:
+    """``AcquisitionDate`` as ISO 8601 UTC with ``Z`` (milliseconds when there are any): the one
+    form ``features.geojson`` holds, so a browser never reads it in its own time zone."""
+    moment = acquisition_moment(value)
+    if moment is None:
+        return None
+    text = moment.strftime("%Y-%m-%dT%H:%M:%S")
+    if moment.microsecond:
+        text += ".%03d" % (moment.microsecond // 1000)
+    return text + "Z"

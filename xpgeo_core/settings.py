@@ -33,7 +33,10 @@ from xpgeo_core.errors import REDACTED, ConfigError
 log = logging.getLogger("xpgeo.settings")
 
 CONFIG_FILE_NAME = "xpgeo.env"
-BACKENDS = ("auto", "xpgeo", "portal", "local")
+BACKEND_LABELS: Dict[str, str] = {"auto": "Auto", "xpgeo": "XPGEO server", "portal": "Portal",
+                                  "local": "Local folder"}
+"""Every backend name (the ``backend`` setting's values) with the label the tools show. The one list."""
+BACKENDS = tuple(BACKEND_LABELS)
 IMAGERY_TYPES = ("Horizontal", "Oblique", "Nadir", "360", "Inspection")
 
 
@@ -132,6 +135,7 @@ def _parse_url(text: str) -> Optional[str]:
 def _parse_backend(text: str) -> str:
     value = str(text).strip().lower() or "auto"
     aliases = {"server": "xpgeo", "rest": "xpgeo", "xpgeo_rest": "xpgeo", "folder": "local"}
+    aliases.update({label.lower(): name for name, label in BACKEND_LABELS.items()})  # the tools' labels
     value = aliases.get(value, value)
     if value not in BACKENDS:
         raise ValueError("expected one of " + ", ".join(BACKENDS))
@@ -190,6 +194,10 @@ SETTINGS: Tuple[SettingSpec, ...] = (
                 "Photos whose headers are read at once."),
     SettingSpec("max_header_bytes", ("MAX_HEADER_BYTES",), "XPGEO_MAX_HEADER_BYTES", _parse_positive_int,
                 1024 * 1024, "Most bytes read from one photo to find its metadata."),
+    SettingSpec("magnetic_correction", ("MAGNETIC_CORRECTION",), "XPGEO_MAGNETIC_CORRECTION", _parse_bool,
+                True, "true turns magnetic camera headings (GPSImgDirectionRef M) into true-north ones with the "
+                "World Magnetic Model at the photo's position, height and date (each photo's warnings say by how "
+                "much); false keeps them as recorded, with a warning."),
     SettingSpec("batch_size", ("ADD_FEATURES_BATCH_SIZE", "BATCH_SIZE"), "XPGEO_BATCH_SIZE", _parse_positive_int, 250,
                 "Features per addFeatures request (portal backend; capped at the layer's maxRecordCount)."),
     SettingSpec("token_minutes", ("TOKEN_MINUTES",), "XPGEO_TOKEN_MINUTES", _parse_positive_int, 60,

@@ -10,9 +10,9 @@ from typing import Optional
 
 from xpgeo_core.backends.base import Backend, TokenProvider
 from xpgeo_core.errors import ConfigError
-from xpgeo_core.settings import Settings
+from xpgeo_core.settings import BACKENDS, Settings
 
-BACKEND_NAMES = ("xpgeo", "portal", "local")
+BACKEND_NAMES = tuple(name for name in BACKENDS if name != "auto")
 
 
 def _backend_class(name: str) -> type:

@@ -12,6 +12,7 @@ from typing import Any, Callable, Dict, Optional, Sequence
 import requests
 
 from xpgeo_core.http import make_session
+from xpgeo_core.layer_options import LayerOptions
 from xpgeo_core.results import AppendReport, CreateResult, HealthResult, ProgressCallback, no_progress
 from xpgeo_core.settings import Settings
 
@@ -48,8 +49,11 @@ class Backend(abc.ABC):
         """Is the target reachable and are the credentials good enough to publish?"""
 
     @abc.abstractmethod
-    def create_layer(self, name: str, imagery_type: Optional[str] = None) -> CreateResult:
-        """Create an empty OI layer named *name* (or *name* plus a timestamp when taken)."""
+    def create_layer(self, name: str, imagery_type: Optional[str] = None, *,
+                     options: Optional[LayerOptions] = None) -> CreateResult:
+        """Create an empty OI layer named *name* (or *name* plus a timestamp when taken), with
+        *options* (sharing, folder, tags, summary, elevation source) as far as the backend can
+        honour them; what it cannot is said in ``CreateResult.messages`` and a warning."""
 
     @abc.abstractmethod
     def append_images(self, name: str, urls: Sequence[str], *,
@@ -60,6 +64,10 @@ class Backend(abc.ABC):
     def append_image(self, name: str, url: str, *, imagery_type: Optional[str] = None) -> AppendReport:
         """Append one URL. Backends with a single-image endpoint override this."""
         return self.append_images(name, [url], imagery_type=imagery_type)
+
+    def record_report(self, report: AppendReport) -> None:
+        """Told the final report of an append, with the list's rejected lines and line numbers
+        merged in by the operations; a backend that keeps a report (local) rewrites it. No-op here."""
 
     def close(self) -> None:
         if self._session is not None:

@@ -6,8 +6,9 @@ run the whole job and look at the result. It is also what ``auto`` falls back to
 One folder per layer inside ``settings.output_dir``::
 
     <output_dir>/<layer>/
-        layer.json        the item (id, type keyword) and the layer definition the portal gets
+        layer.json        the item, its data and the OI layer definition the portal gets
         features.geojson  RFC 7946 points (WGS84, with Z when known) carrying the OI attributes
+                          (AcquisitionDate always ISO 8601 UTC with Z)
         oi_table.csv      Esri's oriented imagery table (Add Images To Oriented Imagery Dataset)
         preview.html      an offline map of the cameras (xpgeo_core.preview)
         report.json       the last append's per-image results
@@ -39,6 +40,7 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence
 from xpgeo_core import __version__
 from xpgeo_core.backends.base import Backend
 from xpgeo_core.errors import ConfigError, ValidationError, XpgeoError
+from xpgeo_core.layer_options import LayerOptions
 from xpgeo_core.urls import safe_url, without_credentials
 from xpgeo_core.results import (APPENDED, FAILED, SKIPPED, AppendReport, CreateResult, HealthResult, ImageResult,
                                 Progress, ProgressCallback, no_progress)
@@ -121,13 +123,17 @@ def _finite(value: Any) -> Any:
 
 
 def feature_from_attributes(attributes: Dict[str, Any], object_id: int) -> Dict[str, Any]:
-    """One RFC 7946 point feature (lon, lat[, z] in WGS84) carrying the layer's fields."""
+    """One RFC 7946 point feature (lon, lat[, z] in WGS84) carrying the layer's fields: every
+    per-photo value filled (:func:`xpgeo_core.schema.complete_photo`), AcquisitionDate as ISO
+    8601 UTC with ``Z`` (one form, so no reader takes it for its own local time)."""
     x, y, z = (_finite(attributes.get(k)) for k in ("X", "Y", "Z"))
     coordinates = [float(x), float(y)] + ([float(z)] if z is not None else [])
+    attributes = schema.complete_photo(attributes)
     properties: Dict[str, Any] = {"OBJECTID": object_id}
     for name in schema.field_names():
         if name != "OBJECTID":
             properties[name] = _finite(attributes.get(name))
+    properties["AcquisitionDate"] = schema.acquisition_iso(attributes.get("AcquisitionDate"))
     return {"type": "Feature", "id": object_id, "geometry": {"type": "Point", "coordinates": coordinates},
             "properties": properties}
 
@@ -194,18 +200,33 @@ class LocalBackend(Backend):
                             liveness_message=f"The output folder {self.root} is writable.",
                             versions=versions, details={"output_dir": str(self.root), "layers": layers})
 
-    def create_layer(self, name: str, imagery_type: Optional[str] = None) -> CreateResult:
+    def create_layer(self, name: str, imagery_type: Optional[str] = None, *,
+                     options: Optional[LayerOptions] = None) -> CreateResult:
+        """``layer.json`` holds the item (with its tags, summary and sharing level as given), the
+        item data and the layer definition the portal gets: type "Oriented Imagery Layer" and
+        the same ``orientedImageryInfo``, so Esri's SDK can build the layer from it."""
+        options = options or LayerOptions()
+        messages = options.not_honoured("The local backend", honoured=("sharing", "tags", "summary",
+                                                                          "elevation_source"))
+        for message in messages:
+            log.warning(message)
         self._ensure_root()
         folder = self._claim_folder(folder_name(name))
         item_id = uuid.uuid4().hex
         created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        item = {"id": item_id, "title": folder.name, "type": "Feature Service",
+        item = {"id": item_id, "title": name.strip() or folder.name, "name": folder.name, "type": "Feature Service",
                 "typeKeywords": ["Data", "Service", "Feature Service", schema.OI_TYPE_KEYWORD],
+                "tags": ["Oriented Imagery", "XPGEO"] + [t for t in options.tags if t not in ("Oriented Imagery",
+                                                                                           "XPGEO")],
+                "snippet": options.summary or "Oriented Imagery layer made by XPGEO",
+                "access": {"private": "private", "organization": "org", "public": "public"}[options.sharing],
                 "created": created, "imageryType": imagery_type, "generator": f"xpgeo {__version__}"}
-        layer = schema.layer_definition(folder.name, imagery_type)
+        elevation = options.elevation_source.to_oi_property() if options.elevation_source else None
+        layer = schema.layer_definition(folder.name, imagery_type, elevation_source=elevation)
+        document = {"item": item, "data": schema.item_data(0), "layer": layer}
         try:
             atomic_write(folder / FEATURES_FILE, _dumps(feature_collection([])))
-            atomic_write(folder / LAYER_FILE, json.dumps({"item": item, "layer": layer}, indent=2) + "\n")
+            atomic_write(folder / LAYER_FILE, json.dumps(document, indent=2) + "\n")
             self._write_derived(folder, [], [])
         except OSError as exc:
             raise self._not_writable(exc, folder) from None
@@ -214,7 +235,8 @@ class LocalBackend(Backend):
                     "serviceUrl": service_url, "layer": {"name": folder.name, "id": 0}}
         log.debug("Created local layer %s", folder)
         return CreateResult(backend=self.name, requested_name=name, layer_name=folder.name, item_id=item_id,
-                            service_url=service_url, layer={"name": folder.name, "id": 0}, response=response)
+                            service_url=service_url, layer={"name": folder.name, "id": 0}, response=response,
+                            messages=messages)
 
     def append_images(self, name: str, urls: Sequence[str], *, progress: ProgressCallback = no_progress,
                       imagery_type: Optional[str] = None) -> AppendReport:
@@ -262,16 +284,38 @@ class LocalBackend(Backend):
         log.info("Layer folder %s now holds %d photo(s); preview: %s", folder, len(features), folder / PREVIEW_FILE)
         return report
 
+    def record_report(self, report: AppendReport) -> None:
+        """report.json and the preview's failure list from the final report (the list's rejected
+        lines included, with their line numbers)."""
+        try:
+            folder = self.layer_folder(report.layer_name)
+        except ValidationError:
+            return  # nothing was written for a layer that is not there
+        self._write_derived(folder, self._read_features(folder), report.results, report)
+
     # -- layer files ----------------------------------------------------------------
     def layer_folder(self, name: str) -> Path:
-        """The folder of an existing layer, or a 404 that says where we looked."""
+        """The folder of an existing layer, or a 404 that says where we looked. *name* may be the
+        layer name as typed or as created, the item id create printed, or the folder's path."""
         folder = self.root / folder_name(name)
-        if not (folder / LAYER_FILE).is_file():
-            raise ValidationError(
-                f"Layer {name!r} was not found in the output folder {str(self.root)!r}.", status=404,
-                hint=f"Create it first (xpgeo create-oi-layer --name {folder_name(name)}), or point XPGEO_OUTPUT_DIR "
-                     f"(--output-dir, the Output folder parameter) at the folder that holds it.")
-        return folder
+        if (folder / LAYER_FILE).is_file():
+            return folder
+        given = Path(name.strip()).expanduser()
+        if given.is_absolute() and (given / LAYER_FILE).is_file():
+            return given
+        if re.fullmatch(r"[0-9a-fA-F]{32}", name.strip()) and self.root.is_dir():
+            for candidate in sorted(self.root.iterdir()):
+                layer_file = candidate / LAYER_FILE
+                try:
+                    if layer_file.is_file() and json.loads(layer_file.read_text(encoding="utf-8")).get(
+                            "item", {}).get("id") == name.strip().lower():
+                        return candidate
+                except (OSError, ValueError, AttributeError):
+                    continue
+        raise ValidationError(
+            f"Layer {name!r} was not found in the output folder {str(self.root)!r}.", status=404,
+            hint=f"Create it first (xpgeo create-oi-layer --name {folder_name(name)}), or point XPGEO_OUTPUT_DIR "
+                 f"(--output-dir, the Output folder parameter) at the folder that holds it.")
 
     def read_layer(self, folder: Path) -> Dict[str, Any]:
         return self._read_json(folder / LAYER_FILE)
@@ -312,11 +356,17 @@ class LocalBackend(Backend):
         extent = extent_of(features)
         if extent:
             layer["extent"] = extent
+        props = (layer.get("orientedImageryInfo") or {}).get("orientedImageryProperties")
+        if isinstance(props, dict):  # the viewer looks only maximumDistance far: reach the farthest photo
+            farther = schema.maximum_distance(props.get("maximumDistance"),
+                                              (f["properties"].get("FarDistance") for f in features))
+            if farther is not None:
+                props["maximumDistance"] = farther
         document["layer"] = layer
         failures = [{"url": r.url, "reason": r.reason, "line": r.line} for r in results if r.status == FAILED]
         self._write(folder, LAYER_FILE, json.dumps(document, indent=2) + "\n")
         self._write(folder, OI_TABLE_FILE, oi_table_csv(features))
-        self._write(folder, PREVIEW_FILE, render_preview(folder.name, features, failures,
+        self._write(folder, PREVIEW_FILE, render_preview(folder.name, features, failures, folder=folder,
                                                          imagery_type=(document.get("item") or {}).get("imageryType")))
         if report is not None:
             self._write(folder, REPORT_FILE, json.dumps(report.to_dict(), indent=2, default=str) + "\n")

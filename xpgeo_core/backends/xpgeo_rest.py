@@ -19,6 +19,7 @@ import requests
 from xpgeo_core.backends.base import Backend
 from xpgeo_core.errors import AuthError, ConfigError, RequestError, ServerError, ValidationError, XpgeoError, redact
 from xpgeo_core.http import describe_request_failure
+from xpgeo_core.layer_options import LayerOptions
 from xpgeo_core.ledger import Ledger
 from xpgeo_core.results import (APPENDED, FAILED, SKIPPED, AppendReport, CreateResult, HealthResult, ImageResult,
                                 Progress, ProgressCallback, no_progress)
@@ -108,7 +109,12 @@ class XpgeoRestBackend(Backend):
         return HealthResult(backend=self.name, liveness_label="XPGEO REST", liveness_message=liveness.strip(),
                             versions=versions, details={"server": self.base_url})
 
-    def create_layer(self, name: str, imagery_type: Optional[str] = None) -> CreateResult:
+    def create_layer(self, name: str, imagery_type: Optional[str] = None, *,
+                     options: Optional[LayerOptions] = None) -> CreateResult:
+        # The server's create takes a name and an imagery type and shares with the organization.
+        messages = (options or LayerOptions()).not_honoured("The XPGEO server", honoured=())
+        for message in messages:
+            log.warning(message)
         params = {Q_NAME: name}
         if imagery_type:
             params[Q_IMAGERY_TYPE] = imagery_type
@@ -121,7 +127,8 @@ class XpgeoRestBackend(Backend):
         return CreateResult(backend=self.name, requested_name=name,
                             layer_name=str(parsed.get(R_SERVICE_NAME) or name),
                             item_id=parsed.get(R_SERVICE_ITEM_ID), service_url=service_url,
-                            service_type=parsed.get(R_SERVICE_TYPE), layer=layer, response=parsed)
+                            service_type=parsed.get(R_SERVICE_TYPE), layer=layer, response=parsed,
+                            messages=messages)
 
     def append_image(self, name: str, url: str, *, imagery_type: Optional[str] = None) -> AppendReport:
         report = AppendReport(backend=self.name, layer_name=name)

@@ -12,20 +12,11 @@ import argparse
 import os
 from typing import Any, List, Optional
 
-from xpgeo_core import operations
+from xpgeo_core.catalogue import INSPECT as TOOL, ToolCall
 from xpgeo_core.errors import EXIT_OK, EXIT_SOME_FAILED, ValidationError
-
-NAME = "inspect"
-HELP = "read photos' headers and show their Oriented Imagery attributes"
 
 COLUMNS = (("Name", 24), ("Y (lat)", 12), ("X (lon)", 13), ("Z", 8), ("Heading", 9), ("Pitch", 6),
            ("HFOV", 6), ("VFOV", 6), ("Type", 10), ("AcquisitionDate", 24), ("Bytes", 8))
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("sources", nargs="*", metavar="SOURCE", help="photo URL or local path")
-    parser.add_argument("--file", metavar="LIST", help="text file with one photo URL or path per line")
-    parser.add_argument("--imagery-type", metavar="TYPE", help="override the detected imagery type")
 
 
 def read_source_list(path: str) -> List[str]:
@@ -45,12 +36,12 @@ def read_source_list(path: str) -> List[str]:
 
 def run(args: argparse.Namespace, ctx) -> int:
     sources = list(args.sources or [])
-    if args.file:
-        sources.extend(read_source_list(args.file))
+    if args.list_file:
+        sources.extend(read_source_list(args.list_file))
     if not sources:
         raise ValidationError("No photos to inspect.", hint="Give photo URLs or paths, or --file LIST.")
-    settings = ctx.settings()
-    results = operations.inspect_photos(settings, sources, imagery_type=args.imagery_type)
+    call = ctx.call()
+    results = TOOL.run(ToolCall(call.settings, dict(call.values, sources=sources)))
     failed = 0
     documents = []
     if not ctx.json:

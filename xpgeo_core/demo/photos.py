@@ -93,15 +93,20 @@ def _nadir_grid() -> List[Tuple[str, bytes]]:
     return photos
 
 
+OBLIQUE_HEIGHT = 60.0
+
+
 def _obliques() -> List[Tuple[str, bytes]]:
-    """Four 45 degree shots from beyond each corner, looking at the block's centre."""
+    """Four shots from beyond each corner at 60 m, the camera aimed at the block's centre
+    (a gimbal pitch of about -18 degrees: the horizon is in the top of the frame)."""
     photos = []
     for number, (corner, north, east) in enumerate(
             (("NE", 120.0, 140.0), ("SE", -120.0, 140.0), ("SW", -120.0, -140.0), ("NW", 120.0, -140.0)), start=1):
         yaw = _bearing(-north, -east)
         yaw = yaw - 360.0 if yaw > 180.0 else yaw  # DJI writes yaw in -180..180
-        photos.append(_drone(f"drone/DJI_{100 + number:04d}_{corner}.JPG", north, east, round(yaw, 1), -45.0,
-                             30 + number, height=60.0))
+        pitch = -math.degrees(math.atan2(OBLIQUE_HEIGHT, math.hypot(north, east)))
+        photos.append(_drone(f"drone/DJI_{100 + number:04d}_{corner}.JPG", north, east, round(yaw, 1),
+                             round(pitch, 1), 30 + number, height=OBLIQUE_HEIGHT))
     return photos
 
 

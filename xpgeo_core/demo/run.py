@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Dict, Optional, Sequence
+from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple
 
 from xpgeo_core import operations
 from xpgeo_core.results import AppendReport, CreateResult, HealthResult, ProgressCallback, no_progress
@@ -54,30 +54,56 @@ def demo_settings(settings: Settings) -> Settings:
 
 
 def run_demo(settings: Settings, urls: Sequence[str], photos_url: str, *, name: str = DEFAULT_NAME,
-             progress: ProgressCallback = no_progress, step: Optional[StepCallback] = None) -> DemoResult:
-    """Run the whole job on *urls* with the backend *settings* call for."""
+             progress: ProgressCallback = no_progress, step: Optional[StepCallback] = None,
+             photos: Optional[Mapping[str, Tuple[str, bytes]]] = None) -> DemoResult:
+    """Run the whole job on *urls* with the backend *settings* call for.
+
+    *photos* maps each URL to its (file name, bytes): the preview gets copies of them in
+    its folder, so it still shows the photos once the run (and its loopback server) is over.
+    """
     step = step or (lambda _stage, _value: None)
     health = operations.health_check(settings)
     step("health", health)
     step("creating", name)
     created = operations.create_layer(settings, name)
     step("created", created)
+    if photos and created.backend == "local" and created.service_url:
+        _copy_photos(Path(created.service_url), urls, photos)  # before the append writes the preview
     step("appending", (created.layer_name, len(urls)))
     report = operations.append_images(settings, created.layer_name, urls=list(urls), progress=progress)
     preview = report.extra.get("preview") if report.extra else None
     if not preview:
-        preview = write_preview(settings, created.layer_name, urls, report)
+        preview = write_preview(settings, created.layer_name, urls, report, photos=photos)
     return DemoResult(backend=health.backend, photos_url=photos_url, health=health, created=created,
                       report=report, preview=preview)
 
 
-def write_preview(settings: Settings, layer_name: str, urls: Sequence[str], report: AppendReport) -> Optional[str]:
-    """A preview for backends that do not write one (portal, XPGEO server), beside the local layers.
+def _copy_photos(folder: Path, urls: Sequence[str], photos: Mapping[str, Tuple[str, bytes]]) -> None:
+    from xpgeo_core.preview import save_photo_copies
+
+    try:
+        save_photo_copies(folder, [(url, *photos[url]) for url in urls if url in photos])
+    except OSError as exc:
+        log.warning("The demo photos could not be copied to %s (the preview will not show them): %s",
+                    folder, exc.strerror or exc)
+
+
+def preview_folder(settings: Settings, layer_name: str) -> Path:
+    """Where the demo's preview lives for backends that do not write one (portal, XPGEO server)."""
+    from xpgeo_core.backends.local import folder_name
+
+    return Path(settings.output_dir or "xpgeo-layers").expanduser().resolve() / f"{folder_name(layer_name)}-preview"
+
+
+def write_preview(settings: Settings, layer_name: str, urls: Sequence[str], report: AppendReport, *,
+                  photos: Optional[Mapping[str, Tuple[str, bytes]]] = None) -> Optional[str]:
+    """A preview for backends that do not write one (portal, XPGEO server), in its own folder
+    beside the local layers, with copies of the photos.
 
     The photos' attributes are read again here with the metadata engine: those backends
     do not hand them back.
     """
-    from xpgeo_core.backends.local import atomic_write, feature_from_attributes, folder_name
+    from xpgeo_core.backends.local import PREVIEW_FILE, atomic_write, feature_from_attributes
     from xpgeo_core.preview import render_preview
 
     appended = {r.url for r in report.results if r.status != "failed"}
@@ -87,11 +113,13 @@ def write_preview(settings: Settings, layer_name: str, urls: Sequence[str], repo
             attributes = dict(info.attributes, ImagePath=info.source)
             features.append(feature_from_attributes(attributes, len(features) + 1))
     failures = [{"url": r.url, "reason": r.reason, "line": r.line} for r in report.failures()]
-    folder = Path(settings.output_dir or "xpgeo-layers").expanduser().resolve()
-    path = folder / f"{folder_name(layer_name)}-preview.html"
+    folder = preview_folder(settings, layer_name)
+    path = folder / PREVIEW_FILE
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        atomic_write(path, render_preview(layer_name, features, failures))
+        if photos:
+            _copy_photos(folder, urls, photos)
+        atomic_write(path, render_preview(layer_name, features, failures, folder=folder))
     except OSError as exc:
         log.warning("The preview could not be written to %s: %s", path, exc.strerror or exc)
         return None

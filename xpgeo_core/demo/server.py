@@ -82,19 +82,17 @@ def _byte_range(header: Optional[str], size: int):
     return start, end
 
 
-class PhotoServer:
-    """Serves ``{file name: bytes}`` at ``http://127.0.0.1:<port>/<name>`` from a thread.
+class _LoopbackServer:
+    """An HTTP server on 127.0.0.1 in a daemon thread; a context manager (:meth:`stop` frees the port)."""
 
-    Use as a context manager; :meth:`stop` shuts it down and frees the port.
-    """
-
-    def __init__(self, files: Mapping[str, bytes]) -> None:
-        handler = type("DemoHandler", (_Handler,), {"files": dict(files)})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    def __init__(self, handler, port: int, thread_name: str) -> None:
+        try:
+            self._server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+        except OSError:  # the port is taken: any free one
+            self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="xpgeo-demo-photos", daemon=True)
-        self.names = list(files)
+                                        name=thread_name, daemon=True)
 
     @property
     def address(self) -> Tuple[str, int]:
@@ -106,13 +104,7 @@ class PhotoServer:
         host, port = self.address
         return f"http://{host}:{port}/"
 
-    def url_for(self, name: str) -> str:
-        return self.base_url + quote(name)
-
-    def urls(self) -> list:
-        return [self.url_for(name) for name in self.names]
-
-    def start(self) -> "PhotoServer":
+    def start(self):
         self._thread.start()
         return self
 
@@ -121,8 +113,46 @@ class PhotoServer:
             self._server.shutdown()
         self._server.server_close()
 
-    def __enter__(self) -> "PhotoServer":
+    def __enter__(self):
         return self.start()
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+class PhotoServer(_LoopbackServer):
+    """Serves ``{file name: bytes}`` at ``http://127.0.0.1:<port>/<name>`` from a thread."""
+
+    def __init__(self, files: Mapping[str, bytes]) -> None:
+        handler = type("DemoHandler", (_Handler,), {"files": dict(files)})
+        super().__init__(handler, 0, "xpgeo-demo-photos")
+        self.names = list(files)
+
+    def url_for(self, name: str) -> str:
+        return self.base_url + quote(name)
+
+    def urls(self) -> list:
+        return [self.url_for(name) for name in self.names]
+
+
+class FolderServer(_LoopbackServer):
+    """Serves one folder's files read-only at ``http://127.0.0.1:<port>/`` (``xpgeo demo --serve``).
+
+    Why: some browsers (and some company policies) block ``file://`` pages from loading
+    images; the layer folder over loopback HTTP shows the same page and photos. *port* 0
+    picks a free port; a taken port falls back to a free one.
+    """
+
+    def __init__(self, folder, port: int = 0) -> None:
+        import functools
+        from http.server import SimpleHTTPRequestHandler
+
+        class Handler(SimpleHTTPRequestHandler):
+            def log_message(self, format: str, *args) -> None:  # quiet: the demo prints its own lines
+                pass
+
+            def list_directory(self, path):  # the layer's files, not a browsable tree
+                self.send_error(404, "No index here: open preview.html")
+                return None
+
+        super().__init__(functools.partial(Handler, directory=str(folder)), port, "xpgeo-demo-folder")

@@ -10,7 +10,7 @@ Public API (others call it; keep it stable):
 * :data:`ATTRIBUTE_KEYS`: the 17 attribute names, in output order.
 
 Modules: ``jpeg`` (segment walker), ``tiff`` (EXIF IFDs), ``xmp`` (safe XMP), ``rules``
-(attribute rules), ``fetch`` (range reads, files), ``engine`` (the pool).
+(attribute rules), ``geomag`` (magnetic → true north), ``fetch`` (range reads, files), ``engine`` (the pool).
 """
 
 from xpgeo_core.metadata.engine import inspect_bytes, inspect_many, inspect_source

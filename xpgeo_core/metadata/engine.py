@@ -42,7 +42,7 @@ def inspect_source(source: str, *, settings: Any, imagery_type: Optional[str] = 
     try:
         if is_remote(source) and client is None:
             client = own_client = make_photo_client(settings, pool_size=1)
-        return _inspect(source, lambda: open_source(source, settings.max_header_bytes, client), imagery_type)
+        return _inspect(source, lambda: open_source(source, settings.max_header_bytes, client), imagery_type, settings)
     finally:
         if own_client is not None:
             own_client.close()
@@ -50,10 +50,10 @@ def inspect_source(source: str, *, settings: Any, imagery_type: Optional[str] = 
 
 def inspect_bytes(data: bytes, *, source: str, settings: Any, imagery_type: Optional[str] = None) -> PhotoInfo:
     """The same for photo bytes already in memory; *source* is what ImagePath and Name come from."""
-    return _inspect(source, lambda: BytesSource(data, settings.max_header_bytes), imagery_type)
+    return _inspect(source, lambda: BytesSource(data, settings.max_header_bytes), imagery_type, settings)
 
 
-def _inspect(source: str, opener: Callable[[], Any], imagery_type: Optional[str]) -> PhotoInfo:
+def _inspect(source: str, opener: Callable[[], Any], imagery_type: Optional[str], settings: Any) -> PhotoInfo:
     info = PhotoInfo(source=source)
     try:
         byte_source = opener()
@@ -63,16 +63,11 @@ def _inspect(source: str, opener: Callable[[], Any], imagery_type: Optional[str]
             info.bytes_read = byte_source.bytes_read
             byte_source.close()
         info.warnings.extend(header.warnings)
-        xmp = {}
-        if header.xmp is not None:
-            try:
-                xmp = read_xmp(header.xmp)
-            except XmpRefused as exc:
-                info.warnings.append(str(exc))
         exif = header.exif or {}
+        xmp = _xmp_properties(header.xmp, exif.get("ifd0", {}).get("XMLPacket"), info.warnings)
         facts = rules.Facts(ifd0=exif.get("ifd0", {}), exif=exif.get("exif", {}), gps=exif.get("gps", {}),
                             xmp=xmp, frame_size=header.frame_size, warnings=info.warnings)
-        info.attributes = rules.build(facts, source, imagery_type)
+        info.attributes = rules.build(facts, source, imagery_type, magnetic_correction=settings.magnetic_correction)
         info.ok = True
     except PhotoError as exc:
         info.error, info.error_code = exc.message, exc.code
@@ -84,6 +79,24 @@ def _inspect(source: str, opener: Callable[[], Any], imagery_type: Optional[str]
     if not info.ok:
         log.debug("Photo %s: %s", safe_url(source), info.error)
     return info
+
+
+def _xmp_properties(app1: Optional[bytes], in_exif: Optional[bytes], warnings: List[str]) -> dict:
+    """The XMP properties of the APP1 packet, completed by the packet in EXIF tag 700 (DJI
+    thermal payloads write only that one): where both name a property, the APP1 one wins, as
+    the packet editors update."""
+    found: dict = {}
+    for packet, where in ((app1, ""), (in_exif, " (in EXIF tag 700)")):
+        if not packet:
+            continue
+        try:
+            properties = read_xmp(packet)
+        except XmpRefused as exc:
+            warnings.append(str(exc).replace("XMP", "XMP" + where, 1))
+            continue
+        for key, value in properties.items():
+            found.setdefault(key, value)
+    return found
 
 
 def inspect_many(sources: Iterable[str], *, settings: Any, imagery_type: Optional[str] = None) -> Iterator[PhotoInfo]:

@@ -2,9 +2,12 @@
 
 Why range reads: a photo is 2–8 MB, its metadata is the first few tens of KB. The HTTP
 source asks for ``bytes=0-65535`` first and only asks for more when the walker needs it
-(a late XMP segment), up to ``MAX_HEADER_BYTES``. Large segments the walker only skips
-(DJI thermal data) are jumped over with a small ranged read at their end instead of being
-downloaded. If the server ignores Range (200 with the whole file) the body is streamed and
+(a late XMP segment, the next segment header past a skipped one), up to ``MAX_HEADER_BYTES``.
+Large segments the walker only skips (DJI thermal data, FLIR records) are never downloaded:
+the next read starts at the following segment's header. Its size (the read-ahead) is an
+eighth of what is left of a 128 KiB soft budget, at least 512 bytes: a request costs far
+more than a few KiB, so the first jumps read enough to cover a run of small segments, and a
+long run of large ones (each jump one request) still ends within about 128 KiB in all. If the server ignores Range (200 with the whole file) the body is streamed and
 the connection closed as soon as the header is complete. It never sends HEAD: presigned
 S3 URLs are signed for GET only. When a presigned URL signed the Range header itself
 (``X-Amz-SignedHeaders`` includes ``range``), no Range is added and the body is streamed.
@@ -29,8 +32,9 @@ from xpgeo_core.photo_client import MAX_REDIRECTS, CaBundleError, PhotoClient, P
 from xpgeo_core.metadata.photo import PhotoError
 
 FIRST_READ = 64 * 1024
-GROW = 64 * 1024
-JUMP = 16 * 1024
+SOFT_BUDGET = 128 * 1024  # what a photo should cost; MAX_HEADER_BYTES is the hard cap
+MIN_READ_AHEAD = 512      # enough for a segment header, or DQT + SOF after a run of big segments
+MAX_FETCHES = 64          # reads of one photo; more means a hostile run of segments before the metadata
 STREAM_CHUNK = 16 * 1024
 CONNECT_FAILED = ("could not connect to the server, or the connection dropped; check the URL and any proxy "
                   "settings")
@@ -97,10 +101,16 @@ class _Source:
 
     def __init__(self, cap: int) -> None:
         self.cache = _Cache(cap)
+        self.fetches = 0
 
     @property
     def bytes_read(self) -> int:
         return self.cache.bytes_read
+
+    def cached(self, offset: int, size: int) -> bool:
+        """True when reading *size* bytes at *offset* needs no fetch (they are here, or the file ends)."""
+        have = len(self.cache.contiguous(offset, size))
+        return have >= size or (self.cache.size is not None and offset + have >= self.cache.size)
 
     def read(self, offset: int, size: int) -> bytes:
         while True:
@@ -110,14 +120,23 @@ class _Source:
             end = offset + len(data)
             if self.cache.size is not None and end >= self.cache.size:
                 return data
-            near = any(s + len(b) == end for s, b in self.cache.blocks) or end == 0
-            want = max(size - len(data), GROW if near else JUMP)
+            want = max(size - len(data), self._read_ahead(end))
+            self.fetches += 1
+            if self.fetches > MAX_FETCHES:
+                raise PhotoError("header_too_large", "the metadata was not complete after %d reads: the photo has "
+                                 "an unusually long run of segments before it, or is corrupt" % MAX_FETCHES)
             got = self._fetch(end, self.cache.budget(want))
             if got == 0 and self.cache.bytes_read >= self.cache.cap:
                 self.cache.budget(1)  # raises header_too_large
             if got == 0:
                 self.cache.size = end if self.cache.size is None else self.cache.size
                 return data
+
+    def _read_ahead(self, start: int) -> int:
+        """How much to read from *start*: the first 64 KiB, then an eighth of the soft budget left."""
+        if start == 0:
+            return FIRST_READ
+        return max(MIN_READ_AHEAD, (SOFT_BUDGET - self.cache.bytes_read) // 8)
 
     def _fetch(self, start: int, length: int) -> int:  # pragma: no cover - abstract
         raise NotImplementedError

@@ -5,6 +5,13 @@ start of scan (SOS, after which no metadata may follow), or earlier when the EXI
 segments have been read and the frame size is known or not needed (EXIF holds the pixel
 dimensions, or there is no 35 mm focal length to use it with). Why stop early: DJI thermal photos carry 600 KB of radiometric APP segments
 between the XMP and the frame header; reading them would cost ten times the bytes.
+An XMP packet inside the EXIF (TIFF tag 700, DJI's thermal payloads) counts as the XMP once
+the walk reaches bytes not yet read: an APP1 XMP right behind the EXIF is still read (the
+engine merges both), a search through megabytes of thermal data for one is not made.
+
+Segments it does not need are skipped by their length, unread: only their 4-byte header
+(and, for APP1, the identifier after it) is looked at, so a long run of large segments costs
+one small read each, never their bodies.
 
 The walker reads through a :class:`ByteSource` (``read(offset, size)``), so the fetcher
 decides how bytes arrive (range requests, a stream, a file) and never has to hold more
@@ -34,6 +41,9 @@ STANDALONE = frozenset(range(0xD0, 0xD8)) | {0x01}
 class ByteSource(Protocol):
     def read(self, offset: int, size: int) -> bytes:
         """Up to *size* bytes at *offset*; fewer only at the end of the file."""
+
+    def cached(self, offset: int, size: int) -> bool:
+        """True when reading those bytes needs no fetch (optional: assumed False when absent)."""
 
 
 @dataclass
@@ -75,6 +85,7 @@ def walk(source: ByteSource, content_type: Optional[str] = None) -> JpegHeader:
     if len(head) < 2 or head[:2] != b"\xff\xd8":
         raise PhotoError("not_jpeg", describe_non_jpeg(head, content_type or getattr(source, "content_type", None)))
     found = JpegHeader()
+    cached = getattr(source, "cached", None) or (lambda offset, size: False)
     pos = 2
     while True:
         marker = source.read(pos, 4)
@@ -116,7 +127,7 @@ def walk(source: ByteSource, content_type: Optional[str] = None) -> JpegHeader:
                                  "byte %d (%d bytes long)" % (pos + 4 + len(payload), pos, length + 2))
             _take(found, code, payload)
         pos += 2 + length
-        if _complete(found):
+        if _complete(found) or (_complete(found, xmp_in_exif=True) and not cached(pos, 4)):
             return found
 
 
@@ -134,10 +145,13 @@ def _take(found: JpegHeader, code: int, payload: bytes) -> None:
             found.xmp = payload[len(XMP_ID):]
 
 
-def _complete(found: JpegHeader) -> bool:
-    """EXIF and XMP read, and the frame size known, or made unnecessary by EXIF pixel dimensions
-    or by the absence of anything to compute a field of view from."""
-    if found.exif is None or found.xmp is None:
+def _complete(found: JpegHeader, xmp_in_exif: bool = False) -> bool:
+    """EXIF and XMP read (with *xmp_in_exif*, an EXIF tag 700 packet stands for the XMP), and the
+    frame size known, or made unnecessary by EXIF pixel dimensions or by the absence of anything
+    to compute a field of view from."""
+    if found.exif is None:
+        return False
+    if found.xmp is None and not (xmp_in_exif and found.exif["ifd0"].get("XMLPacket")):
         return False
     if found.frame_size is not None:
         return True

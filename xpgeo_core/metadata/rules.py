@@ -19,6 +19,7 @@ from urllib.parse import unquote, urlsplit
 
 from xpgeo_core import schema
 from xpgeo_core.urls import without_credentials
+from xpgeo_core.metadata import geomag
 from xpgeo_core.metadata.photo import PhotoError, empty_attributes
 from xpgeo_core.metadata.tiff import first, values
 from xpgeo_core.metadata.xmp import parse_coordinate, parse_number
@@ -55,9 +56,11 @@ class Facts:
         return self.xmp.get("GPano:ProjectionType", "").strip().lower() == "equirectangular"
 
 
-def build(facts: Facts, source: str, imagery_type: Optional[str]) -> Dict[str, Any]:
+def build(facts: Facts, source: str, imagery_type: Optional[str], *,
+          magnetic_correction: bool = True) -> Dict[str, Any]:
     """All 17 attributes. Raises PhotoError when the photo cannot be placed; the partial
-    attributes are then on the exception as ``.attributes``."""
+    attributes are then on the exception as ``.attributes``. A magnetic heading (reference
+    ``M``) is turned true unless *magnetic_correction* (the setting MAGNETIC_CORRECTION) is off."""
     attrs = empty_attributes()
     attrs["ImagePath"] = without_credentials(source)
     if attrs["ImagePath"] != source:
@@ -87,7 +90,21 @@ def build(facts: Facts, source: str, imagery_type: Optional[str]) -> Dict[str, A
         exc.attributes = attrs
         raise
     attrs["X"], attrs["Y"] = lon, lat
+    true_north(facts, attrs, magnetic_correction)
     return attrs
+
+
+def true_north(facts: Facts, attrs: Dict[str, Any], enabled: bool = True) -> None:
+    """The place where a magnetic heading (``CameraHeadingReference`` "M") becomes a true one,
+    once the position, height and date are known: the World Magnetic Model (``geomag.py``) at
+    X, Y, Z and AcquisitionDate; or, when it cannot or *enabled* is off, it stays as recorded.
+    Either way the photo's warnings say what happened. True headings cost nothing here."""
+    if attrs["CameraHeadingReference"] != "M" or attrs["CameraHeading"] is None:
+        return
+    turned = geomag.true_north(attrs["CameraHeading"], lat=attrs["Y"], lon=attrs["X"], height_m=attrs["Z"],
+                               when=attrs["AcquisitionDate"], enabled=enabled)
+    attrs["CameraHeading"], attrs["CameraHeadingReference"] = _round(turned.heading, 6), turned.reference
+    facts.warnings.extend(turned.warnings)
 
 
 def _round(value: Optional[float], digits: int) -> Optional[float]:
@@ -205,10 +222,7 @@ def camera_heading(facts: Facts) -> Tuple[Optional[float], Optional[str]]:
         direction = facts.xnum("exif:GPSImgDirection")
         ref = (facts.xmp.get("exif:GPSImgDirectionRef") or "").strip().upper()
     if direction is not None and math.isfinite(direction):
-        reference = ref if ref in ("T", "M") else None
-        if reference == "M":
-            facts.warnings.append("CameraHeading is relative to magnetic north (GPSImgDirectionRef M), not true "
-                                  "north: it may be off by the local magnetic declination")
+        reference = ref if ref in ("T", "M") else None  # M: build() turns it true (geomag.true_north)
         return direction % 360.0, reference
     yaw = facts.xnum("drone-dji:GimbalYawDegree")
     if yaw is not None:

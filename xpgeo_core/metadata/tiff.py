@@ -1,7 +1,11 @@
 """TIFF/EXIF IFD reader for the body of an EXIF APP1 segment (standard library only).
 
 Reads IFD0 and the Exif and GPS sub-IFDs, both byte orders, and decodes only the tags the
-attribute rules use (see :data:`WANTED`). Why so narrow: real files carry junk in tags
+attribute rules use (see :data:`WANTED`), and IFD0's XMP packet (tag 700, ``XMLPacket``,
+where DJI's thermal payloads keep their gimbal angles) as raw bytes. Pointers to sub-IFDs
+and numeric tags are taken in whatever integer type the camera wrote them (SHORT, LONG,
+SLONG, IFD: a Canon S5 IS writes its GPS pointer as SLONG); a GPS pointer found in the Exif
+IFD instead of IFD0 is followed too. Why so narrow: real files carry junk in tags
 nobody needs (maker notes with offsets into nowhere); refusing a photo for those would
 lose good positions. A wanted tag whose data is out of bounds, an IFD outside the buffer,
 an IFD pointing back at one already read, or an entry count past the buffer is a
@@ -18,10 +22,13 @@ from xpgeo_core.metadata.photo import PhotoError
 
 EXIF_POINTER = 0x8769
 GPS_POINTER = 0x8825
+INTEROP_POINTER = 0xA005
+XML_PACKET = 0x02BC
+POINTERS = frozenset((EXIF_POINTER, GPS_POINTER, INTEROP_POINTER))
 
 # tag -> name, per IFD. Names follow the EXIF 2.32 / TIFF 6.0 specifications.
 WANTED = {
-    "ifd0": {0x010F: "Make", 0x0110: "Model", 0x0112: "Orientation", 0x0132: "DateTime"},
+    "ifd0": {0x010F: "Make", 0x0110: "Model", 0x0112: "Orientation", 0x0132: "DateTime", XML_PACKET: "XMLPacket"},
     "exif": {0x9003: "DateTimeOriginal", 0x9011: "OffsetTimeOriginal", 0x9291: "SubSecTimeOriginal",
              0x920A: "FocalLength", 0xA405: "FocalLengthIn35mmFilm", 0xA002: "PixelXDimension",
              0xA003: "PixelYDimension", 0xA20E: "FocalPlaneXResolution", 0xA20F: "FocalPlaneYResolution",
@@ -31,9 +38,14 @@ WANTED = {
             0x000F: "GPSTrack", 0x0010: "GPSImgDirectionRef", 0x0011: "GPSImgDirection", 0x001D: "GPSDateStamp"},
 }
 
-# TIFF type -> (struct code, size). 2 = ASCII and 7 = UNDEFINED are bytes.
+BLOBS = frozenset(("XMLPacket",))  # tags kept as raw bytes whatever their type (BYTE, UNDEFINED or ASCII)
+
+# TIFF type -> (struct code, size). 2 = ASCII and 7 = UNDEFINED are bytes. 13 = IFD (an offset,
+# TIFF Technical Note 1), 16-18 = BigTIFF's LONG8, SLONG8, IFD8 (seen in files converted by odd tools).
 _TYPES = {1: ("B", 1), 2: ("s", 1), 3: ("H", 2), 4: ("I", 4), 5: ("II", 8), 6: ("b", 1), 7: ("s", 1),
-          8: ("h", 2), 9: ("i", 4), 10: ("ii", 8), 11: ("f", 4), 12: ("d", 8)}
+          8: ("h", 2), 9: ("i", 4), 10: ("ii", 8), 11: ("f", 4), 12: ("d", 8), 13: ("I", 4), 16: ("Q", 8),
+          17: ("q", 8), 18: ("Q", 8)}
+_INTEGER_TYPES = frozenset((1, 3, 4, 6, 8, 9, 13, 16, 17, 18))
 MAX_ENTRIES = 1000  # real IFDs hold tens of entries; more means a corrupt count
 _ENTRY = {bo: struct.Struct(bo + "HHI") for bo in "<>"}  # tag, type, count of a 12-byte IFD entry
 _WORD = {bo: struct.Struct(bo + "I") for bo in "<>"}
@@ -60,10 +72,11 @@ def read_exif(data: bytes) -> Dict[str, Dict[str, Any]]:
     seen: Set[int] = set()
     out: Dict[str, Dict[str, Any]] = {"ifd0": {}, "exif": {}, "gps": {}}
     pointers = _read_ifd(data, bo, ifd0_offset, "ifd0", out["ifd0"], seen)
-    for pointer, name in ((EXIF_POINTER, "exif"), (GPS_POINTER, "gps")):
-        offset = pointers.get(pointer)
-        if offset is not None:
-            _read_ifd(data, bo, offset, name, out[name], seen)
+    if EXIF_POINTER in pointers:
+        for tag, offset in _read_ifd(data, bo, pointers[EXIF_POINTER], "exif", out["exif"], seen).items():
+            pointers.setdefault(tag, offset)  # a GPS pointer misplaced in the Exif IFD still counts
+    if GPS_POINTER in pointers:
+        _read_ifd(data, bo, pointers[GPS_POINTER], "gps", out["gps"], seen)
     return out
 
 
@@ -85,13 +98,31 @@ def _read_ifd(data: bytes, bo: str, offset: int, name: str, into: Dict[str, Any]
     entry, word = _ENTRY[bo], _WORD[bo]
     for pos in range(offset + 2, offset + 2 + 12 * count, 12):
         tag, kind, n = entry.unpack_from(data, pos)  # no slice copies: this loop runs for every photo
-        if name == "ifd0" and tag in (EXIF_POINTER, GPS_POINTER) and kind in (4, 13) and n >= 1:
-            (pointers[tag],) = word.unpack_from(data, pos + 8)
+        if tag in POINTERS and name != "gps":
+            target = _pointer(data, bo, pos, kind, n)
+            if target is not None:
+                pointers[tag] = target
             continue
         if tag not in wanted or kind not in _TYPES:
             continue
         into[wanted[tag]] = _value(data, bo, pos, kind, n, name, wanted[tag])
     return pointers
+
+
+def _pointer(data: bytes, bo: str, pos: int, kind: int, n: int) -> Optional[int]:
+    """A sub-IFD offset in any integer type it is written in; None when it is not one (a pointer
+    that is 0, negative or of a non-integer type points nowhere: the sub-IFD is absent)."""
+    if kind not in _INTEGER_TYPES or n < 1:
+        return None
+    code, size = _TYPES[kind]
+    if size > 4:  # an 8-byte offset does not fit the entry: it sits where the field points
+        (where,) = _WORD[bo].unpack_from(data, pos + 8)
+        if where + size > len(data):
+            return None
+        (value,) = struct.unpack_from(bo + code, data, where)
+    else:
+        (value,) = struct.unpack_from(bo + code, data, pos + 8)
+    return value if value > 0 else None
 
 
 def _value(data: bytes, bo: str, pos: int, kind: int, n: int, ifd: str, tag: str) -> Any:
@@ -108,6 +139,8 @@ def _value(data: bytes, bo: str, pos: int, kind: int, n: int, ifd: str, tag: str
             raise PhotoError("bad_offset", "EXIF tag %s points at offset %d, past the end of the %d-byte EXIF data"
                              % (tag, where, len(data)))
         raw = data[where:where + total]
+    if tag in BLOBS:
+        return bytes(raw) if kind in (1, 2, 6, 7) else None
     if kind in (2, 7):
         if kind == 2:
             return raw.split(b"\x00", 1)[0].decode("utf-8", "replace").strip()

@@ -62,15 +62,37 @@ def _user_items(root: str, owner: str, folder: Optional[str]) -> str:
     return f"{base}/{folder}" if folder else base
 
 
+def user_content(client: PortalClient, root: str, owner: str, folder: Optional[str] = None, *, start: int = 1,
+                 num: int = 100) -> Dict[str, Any]:
+    """One page of the owner's own items (root or one folder) and, at the root, their folders.
+    Read straight from the owner's content, so a layer made a second ago is there (search can lag)."""
+    return client.call("GET", _user_items(root, owner, folder), {"start": start, "num": num},
+                       what=f"the content of {owner}" + (f" (folder {folder})" if folder else ""))
+
+
+def create_folder(client: PortalClient, root: str, owner: str, title: str) -> Dict[str, Any]:
+    return client.call("POST", f"{root}/content/users/{owner}/createFolder", {"title": title},
+                       what=f"createFolder {title!r}")
+
+
+def delete_folder(client: PortalClient, root: str, owner: str, folder_id: str) -> Dict[str, Any]:
+    return client.call("POST", f"{root}/content/users/{owner}/{folder_id}/delete", {},
+                       what=f"deletion of folder {folder_id}")
+
+
 def create_service(client: PortalClient, root: str, owner: str, create_parameters: Dict[str, Any],
-                   **item_fields: Any) -> Dict[str, Any]:
+                   folder: Optional[str] = None, **item_fields: Any) -> Dict[str, Any]:
     params = {"createParameters": create_parameters, "outputType": "featureService"}
     params.update(item_fields)
-    return client.call("POST", _user_items(root, owner, None) + "/createService", params, what="createService")
+    return client.call("POST", _user_items(root, owner, folder) + "/createService", params, what="createService")
 
 
 def get_item(client: PortalClient, root: str, item_id: str) -> Dict[str, Any]:
     return client.call("GET", f"{root}/content/items/{item_id}", what=f"item {item_id}")
+
+
+def get_item_data(client: PortalClient, root: str, item_id: str) -> Dict[str, Any]:
+    return client.call("GET", f"{root}/content/items/{item_id}/data", what=f"the data of item {item_id}")
 
 
 def update_item(client: PortalClient, root: str, owner: str, item_id: str, fields: Dict[str, Any],

@@ -6,21 +6,21 @@ The call sequence and why each step is there:
 * health: ``sharing/rest`` (version), ``portals/self`` (Enterprise version/build),
   ``community/self`` (who, and may they publish); refused before any work otherwise.
 * create: clean the name (letters, digits, underscores), ``isServiceNameAvailable``
-  (a taken name gets ``_YYYYMMDD_HHMMSS``), ``createService`` (WGS84, editable),
-  admin ``addToDefinition`` (the point layer and its OI fields), admin
-  ``updateDefinition`` (``orientedImageryInfo`` and the renderer, the step Esri's
-  "Generate Service From Oriented Imagery Dataset" ends with), item ``update`` (the
-  ``OrientedImageryLayer`` type keyword), ``share`` with the organization. A failed
-  step deletes the item, or says exactly what is left.
-* append: photos' attributes from the metadata engine; URLs already in the layer
-  (``ImagePath``) are skipped, so reruns add only what is missing; ``addFeatures`` in
-  batches, every ``addResults`` entry checked; a transient failure is retried only
-  for the features a query shows did not land; the extent is written at the end.
+  (a taken name gets ``_YYYYMMDD_HHMMSS``), the folder (made if missing),
+  ``createService`` (WGS84, editable), then the OI layer defined and read back, the
+  item's keyword and data, sharing, each checked by reading it back
+  (:mod:`~xpgeo_core.backends.portal.create`). A failed step deletes what was made, or
+  says exactly what is left.
+* append: the layer found by name, title, item id or URL in the owner's own content
+  (:mod:`~xpgeo_core.backends.portal.lookup`); photos' attributes from the metadata
+  engine; URLs already in the layer (``ImagePath``) are skipped, so reruns add only what
+  is missing; ``addFeatures`` in batches, every ``addResults`` entry checked; a transient
+  failure is retried only for the features a query shows did not land; the extent and
+  the layer's ``maximumDistance`` follow what was appended.
 """
 
 from __future__ import annotations
 
-import datetime as _dt
 import itertools
 import logging
 import re
@@ -35,7 +35,12 @@ from xpgeo_core.errors import AuthError, ConfigError, ServerError, ValidationErr
 from xpgeo_core.urls import without_credentials
 from xpgeo_core.results import (APPENDED, FAILED, SKIPPED, AppendReport, CreateResult, HealthResult, ImageResult,
                                 Progress, ProgressCallback, no_progress)
-from xpgeo_core.schema import OI_TYPE_KEYWORD, field_names, layer_definition
+from xpgeo_core.backends.portal import lookup
+from xpgeo_core.backends.portal.create import (LayerMaker, clean_service_name, follow_appended, item_fields,
+                                               timestamped)
+from xpgeo_core.layer_options import LayerOptions
+from xpgeo_core.schema import (OI_LAYER_TYPE, OI_TYPE_KEYWORD, acquisition_ms, complete_photo, field_names,
+                               layer_definition)
 
 log = logging.getLogger("xpgeo.backends.portal")
 
@@ -50,48 +55,12 @@ IMAGE_PATH = "ImagePath"
 QUERY_CHUNK_URLS = 50
 QUERY_CHUNK_CHARS = 12000
 ALREADY_THERE = "already in the layer (ImagePath)"
-_NAME_OK = re.compile(r"^[A-Za-z0-9_]+$")
-_NAME_BAD_RUN = re.compile(r"[^A-Za-z0-9_]+")
-_ISO = re.compile(r"^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(\.\d+)?(Z|[+-]\d{2}:?\d{2})?$")
-
-
-def clean_service_name(name: str) -> str:
-    """Letters, digits and underscores only (the rule createService enforces); each run
-    of other characters becomes one underscore. A 400 when nothing is left."""
-    name = name.strip()
-    if _NAME_OK.match(name):
-        return name
-    cleaned = _NAME_BAD_RUN.sub("_", name).strip("_")
-    if not cleaned:
-        raise ValidationError(f"Missing layer name: {name!r} has no letters or digits.", status=400,
-                              hint="Service names are letters, digits and underscores, e.g. site_survey_2026.")
-    return cleaned
-
-
-def timestamped(name: str, now: Optional[float] = None) -> str:
-    """The XPGEO rule for a taken name: ``<name>_YYYYMMDD_HHMMSS`` (UTC)."""
-    return name + time.strftime("_%Y%m%d_%H%M%S", time.gmtime(now))
 
 
 def epoch_ms(text: Any) -> Optional[int]:
-    """An ISO 8601 ``AcquisitionDate`` as ArcGIS date milliseconds (UTC). A time without
-    an offset is taken as UTC: the metadata engine already warned it is camera-local."""
-    if text is None or text == "":
-        return None
-    if isinstance(text, (int, float)):
-        return int(text)
-    match = _ISO.match(str(text).strip())
-    if not match:
-        return None
-    y, mo, d, h, mi, s = (int(g) for g in match.groups()[:6])
-    micro = int((match.group(7)[1:] + "000000")[:6]) if match.group(7) else 0
-    offset = match.group(8)
-    moment = _dt.datetime(y, mo, d, h, mi, s, micro, tzinfo=_dt.timezone.utc)
-    if offset and offset != "Z":
-        sign = 1 if offset[0] == "+" else -1
-        digits = offset[1:].replace(":", "")
-        moment -= sign * _dt.timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
-    return int(round(moment.timestamp() * 1000))
+    """An ISO 8601 ``AcquisitionDate`` as ArcGIS date milliseconds (UTC); see
+    :func:`xpgeo_core.schema.acquisition_ms`."""
+    return acquisition_ms(text)
 
 
 def feature_of(attributes: Dict[str, Any]) -> Dict[str, Any]:
@@ -99,6 +68,7 @@ def feature_of(attributes: Dict[str, Any]) -> Dict[str, Any]:
     geometry: Dict[str, Any] = {"x": attributes["X"], "y": attributes["Y"], "spatialReference": WGS84}
     if attributes.get("Z") is not None:
         geometry["z"] = attributes["Z"]
+    attributes = complete_photo(attributes)  # every per-photo value, from the photo's own imagery type
     values = {name: attributes.get(name) for name in field_names() if name != "OBJECTID"}
     values["AcquisitionDate"] = epoch_ms(attributes.get("AcquisitionDate"))
     return {"geometry": geometry, "attributes": values}
@@ -147,6 +117,7 @@ class PortalBackend(Backend):
         self.auth = make_auth(settings, self.root, self.portal_url, self.token_provider)
         self._client: Optional[PortalClient] = None
         self._me: Optional[Dict[str, Any]] = None
+        self._far: Dict[str, Any] = {}  # FarDistance per photo sent, for the layer's maximumDistance
 
     @property
     def client(self) -> PortalClient:
@@ -209,7 +180,11 @@ class PortalBackend(Backend):
                             versions=versions, details=details)
 
     # -- create ------------------------------------------------------------------------
-    def create_layer(self, name: str, imagery_type: Optional[str] = None) -> CreateResult:
+    def create_layer(self, name: str, imagery_type: Optional[str] = None, *,
+                     options: Optional[LayerOptions] = None) -> CreateResult:
+        """Make the OI layer and prove it is one (:mod:`~xpgeo_core.backends.portal.create`);
+        anything short of that deletes what was made and fails."""
+        options = options or LayerOptions()
         owner = self.require_publisher()["username"]
         messages: List[str] = []
         wanted = clean_service_name(name)
@@ -225,24 +200,33 @@ class PortalBackend(Backend):
             if not api.is_service_name_available(self.client, self.root, service_name):
                 raise ValidationError(f"Both '{wanted}' and '{service_name}' are taken on the portal.", status=409,
                                       hint="Choose another layer name.")
-        log.info("Creating the hosted feature service '%s'...", service_name)
-        created = api.create_service(self.client, self.root, owner, self._create_parameters(service_name),
-                                     title=service_name, tags="Oriented Imagery,XPGEO",
-                                     snippet="Oriented Imagery layer made by XPGEO")
-        item_id = created.get("itemId") or created.get("serviceItemId")
-        service_url = created.get("serviceurl") or created.get("encodedServiceURL")
-        if not item_id or not service_url:
-            raise ServerError(f"The portal's createService answer for '{service_name}' has no item id or service "
-                              f"URL (item {item_id or 'unknown'}).",
-                              hint="Look for the item in the portal's content and delete it if it exists.")
+        maker = LayerMaker(self.client, self.root, owner)
         try:
-            layer_id, share_note = self._build_layer(owner, item_id, service_url, service_name, imagery_type)
+            folder = maker.ensure_folder(options.folder)
+            log.info("Creating the hosted feature service '%s'...", service_name)
+            created = api.create_service(self.client, self.root, owner, self._create_parameters(service_name),
+                                         folder, **item_fields(options, name.strip() or service_name))
+            item_id = created.get("itemId") or created.get("serviceItemId")
+            service_url = created.get("serviceurl") or created.get("encodedServiceURL")
+            maker.made.item_id, maker.made.service_url = item_id, service_url
+            if not item_id or not service_url:
+                raise ServerError(f"The portal's createService answer for '{service_name}' has no item id or "
+                                  f"service URL (item {item_id or 'unknown'}).",
+                                  hint="Look for the item in the portal's content and delete it if it exists.")
+            elevation = options.elevation_source.to_oi_property() if options.elevation_source else None
+            definition = layer_definition(service_name, imagery_type, elevation_source=elevation)
+            layer_id = maker.define_layer(service_url, definition)
+            maker.label_item(item_id, layer_id, folder)
+            maker.share(item_id, options.sharing, folder)
         except XpgeoError as exc:
-            raise self._rolled_back(exc, owner, item_id, service_url, service_name) from None
-        if share_note:
-            messages.append(share_note)
-            log.warning(share_note)
-        layer = {"name": service_name, "id": layer_id, "url": f"{service_url}/{layer_id}"}
+            where = maker.undo()
+            raise type(exc)(f"Creating the OI layer failed: {exc.message} {where}", hint=exc.hint,
+                            status=exc.status) from None
+        for note in maker.made.notes:
+            messages.append(note)
+        log.info("The portal kept the Oriented Imagery layer (%s, read back).", maker.made.how)
+        layer = {"name": service_name, "id": layer_id, "url": f"{service_url}/{layer_id}",
+                 "type": OI_LAYER_TYPE, "definedBy": maker.made.how}
         response = {"serviceName": service_name, "serviceItemId": item_id, "serviceType": api.SERVICE_TYPE,
                     "serviceUrl": service_url, "layer": {"name": service_name, "id": layer_id}}
         return CreateResult(backend=self.name, requested_name=name, layer_name=service_name, item_id=item_id,
@@ -256,47 +240,6 @@ class PortalBackend(Backend):
                 "allowGeometryUpdates": True, "units": "esriDecimalDegrees",
                 "xssPreventionInfo": {"xssPreventionEnabled": True, "xssPreventionRule": "input",
                                       "xssInputRule": "rejectInvalid"}}
-
-    def _build_layer(self, owner: str, item_id: str, service_url: str, service_name: str,
-                     imagery_type: Optional[str]) -> Tuple[int, Optional[str]]:
-        """Everything after createService; any failure here is rolled back by the caller."""
-        full = layer_definition(service_name, imagery_type)
-        oi_info = full.pop("orientedImageryInfo")
-        drawing = full.pop("drawingInfo")
-        full.update({"enableZDefaults": True, "zDefault": 0})
-        added = api.add_to_definition(self.client, service_url, [full])
-        layers = added.get("layers") or [{}]
-        try:
-            layer_id = int(layers[0].get("id", 0))
-        except (TypeError, ValueError):
-            layer_id = 0
-        api.update_layer_definition(self.client, service_url, layer_id,
-                                    {"orientedImageryInfo": oi_info, "drawingInfo": drawing})
-        item = api.get_item(self.client, self.root, item_id)
-        keywords = [k for k in (item.get("typeKeywords") or []) if k]
-        if OI_TYPE_KEYWORD not in keywords:
-            keywords.append(OI_TYPE_KEYWORD)
-        folder = item.get("ownerFolder") or None
-        api.update_item(self.client, self.root, owner, item_id, {"typeKeywords": keywords}, folder)
-        shared = api.share_item(self.client, self.root, owner, item_id, org=True, folder=folder)
-        note = None
-        if shared.get("notSharedWith"):
-            note = (f"The layer was made but could not be shared with: {', '.join(map(str, shared['notSharedWith']))}."
-                    " Share it in the portal.")
-        return layer_id, note
-
-    def _rolled_back(self, exc: XpgeoError, owner: str, item_id: str, service_url: str,
-                     service_name: str) -> XpgeoError:
-        """Delete the half-made layer; the error then says what happened to it."""
-        try:
-            api.delete_item(self.client, self.root, owner, item_id)
-            where = f"The half-made service '{service_name}' was deleted; nothing was left on the portal."
-        except XpgeoError as cleanup:
-            log.debug("Rollback of item %s failed: %s", item_id, cleanup.message)
-            where = (f"The half-made service '{service_name}' could NOT be deleted ({cleanup.message}); it still "
-                     f"exists: item {item_id}, {service_url}. Delete it in the portal.")
-        error = type(exc)(f"Creating the OI layer failed: {exc.message} {where}", hint=exc.hint, status=exc.status)
-        return error
 
     # -- append ------------------------------------------------------------------------
     def append_images(self, name: str, urls: Sequence[str], *, progress: ProgressCallback = no_progress,
@@ -339,6 +282,7 @@ class PortalBackend(Backend):
                         "layer_url": layer_url, "batch_size": batch_size}
         if report.appended:
             self._write_extent(target, report)
+            self._follow_appended(target, [self._far.get(u) for u in urls if results[u].status == APPENDED], report)
         return report
 
     def _inspect(self, urls: List[str], imagery_type: Optional[str]) -> Iterator[Any]:
@@ -352,6 +296,7 @@ class PortalBackend(Backend):
         for url, info in zip(batch, itertools.islice(infos, len(batch))):
             if info.ok:
                 features.append((url, feature_of(info.attributes)))
+                self._far[url] = features[-1][1]["attributes"].get("FarDistance")
             else:
                 results[url] = ImageResult(url, FAILED, info.error or "the photo could not be read")
         if not features:
@@ -437,60 +382,25 @@ class PortalBackend(Backend):
         return {url for url, path in stored.items() if path in found}
 
     def _find_layer(self, name: str) -> Dict[str, Any]:
-        """The service, layer and item named *name* (a service name, its item title, or a
-        FeatureServer URL)."""
-        if re.match(r"^https?://", name, re.I) and "/featureserver" in name.lower():
-            service_url = name[: name.lower().index("/featureserver") + len("/featureserver")]
-            item: Dict[str, Any] = {}
-        else:
-            item = self._find_item(name)
-            service_url = str(item["url"]).rstrip("/")
-        service = api.service_info(self.client, service_url)
-        if not item and service.get("serviceItemId"):
-            try:  # only for writing the item's extent at the end
-                item = api.get_item(self.client, self.root, str(service["serviceItemId"]))
-            except XpgeoError as exc:
-                log.debug("The item of %s cannot be read: %s", service_url, exc.message)
-        layers = [l for l in service.get("layers") or [] if isinstance(l, dict)]
-        chosen = next((l for l in layers if l.get("type") == "Oriented Imagery Layer"), layers[0] if layers else None)
-        if chosen is None:
-            raise ValidationError(f"The feature service of layer '{name}' has no layers.", status=404,
-                                  hint="Create the layer with create-oi-layer.")
-        layer_url = f"{service_url}/{chosen.get('id', 0)}"
-        layer = api.layer_info(self.client, layer_url)
-        if IMAGE_PATH not in {f.get("name") for f in layer.get("fields") or [] if isinstance(f, dict)}:
-            raise ValidationError(f"Layer '{name}' has no ImagePath field: it is not an Oriented Imagery layer.",
-                                  status=422, hint="Append to a layer made with create-oi-layer.")
-        try:
-            max_records = int(layer.get("maxRecordCount") or service.get("maxRecordCount") or 1000)
-        except (TypeError, ValueError):
-            max_records = 1000
-        return {"item": item, "service_url": service_url, "layer_url": layer_url, "layer_id": chosen.get("id", 0),
-                "max_record_count": max_records}
+        """The service, layer and item a layer reference names: a name or title (looked up in
+        the user's own content, not search), an item id, or a service, layer or item URL
+        (:mod:`~xpgeo_core.backends.portal.lookup`)."""
+        owner = self.me().get("username") if name and not lookup.parse_reference(name)[0] == "url" else None
+        return lookup.resolve(self.client, self.root, owner, name, self.portal_url)
 
-    def _find_item(self, name: str) -> Dict[str, Any]:
-        wanted = {name.lower(), clean_service_name(name).lower()}
-        query = 'title:"%s" AND type:"Feature Service"' % name.replace('"', "")
-        candidates = [i for i in api.search_items(self.client, self.root, query)
-                      if i.get("url") and ({str(i.get("name") or "").lower(), str(i.get("title") or "").lower()}
-                                           & wanted)]
-        if len(candidates) > 1:
-            me = (self._me or {}).get("username")
-            for prefer in (lambda i: OI_TYPE_KEYWORD in (i.get("typeKeywords") or []),
-                           lambda i: me is not None and i.get("owner") == me,
-                           lambda i: str(i.get("name") or "").lower() == name.lower()):
-                narrowed = [i for i in candidates if prefer(i)]
-                if narrowed:
-                    candidates = narrowed
-        if not candidates:
-            raise ValidationError(f"Layer '{name}' was not found on the portal {self.portal_url}.", status=404,
-                                  hint="Check the name (create-oi-layer prints the name it made), or pass the "
-                                       "layer's FeatureServer URL.")
-        if len(candidates) > 1:
-            ids = ", ".join(str(i.get("id")) for i in candidates)
-            raise ValidationError(f"More than one layer is named '{name}' (items {ids}).", status=409,
-                                  hint="Pass the layer's FeatureServer URL instead of its name.")
-        return candidates[0]
+    def _follow_appended(self, target: Dict[str, Any], far_distances: List[Any], report: AppendReport) -> None:
+        """The layer-level values with no per-photo field follow what was appended: the layer's
+        ``maximumDistance`` reaches the farthest FarDistance. A failure costs a warning."""
+        try:
+            raised = follow_appended(self.client, target["service_url"], target["layer_id"], far_distances)
+        except XpgeoError as exc:
+            note = f"The images were added, but the layer's maximumDistance could not be raised: {exc.message}"
+            report.messages.append(note)
+            log.warning(note)
+            return
+        if raised is not None:
+            report.extra["maximumDistance"] = raised
+            log.info("The layer's maximumDistance is now %g m (the farthest photo's FarDistance).", raised)
 
     def _write_extent(self, target: Dict[str, Any], report: AppendReport) -> None:
         """The layer's and item's extent, from the features now in it. A failure here costs

@@ -1,0 +1,397 @@
+"""The tool catalogue: every XPGEO tool and its parameters, declared once, as data.
+
+Both front ends are built from this list and nothing else:
+
+* ``XPGEO.pyt`` turns each :class:`ToolSpec` into an ArcGIS Pro tool (through
+  :mod:`xpgeo_core.toolbox`): one ``arcpy.Parameter`` per :class:`Param` for Pro;
+* ``xpgeo`` (:mod:`xpgeo_core.cli`) makes one sub-command per tool, one flag per
+  :class:`Param` for the command line (``flags``: the first is the name in the help,
+  the others are aliases);
+* ``tools/make_docs.py`` writes ``docs/tools.md`` and ``XPGEO*.pyt.xml`` from it.
+
+A parameter says which front ends it belongs to (``front_ends``) and, when only one,
+why (``only_because``); ``tests/test_catalogue.py`` checks each one reaches exactly
+those. The setting a parameter overrides is ``setting`` (see :mod:`xpgeo_core.settings`):
+an empty value falls through to the environment, the config file, then the default.
+
+Each tool names the function that runs it (``run``: one operation call) and, for Pro,
+the function that turns the result into its derived outputs (``outputs``), so no
+caller dispatches on a tool's name.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, FrozenSet, List, Mapping, Optional, Tuple
+
+from xpgeo_core import operations
+from xpgeo_core.results import ProgressCallback, no_progress
+from xpgeo_core.settings import BACKEND_LABELS, IMAGERY_TYPES, Settings
+
+log = logging.getLogger("xpgeo")
+
+PRO = "pro"
+CLI = "cli"
+BOTH: FrozenSet[str] = frozenset((PRO, CLI))
+ONLY_PRO: FrozenSet[str] = frozenset((PRO,))
+ONLY_CLI: FrozenSet[str] = frozenset((CLI,))
+
+
+@dataclass(frozen=True)
+class Param:
+    """One tool parameter: what ``arcpy.Parameter`` and ``argparse`` each need."""
+
+    name: str
+    """The Pro parameter name, the argparse ``dest`` and the key in a tool's values."""
+    label: str
+    datatype: Any
+    """An arcpy datatype keyword, or a tuple of them (a composite: a map layer or a typed text)."""
+    parameter_type: str = "Optional"  # Required | Optional | Derived
+    direction: str = "Input"
+    multi_value: bool = False
+    value_list: Tuple[str, ...] = ()
+    file_types: Tuple[str, ...] = ()
+    default: Any = None
+    category: Optional[str] = None
+    setting: Optional[str] = None
+    """The setting this parameter overrides (see :mod:`xpgeo_core.settings`)."""
+    help: str = ""
+    flags: Tuple[str, ...] = ()
+    """Command-line flags, canonical first, then aliases (the reference client's spelling first)."""
+    metavar: Optional[str] = None
+    cli_help: Optional[str] = None
+    """Shorter help for ``--help``; the Pro help otherwise."""
+    cli_choices: Tuple[str, ...] = ()
+    cli_required: Optional[bool] = None
+    """Required on the command line when it differs from Pro (the reference client's --file)."""
+    front_ends: FrozenSet[str] = BOTH
+    only_because: str = ""
+    """Why a parameter belongs to one front end only (documented, and required by the tests)."""
+    global_option: bool = False
+    """Command line: accepted before or after the command name (the connection options)."""
+
+    @property
+    def datatypes(self) -> Tuple[str, ...]:
+        return tuple(self.datatype) if isinstance(self.datatype, (tuple, list)) else (self.datatype,)
+
+    @property
+    def required(self) -> bool:
+        return self.parameter_type == "Required"
+
+    @property
+    def derived(self) -> bool:
+        return self.parameter_type == "Derived"
+
+    def on(self, front_end: str) -> bool:
+        return front_end in self.front_ends
+
+    @property
+    def flag(self) -> Optional[str]:
+        return self.flags[0] if self.flags else None
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """One run of a tool: its settings, its parameter values by name, and the run's context."""
+
+    settings: Settings
+    values: Mapping[str, Any]
+    progress: ProgressCallback = no_progress
+    token_provider: Optional[Callable[[], Optional[dict]]] = None
+    portal_url: Optional[str] = None
+
+    def get(self, name: str) -> Any:
+        value = self.values.get(name)
+        return None if value == "" else value
+
+    @property
+    def connection(self) -> Dict[str, Any]:
+        return {"token_provider": self.token_provider, "portal_url": self.portal_url}
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    name: str
+    """The Pro tool (class) name: letters only."""
+    command: str
+    """The ``xpgeo`` sub-command."""
+    label: str
+    description: str
+    params: Tuple[Param, ...]
+    run: Callable[[ToolCall], Any]
+    """Runs the tool: one call of an operation; returns its result object."""
+    outputs: Callable[[Any], Dict[str, Any]] = lambda result: {}
+    """The Pro derived outputs, by parameter name, from the result."""
+    cli_help: str = ""
+    front_ends: FrozenSet[str] = BOTH
+    needs_one_of: Tuple[str, ...] = ()
+    """Parameters of which at least one must be given (Append Images: a list file or URLs)."""
+    can_run_in_background: bool = True
+
+    def param(self, name: str) -> Param:
+        for p in self.params:
+            if p.name == name:
+                return p
+        raise KeyError(name)
+
+    def has(self, name: str) -> bool:
+        return any(p.name == name for p in self.params)
+
+    def params_for(self, front_end: str) -> List[Param]:
+        """The parameters this front end shows (none when the tool is not in it)."""
+        if front_end not in self.front_ends:
+            return []
+        return [p for p in self.params if p.on(front_end)]
+
+    @property
+    def inputs(self) -> List[Param]:
+        return [p for p in self.params if p.direction == "Input"]
+
+    @property
+    def outputs_params(self) -> List[Param]:
+        return [p for p in self.params if p.derived]
+
+
+# -- parameters shared by several tools -----------------------------------------------
+
+_CONNECTION = "Connection"
+
+CONNECTION_PARAMS: Tuple[Param, ...] = (
+    Param("backend", "Backend", "GPString", value_list=tuple(BACKEND_LABELS.values()),
+          default=BACKEND_LABELS["auto"], category=_CONNECTION, setting="backend",
+          help="Where the layer is made. Auto uses the XPGEO server when a server URL is configured, else your "
+               "portal (the portal URL setting, or the portal ArcGIS Pro is signed in to), else a local folder.",
+          flags=("--backend",), cli_choices=tuple(BACKEND_LABELS),
+          cli_help="where layers are made (default: the BACKEND setting, else auto)", global_option=True),
+    Param("server_url", "XPGEO server URL", "GPString", category=_CONNECTION, setting="rest_url",
+          help="Base URL of the AerialSphere XPGEO REST server. Empty: the XPGEO_REST_URL setting.",
+          flags=("--rest-url", "--server-url"), metavar="URL", cli_help="XPGEO REST server URL",
+          global_option=True),
+    Param("portal_url", "Portal URL", "GPString", category=_CONNECTION, setting="portal_url",
+          help="ArcGIS Online or Enterprise portal URL. Empty: the PORTAL_URL setting, else the portal ArcGIS Pro "
+               "is signed in to.",
+          flags=("--portal-url",), metavar="URL", cli_help="ArcGIS portal URL", global_option=True),
+    Param("api_key", "API key", "GPStringHidden", category=_CONNECTION, setting="api_key",
+          help="ArcGIS API key (hidden). Empty: the CLIENT_ESRI_API_KEY setting in xpgeo.env, or your ArcGIS Pro "
+               "sign-in. Never shown in messages.",
+          front_ends=ONLY_PRO,
+          only_because="a key typed on a command line is visible to every user of the machine (process list, "
+                       "shell history); the command line reads it from XPGEO_API_KEY or xpgeo.env"),
+    Param("output_folder", "Output folder", "GPString", category=_CONNECTION, setting="output_dir",
+          help="Folder for local layers (Local folder backend only). Empty: the XPGEO_OUTPUT_DIR setting, else the "
+               "project's home folder.",
+          flags=("--output-dir", "--output-folder"), metavar="DIR", cli_help="folder for local layers",
+          global_option=True),
+)
+
+CLI_GLOBAL_PARAMS: Tuple[Param, ...] = (
+    Param("json", "JSON output", "GPBoolean", default=False, flags=("--json",),
+          help="Print one machine-readable JSON document on stdout.", front_ends=ONLY_CLI,
+          only_because="Pro returns results as derived outputs", global_option=True),
+    Param("config", "Config file", "DEFile", flags=("--config",), metavar="PATH",
+          help="Config file (KEY=VALUE lines).", front_ends=ONLY_CLI,
+          only_because="the toolbox reads xpgeo.env beside XPGEO.pyt", global_option=True),
+    Param("verbose", "Verbose", "GPBoolean", default=False, flags=("--verbose", "-v"),
+          help="More detail on stderr.", front_ends=ONLY_CLI,
+          only_because="Pro keeps every message in the tool's history", global_option=True),
+    Param("quiet", "Quiet", "GPBoolean", default=False, flags=("--quiet", "-q"),
+          help="No progress, only warnings.", front_ends=ONLY_CLI,
+          only_because="Pro shows progress in its own progressor", global_option=True),
+    Param("disable_ssl_verification", "Disable TLS verification", "GPBoolean", default=False,
+          setting="disable_ssl_verification", flags=("--disable-ssl-verification",),
+          help="Do not verify TLS certificates (not recommended; prefer CA_BUNDLE).", front_ends=ONLY_CLI,
+          only_because="turning TLS checks off in Pro is a setting (DISABLE_SSL_VERIFICATION in xpgeo.env), "
+                       "not a checkbox anyone ticks by accident", global_option=True),
+)
+
+GLOBAL_PARAMS: Tuple[Param, ...] = CLI_GLOBAL_PARAMS + tuple(p for p in CONNECTION_PARAMS if p.on(CLI))
+"""The command line's global options, in ``--help`` order."""
+
+_LAYER_NAME = Param("layer_name", "Layer name", "GPString", "Required",
+                    help="Name of the OI layer (feature service). For appends, the layer must already exist.",
+                    flags=("--name",), metavar="NAME", cli_help="layer (feature service) name")
+_EXISTING_LAYER = Param("layer_name", "Layer name", "GPString", "Required",
+                        help="Name of the OI layer (feature service). For appends, the layer must already exist.",
+                        flags=("--name",), metavar="NAME", cli_help="name of the existing layer")
+_IMAGERY_TYPE = Param("imagery_type", "Imagery type", "GPString", value_list=IMAGERY_TYPES,
+                      help="Horizontal, Oblique, Nadir, 360 or Inspection. Empty: the server's default on create; "
+                           "on append, each photo's own metadata decides.",
+                      flags=("--imagery-type",), metavar="TYPE", cli_help="one of " + ", ".join(IMAGERY_TYPES))
+
+
+def _append_outputs() -> Tuple[Param, ...]:
+    return (
+        Param("out_layer_name", "Layer name (output)", "GPString", "Derived", "Output",
+              help="The layer name, passed through so ModelBuilder can chain further tools.", front_ends=ONLY_PRO,
+              only_because="the command line prints the result instead"),
+        Param("out_appended_count", "Appended count", "GPLong", "Derived", "Output",
+              help="Number of images appended by this run.", front_ends=ONLY_PRO,
+              only_because="the command line prints the result instead"),
+        Param("out_failed_count", "Failed count", "GPLong", "Derived", "Output",
+              help="Number of images that failed, each reported with its reason.", front_ends=ONLY_PRO,
+              only_because="the command line prints the result instead"),
+        Param("out_report", "Report (JSON)", "GPString", "Derived", "Output",
+              help="Per-image results as JSON: url, status (appended, skipped, failed), reason, line.",
+              front_ends=ONLY_PRO, only_because="the command line prints the result instead"),
+    )
+
+
+def _derived(name: str, label: str, datatype: str, help_text: str) -> Param:
+    return Param(name, label, datatype, "Derived", "Output", help=help_text, front_ends=ONLY_PRO,
+                 only_because="the command line prints the result instead")
+
+
+# -- how each tool runs: one operation call, and its Pro outputs ------------------------
+
+def _split_multi(value: Any) -> List[str]:
+    """A multivalue GPString arrives as a list, or as one ``;``-separated string."""
+    if value is None:
+        return []
+    items = list(value) if isinstance(value, (list, tuple)) else str(value).split(";")
+    return [str(v).strip().strip("'\"") for v in items if str(v).strip()]
+
+
+def compact_json(value: Any) -> str:
+    import json
+
+    return json.dumps(value, separators=(",", ":"))
+
+
+def _run_health(call: ToolCall) -> Any:
+    return operations.health_check(call.settings, **call.connection)
+
+
+def _health_outputs(health: Any) -> Dict[str, Any]:
+    log.info("%s response: %s", health.liveness_label, health.liveness_message)
+    log.info("Health check response: Validation response: %s", compact_json(health.versions))
+    return {"out_versions": compact_json(health.versions)}
+
+
+def _run_create(call: ToolCall) -> Any:
+    return operations.create_layer(call.settings, call.get("layer_name"), call.get("imagery_type"),
+                                   **call.connection)
+
+
+def _create_outputs(created: Any) -> Dict[str, Any]:
+    log.info("Create layer response: %s", compact_json(created.response or created.to_dict()))
+    return {"out_layer_name": created.layer_name, "out_item_id": created.item_id or "",
+            "out_service_url": created.service_url or ""}
+
+
+def _run_append_image(call: ToolCall) -> Any:
+    return operations.append_image(call.settings, call.get("layer_name"), call.get("image_url"),
+                                   imagery_type=call.get("imagery_type"), **call.connection)
+
+
+def _run_append_images(call: ToolCall) -> Any:
+    return operations.append_images(
+        call.settings, call.get("layer_name"), url_file=call.get("url_file"),
+        urls=_split_multi(call.get("image_urls")), imagery_type=call.get("imagery_type"),
+        preflight=bool(call.get("preflight")), progress=call.progress, **call.connection)
+
+
+def _append_outputs_of(report: Any) -> Dict[str, Any]:
+    import json
+
+    log.info("Appended %d, skipped %d (already in the layer), failed %d of %d image(s) in layer '%s'.",
+             report.appended, report.skipped, report.failed, report.total, report.layer_name)
+    return {"out_layer_name": report.layer_name, "out_appended_count": report.appended,
+            "out_failed_count": report.failed, "out_report": json.dumps(report.to_dict())}
+
+
+def _run_inspect(call: ToolCall) -> Any:
+    return operations.inspect_photos(call.settings, call.get("sources") or [], imagery_type=call.get("imagery_type"))
+
+
+# -- the tools ------------------------------------------------------------------------
+
+HEALTH_CHECK = ToolSpec(
+    "HealthCheck", "health-check", "Health Check",
+    "Checks that the backend is reachable and that the credentials can create layers; returns its versions.",
+    CONNECTION_PARAMS + (
+        _derived("out_versions", "Versions (JSON)", "GPString",
+                 "The backend's versions as JSON, e.g. currentVersion, enterpriseVersion, enterpriseBuild."),
+    ),
+    run=_run_health, outputs=_health_outputs,
+    cli_help="check the backend is reachable and the credentials can create layers")
+
+CREATE_LAYER = ToolSpec(
+    "CreateOrientedImageryLayer", "create-oi-layer", "Create Oriented Imagery Layer",
+    "Creates a hosted feature service with an Oriented Imagery layer definition, tags it as an Oriented "
+    "Imagery layer and shares it with the organization. A taken name gets a timestamp.",
+    (_LAYER_NAME, _IMAGERY_TYPE) + CONNECTION_PARAMS + (
+        _derived("out_layer_name", "Created layer name", "GPString",
+                 "The name actually created: it carries a _YYYYMMDD_HHMMSS suffix when the name was taken."),
+        _derived("out_item_id", "Item ID", "GPString", "Portal item id of the new feature service."),
+        _derived("out_service_url", "Service URL", "GPString",
+                 "URL of the new feature service (or the local layer folder)."),
+    ),
+    run=_run_create, outputs=_create_outputs,
+    cli_help="create an Oriented Imagery layer (a taken name gets a timestamp)")
+
+APPEND_IMAGE = ToolSpec(
+    "AppendImage", "append-image", "Append Image",
+    "Appends one photo, by URL, to an existing Oriented Imagery layer.",
+    (_EXISTING_LAYER,
+     Param("image_url", "Image URL", "GPString", "Required",
+           help="http(s) URL of the photo (a presigned S3 URL works). Spaces must be encoded as %20.",
+           flags=("--image-url",), metavar="URL", cli_help="http(s) URL of the photo"),
+     _IMAGERY_TYPE) + CONNECTION_PARAMS + _append_outputs(),
+    run=_run_append_image, outputs=_append_outputs_of,
+    cli_help="append one image, by URL, to an existing layer")
+
+APPEND_IMAGES = ToolSpec(
+    "AppendImages", "append-images", "Append Images",
+    "Appends a list of photos, by URL, to an existing Oriented Imagery layer, in chunks. Every image ends "
+    "appended, skipped (already in the layer) or failed with its reason.",
+    (_EXISTING_LAYER,
+     Param("url_file", "URL list file", "DEFile", file_types=("txt", "csv", "lst"),
+           help="Text file with one image URL per line (UTF-8; blank lines and # comments are skipped).",
+           flags=("--file",), metavar="PATH", cli_help="text file with one image URL per line",
+           cli_required=True),
+     Param("image_urls", "Image URLs", "GPString", multi_value=True,
+           help="Image URLs typed or pasted in, in addition to (or instead of) the URL list file.",
+           front_ends=ONLY_PRO,
+           only_because="on the command line the URLs come from the list file (--file), as in the reference "
+                        "client"),
+     _IMAGERY_TYPE,
+     Param("preflight", "Check photos first", "GPBoolean", default=False,
+           help="Read every photo's metadata before sending and report (not send) the ones without a "
+                "usable GPS position or that cannot be read.",
+           flags=("--preflight",),
+           cli_help="read every photo's metadata first and report, not send, the ones a layer cannot place"),
+     Param("max_image_list_size", "Images per request", "GPLong", setting="max_image_list_size",
+           help="Most image URLs sent in one append request (default: the MAX_IMAGE_LIST_SIZE setting, 100).",
+           flags=("--max-image-list-size",), metavar="N", front_ends=ONLY_CLI,
+           only_because="a reference-client flag; in Pro it is the MAX_IMAGE_LIST_SIZE setting"),
+     ) + CONNECTION_PARAMS + _append_outputs(),
+    run=_run_append_images, outputs=_append_outputs_of, needs_one_of=("url_file", "image_urls"),
+    cli_help="append a list of images (one URL per line in a file) to an existing layer")
+
+INSPECT = ToolSpec(
+    "Inspect", "inspect", "Inspect Photos",
+    "Reads photos' headers and shows their Oriented Imagery attributes, without sending anything.",
+    (Param("sources", "Photos", "GPString", multi_value=True, help="Photo URLs or local paths.",
+           flags=("sources",), metavar="SOURCE"),
+     Param("list_file", "List file", "DEFile", help="Text file with one photo URL or path per line.",
+           flags=("--file",), metavar="LIST"),
+     Param("imagery_type", "Imagery type", "GPString", value_list=IMAGERY_TYPES,
+           help="Override the detected imagery type.", flags=("--imagery-type",), metavar="TYPE")),
+    run=_run_inspect, front_ends=ONLY_CLI,
+    cli_help="read photos' headers and show their Oriented Imagery attributes")
+
+TOOLS: Tuple[ToolSpec, ...] = (HEALTH_CHECK, CREATE_LAYER, APPEND_IMAGE, APPEND_IMAGES, INSPECT)
+PRO_TOOLS: Tuple[ToolSpec, ...] = tuple(t for t in TOOLS if PRO in t.front_ends)
+CLI_TOOLS: Tuple[ToolSpec, ...] = tuple(t for t in TOOLS if CLI in t.front_ends)
+TOOLS_BY_NAME: Dict[str, ToolSpec] = {t.name: t for t in TOOLS}
+
+
+def setting_overrides(tool: ToolSpec, values: Mapping[str, Any], extra: Tuple[Param, ...] = ()) -> Dict[str, Any]:
+    """``{setting: value}`` for every parameter of *tool* (and *extra*) given a value."""
+    out: Dict[str, Any] = {}
+    for p in tuple(tool.params) + tuple(extra):
+        value = values.get(p.name)
+        if p.setting and value not in (None, "", False):
+            out[p.setting] = value
+    return out
