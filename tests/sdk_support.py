@@ -15,6 +15,7 @@ Pieces:
 
 from __future__ import annotations
 
+import atexit
 import json
 import mimetypes
 import os
@@ -162,11 +163,11 @@ def _split_specifier(spec: str) -> Tuple[str, str]:
 PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><title>XPGEO Maps SDK oracle</title>
 <link rel="stylesheet" href="/node_modules/@arcgis/core/assets/esri/themes/light/main.css">
-<style>html, body {{ margin: 0; }} #view {{ width: 800px; height: 600px; }} #viewer {{ width: 600px; height: 500px; }}</style>
+<style>html, body {{ margin: 0; }} .view {{ width: 800px; height: 600px; }} .viewer {{ width: 600px; height: 500px; }}</style>
 <script>/* what a bundler's define does for process.env.NODE_ENV */ globalThis.process = {{ env: {{ NODE_ENV: "production" }} }};</script>
 <script type="importmap">{imports}</script>
 <script type="application/json" id="xpgeo-config">{config}</script>
-</head><body><div id="view"></div><div id="viewer"></div>
+</head><body>
 <script type="module" src="/harness/scenarios.js"></script>
 </body></html>
 """
@@ -246,7 +247,9 @@ class _AssetHandler(BaseHTTPRequestHandler):
                       "link.href = import.meta.url; document.head.append(link);\n")
             return self._send(200, module.encode(), "text/javascript", {"Cache-Control": "no-store"})
         kind = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
-        self._send(200, target.read_bytes(), kind, {"Cache-Control": "no-store"} if target.suffix == ".css" else None)
+        # node_modules is pinned by the lock file: cacheable; a .css may also be asked for as a module.
+        cache = "no-store" if target.suffix == ".css" or folder == HARNESS else "max-age=86400"
+        self._send(200, target.read_bytes(), kind, {"Cache-Control": cache})
 
     def _missing(self) -> None:
         self._send(404, b"not found", "text/plain")
@@ -266,19 +269,33 @@ class _AssetHandler(BaseHTTPRequestHandler):
 
 # -- running a scenario ---------------------------------------------------------------------------
 
+_profile: Optional[Path] = None
+
+
+def _session_profile() -> Path:
+    """One fresh Chromium profile for the test session (never the user's): its HTTP cache spares later
+    runs the SDK's thousands of module downloads, and it is removed when the session ends."""
+    global _profile
+    if _profile is None:
+        _profile = Path(tempfile.mkdtemp(prefix="xpgeo-chromium-profile-"))
+        atexit.register(shutil.rmtree, _profile, True)
+    return _profile
+
+
 def run_scenario(assets: AssetServer, config: Dict[str, Any], *, allowed: Iterable[str] = (),
                  timezone: str = "America/Los_Angeles", timeout_s: float = 90.0) -> Dict[str, Any]:
     """Run one scenario page in headless Chromium; the driver's verdict (see driver.mjs).
 
     *allowed* are the other loopback origins the page may reach (the portal, the photo host); every
     other request is refused and listed in ``refused``. The browser runs in a zone that is not UTC, so
-    a date written without its offset shows up.
+    a date written without its offset shows up. *timeout_s* only guards against a hung browser (the
+    machine may be busy): nothing is asserted about time.
     """
     origins = sorted({assets.base_url, *(_origin(u) for u in allowed)})
     with tempfile.TemporaryDirectory(prefix="xpgeo-sdk-") as work:
         spec = {"playwrightCore": str(NODE_MODULES / "playwright-core" / "index.mjs"), "executablePath": CHROMIUM,
                 "url": assets.page_url(config), "allowedOrigins": origins, "timeoutMs": int(timeout_s * 1000),
-                "timezoneId": timezone, "userDataDir": str(Path(work) / "profile")}
+                "timezoneId": timezone, "userDataDir": str(_session_profile())}
         spec_file = Path(work) / "spec.json"
         spec_file.write_text(json.dumps(spec), encoding="utf-8")
         env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}

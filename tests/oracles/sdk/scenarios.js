@@ -50,7 +50,7 @@ function note(what) {
   window.__xpgeo.log.push(`${Math.round(performance.now())} ms: ${what}`);
 }
 
-async function until(test, what, timeoutMs = 60000) {
+async function until(test, what, timeoutMs = 120000) {
   const start = performance.now();
   while (!test()) {
     if (performance.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
@@ -109,8 +109,7 @@ async function layerFromLocalFiles(cfg) {
     }
     return new Graphic({ geometry: new Point({ x, y, z, spatialReference: { wkid: 4326 } }), attributes });
   });
-  const LayerClass = cfg.debugPlain ? (await import("@arcgis/core/layers/FeatureLayer.js")).default : OrientedImageryLayer;
-  const layer = new LayerClass({
+  const layer = new OrientedImageryLayer({
     source, fields: definition.fields.map((f) => Field.fromJSON(f)), objectIdField: definition.objectIdField,
     geometryType: "point", spatialReference: { wkid: 4326 }, hasZ: !!definition.hasZ,
   });
@@ -170,7 +169,10 @@ async function clickAndOpen(layer, click) {
                        import("@arcgis/core/widgets/OrientedImageryViewer.js"),
                        import("@arcgis/core/geometry/Point.js")]);
   const map = new Map({ layers: [layer] }); // no basemap: nothing to fetch from Esri's servers
-  const view = new MapView({ container: "view", map, center: [click.x, click.y], scale: click.scale ?? 2000,
+  const container = document.createElement("div");
+  container.className = "view";
+  document.body.append(container);
+  const view = new MapView({ container, map, center: [click.x, click.y], scale: click.scale ?? 2000,
                              spatialReference: { wkid: 3857 } });
   await view.when();
   note("view ready");
@@ -185,13 +187,17 @@ async function clickAndOpen(layer, click) {
     drawn = false;
   }
   note(`layer view drawn: ${drawn}`);
-  const viewer = new OrientedImageryViewer({ view, layer, container: "viewer" });
+  const viewerContainer = document.createElement("div");
+  viewerContainer.className = "viewer";
+  document.body.append(viewerContainer);
+  const viewer = new OrientedImageryViewer({ view, layer, container: viewerContainer });
   await viewer.viewModel.when?.();
   await until(() => viewer.viewModel.state !== "loading", "the viewer to be ready");
   note(`viewer ready: ${viewer.viewModel.state}`);
   const point = new Point({ x: click.x, y: click.y, spatialReference: { wkid: 4326 } });
   const screen = view.toScreen(point);
-  const box = document.getElementById("view").getBoundingClientRect();
+  container.scrollIntoView();
+  const box = container.getBoundingClientRect();
   window.__xpgeo.clickAt = [box.left + screen.x, box.top + screen.y];
   await until(() => window.__xpgeo.clicked >= 1, "the driver's click");
   const vm = viewer.viewModel;
@@ -200,11 +206,22 @@ async function clickAndOpen(layer, click) {
   await until(() => vm.currentBestFeature || (vm.displayMessage && vm.displayMessage.key !== opening),
               "the viewer to pick a photo");
   note("picked");
-  await until(() => vm.state !== "loading", "the viewer to load the photo");
+  // "image-loaded" once the photo is on screen; an error state says why not. Every state seen is kept.
+  const states = [];
+  let loadedSeen = false;
+  try {
+    await until(() => {
+      if (states.at(-1) !== vm.state) states.push(vm.state);
+      loadedSeen ||= vm.state === "image-loaded";
+      return loadedSeen || /error/.test(vm.state);
+    }, "the viewer to load the photo", click.loadTimeoutMs ?? 120000);
+  } catch {
+    /* reported through states */
+  }
   note(`photo: ${vm.state}`);
   const best = vm.currentBestFeature;
   return {
-    drawn, state: vm.state, mode: vm.mode, message: plain(vm.displayMessage ?? null),
+    drawn, state: vm.state, states, loadedSeen, mode: vm.mode, message: plain(vm.displayMessage ?? null),
     best: best ? plain(best.attributes) : null,
     candidates: Array.from(vm.features ?? [], (f) => f.attributes?.objectId ?? null),
   };
@@ -228,18 +245,45 @@ async function layerScenario(cfg) {
   return result;
 }
 
+// A sign-in dialog means the SDK found no credential it could use: a test has no one to type a
+// password, so the run fails at once with that reason instead of waiting.
+let signInAsked = null;
+const signInPrompt = new Promise((resolve, reject) => { signInAsked = reject; });
+signInPrompt.catch(() => {});
+
+function bounded(promise, what, timeoutMs) {
+  let timer = null;
+  const timeout = new Promise((resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not finish within ${timeoutMs} ms`)), timeoutMs);
+  });
+  return Promise.race([promise, timeout, signInPrompt]).finally(() => clearTimeout(timer));
+}
+
 async function registerToken(cfg) {
-  if (!cfg.token) return;
   const { default: IdentityManager } = await import("@arcgis/core/identity/IdentityManager.js");
+  IdentityManager.on("dialog-create", () => {
+    signInAsked(new Error("the SDK asked the user to sign in (it found no usable credential)"));
+  });
+  if (!cfg.token) return;
   // What an app does after its own sign-in: the portal token is known; the SDK finds its way from there.
   IdentityManager.registerToken({ server: `${cfg.portalUrl}/sharing/rest`, token: cfg.token, userId: cfg.userId,
                                   expires: Date.now() + 3600 * 1000, ssl: cfg.portalUrl.startsWith("https:") });
 }
 
+// Each run builds and reads one layer; a run that throws is reported on its own, so one refusal does
+// not hide what the other ways of opening the layer give.
 try {
   await registerToken(config);
-  const result = await layerScenario(config);
-  window.__xpgeo = { ...window.__xpgeo, done: true, result };
+  const runs = {};
+  for (const run of config.runs) {
+    note(`run ${run.name}`);
+    try {
+      runs[run.name] = await bounded(layerScenario(run), `run ${run.name}`, run.timeoutMs ?? 240000);
+    } catch (err) {
+      runs[run.name] = { error: describeError(err), stack: String(err?.stack ?? "").slice(0, 3000) };
+    }
+  }
+  window.__xpgeo = { ...window.__xpgeo, done: true, result: runs };
 } catch (err) {
   window.__xpgeo = { ...window.__xpgeo, done: true, error: describeError(err), stack: String(err?.stack ?? "") };
 }
