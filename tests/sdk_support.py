@@ -163,7 +163,8 @@ def _split_specifier(spec: str) -> Tuple[str, str]:
 PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><title>XPGEO Maps SDK oracle</title>
 <link rel="stylesheet" href="/node_modules/@arcgis/core/assets/esri/themes/light/main.css">
-<style>html, body {{ margin: 0; }} .view {{ width: 800px; height: 600px; }} .viewer {{ width: 600px; height: 500px; }}</style>
+<style>html, body {{ margin: 0; }} .view {{ position: absolute; left: 0; top: 0; width: 480px; height: 480px; }}
+  .viewer {{ position: absolute; left: 500px; top: 0; width: 480px; height: 680px; }}</style>
 <script>/* what a bundler's define does for process.env.NODE_ENV */ globalThis.process = {{ env: {{ NODE_ENV: "production" }} }};</script>
 <script type="importmap">{imports}</script>
 <script type="application/json" id="xpgeo-config">{config}</script>

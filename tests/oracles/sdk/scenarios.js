@@ -169,6 +169,7 @@ async function clickAndOpen(layer, click) {
                        import("@arcgis/core/widgets/OrientedImageryViewer.js"),
                        import("@arcgis/core/geometry/Point.js")]);
   const map = new Map({ layers: [layer] }); // no basemap: nothing to fetch from Esri's servers
+  // The map and the viewer side by side, both on screen (a viewer out of sight does not render).
   const container = document.createElement("div");
   container.className = "view";
   document.body.append(container);
@@ -196,7 +197,6 @@ async function clickAndOpen(layer, click) {
   note(`viewer ready: ${viewer.viewModel.state}`);
   const point = new Point({ x: click.x, y: click.y, spatialReference: { wkid: 4326 } });
   const screen = view.toScreen(point);
-  container.scrollIntoView();
   const box = container.getBoundingClientRect();
   window.__xpgeo.clickAt = [box.left + screen.x, box.top + screen.y];
   await until(() => window.__xpgeo.clicked >= 1, "the driver's click");
