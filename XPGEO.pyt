@@ -25,7 +25,7 @@ if os.path.isdir(os.path.join(_HERE, "xpgeo_core")) and _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
 from xpgeo_core import toolbox as core  # noqa: E402  (static import: web-tool publishing follows it)
-from xpgeo_core.errors import XpgeoError, redact  # noqa: E402
+from xpgeo_core.errors import Cancelled, XpgeoError, redact  # noqa: E402
 
 
 class Toolbox(object):
@@ -47,7 +47,7 @@ class _MessagesHandler(logging.Handler):
 
     def emit(self, record):
         try:
-            text = redact(record.getMessage(), self._secrets)
+            text = core.pro_wording(redact(record.getMessage(), self._secrets))
         except Exception:  # a log call must never break a tool
             return
         if record.levelno >= logging.ERROR:
@@ -59,16 +59,23 @@ class _MessagesHandler(logging.Handler):
 
 
 def _progressor(label):
-    """A progress callback that drives a step progressor, one step per chunk."""
+    """A progress callback: the step progressor moves per image, and Pro's Cancel button
+    (``arcpy.env.isCancelled``) stops the run: the core stops within two seconds and reports
+    exactly what landed. Heartbeats (``tick``) only check for the cancel."""
     state = {"started": False}
 
     def show(progress):
+        if getattr(arcpy.env, "isCancelled", False):
+            raise Cancelled("Cancelled in ArcGIS Pro.")
+        if progress.kind == "tick":
+            return
         if not state["started"]:
-            arcpy.SetProgressor("step", label, 0, max(progress.steps, 1), 1)
+            arcpy.SetProgressor("step", label, 0, max(progress.total, 1), 1)
             state["started"] = True
         arcpy.SetProgressorLabel("{0} of {1} images, {2} failed".format(progress.done, progress.total,
                                                                          progress.failed))
-        arcpy.SetProgressorPosition(progress.step)
+        if progress.kind == "image":
+            arcpy.SetProgressorPosition(progress.done)
 
     return show
 
@@ -131,8 +138,8 @@ class _Tool(object):
                 param.filter.list = list(p.file_types)
             if p.default is not None:
                 param.value = p.default
-            if p.name == "output_folder":
-                param.enabled = False
+            if p.local_only and on_server:
+                param.enabled = False  # a web tool never uses a folder of the server
             params.append(param)
         return params
 
@@ -141,14 +148,20 @@ class _Tool(object):
 
     def updateParameters(self, parameters):
         by_name = {p.name: p for p in parameters}
-        if "output_folder" in by_name and "backend" in by_name:
-            by_name["output_folder"].enabled = (by_name["backend"].valueAsText == core.BACKEND_LABELS["local"])
+        enabled = core.enabled_parameters(self.spec_name, _values(parameters), search_dirs=[_HERE])
+        for name, on in enabled.items():
+            by_name[name].enabled = on
 
     def updateMessages(self, parameters):
         by_name = {p.name: p for p in parameters}
-        problems = core.validate_tool(self.spec_name, _values(parameters))
-        for name, message in problems.items():
-            if name in by_name and by_name[name].altered:
+        errors, notes = core.check_tool(self.spec_name, _values(parameters), search_dirs=[_HERE])
+        touched = any(p.altered for p in parameters)
+        for name, message in notes.items():
+            if name in by_name and by_name[name].altered and message:
+                by_name[name].setWarningMessage(message)
+        for name, message in errors.items():
+            # "give a list file or URLs" belongs to no single parameter: shown once the dialog is in use
+            if name in by_name and (by_name[name].altered or touched):
                 by_name[name].setErrorMessage(message)
 
     def execute(self, parameters, messages):
@@ -168,7 +181,7 @@ class _Tool(object):
                 portal_url=_pro_portal_url() if signed_in else None, default_output_dir=_project_home(),
                 progress=_progressor(self.label), on_server=_is_server())
         except XpgeoError as exc:
-            text = redact(str(exc), secrets)
+            text = core.pro_wording(redact(str(exc), secrets))
             messages.addErrorMessage(text)
             raise arcpy.ExecuteError(text)
         except Exception as exc:
@@ -181,11 +194,39 @@ class _Tool(object):
             arcpy.ResetProgressor()
         by_name = {p.name: p for p in parameters}
         for name, value in outputs.items():
-            by_name[name].value = value
+            if by_name[name].datatype == "GPFeatureLayer":
+                value = _feature_layer(value)
+            if value is not None:
+                by_name[name].value = value
         return
 
     def postExecute(self, parameters):
         return
+
+
+def _feature_layer(reference):
+    """A feature-layer output: a service layer URL as it is; a local layer's points file as a feature
+    class in the scratch geodatabase (Pro cannot add GeoJSON to a map); nothing for an empty layer."""
+    if not reference or "://" in reference:
+        return reference
+    if not os.path.isfile(reference) or core.is_empty_points_file(reference):
+        return None
+    name = arcpy.ValidateTableName("xpgeo_" + os.path.basename(os.path.dirname(reference)), arcpy.env.scratchGDB)
+    target = os.path.join(arcpy.env.scratchGDB, name)
+    arcpy.conversion.JSONToFeatures(reference, target, "POINT")
+    return target
+
+
+def _layer_text(p):
+    """A layer parameter as text: a layer picked in the map (or a model's feature layer) is its data
+    source (the service layer URL); a typed name, item id or URL is passed through."""
+    value = p.value
+    if value is not None and not isinstance(value, str):
+        try:
+            return arcpy.Describe(value).catalogPath or p.valueAsText
+        except Exception:  # not a layer arcpy can describe: keep what was typed
+            return p.valueAsText
+    return p.valueAsText
 
 
 def _values(parameters):
@@ -194,7 +235,9 @@ def _values(parameters):
     for p in parameters:
         if p.direction != "Input":
             continue
-        if p.datatype == "GPBoolean":
+        if isinstance(p.datatype, (list, tuple)) and "GPFeatureLayer" in p.datatype:
+            values[p.name] = _layer_text(p)
+        elif p.datatype == "GPBoolean":
             values[p.name] = bool(p.value)
         elif p.multiValue:
             values[p.name] = list(p.values or []) if p.values is not None else None

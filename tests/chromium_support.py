@@ -14,6 +14,7 @@ When ``/usr/bin/chromium`` is absent, :data:`needs_chromium` skips, and FAILS un
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import os
 import select
@@ -41,10 +42,9 @@ def needs_chromium(test):
     if reason is None:
         return test
     if os.environ.get("CI"):
+        @functools.wraps(test)  # the same name and parameters (fixtures, parametrize)
         def failing(*args, **kwargs):
             pytest.fail(f"CI must run the browser checks: {reason}")
-        failing.__name__ = test.__name__
-        failing.__doc__ = test.__doc__
         return failing
     return pytest.mark.skip(reason=reason)(test)
 

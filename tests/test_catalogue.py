@@ -65,7 +65,7 @@ def test_a_parameter_name_means_one_thing_across_tools():
         for p in tool.params:
             if p.derived:
                 continue
-            key = (p.setting, p.flags, p.datatypes)
+            key = (p.setting, p.flags)
             assert seen.setdefault(p.name, key) == key, p.name
 
 
@@ -94,3 +94,20 @@ def test_no_front_end_dispatches_on_a_tool_name():
             if isinstance(node, ast.Compare):
                 for side in [node.left] + list(node.comparators):
                     assert not (isinstance(side, ast.Constant) and side.value in names), (path, ast.dump(node))
+
+
+def test_every_error_message_reads_in_pro_without_command_line_syntax():
+    import sys as _sys
+
+    _sys.path.insert(0, str(ROOT / "tools"))
+    import make_docs
+    from xpgeo_core.toolbox import pro_wording
+
+    pro_flags = {f for t in TOOLS for p in t.params if p.on(PRO) for f in p.flags if f.startswith("--")}
+    pro_commands = {t.command for t in TOOLS if PRO in t.front_ends}
+    for module, _cls, message, hint in make_docs.error_sites():
+        text = pro_wording(f"{message} {hint}")
+        for flag in pro_flags:
+            assert f"{flag} " not in text + " " and f"{flag})" not in text and f"{flag}," not in text, (module, text)
+        for command in pro_commands:
+            assert f"xpgeo {command}" not in text, (module, text)

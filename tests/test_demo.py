@@ -49,6 +49,7 @@ def test_demo_runs_the_whole_job_with_the_local_backend(tmp_path):
     assert "Appended 24, skipped 0 (already in the layer), failed 0 of 24 image(s) in layer 'xpgeo_demo'." in lines
     folder = tmp_path / "layers" / "xpgeo_demo"
     assert f"Preview: {folder / 'preview.html'}" in lines
+    assert f"Photos: {folder / 'photos'} (the preview shows these copies; the run's photo server has stopped)" in lines
 
     layer = read_layer(folder)
     kinds = Counter(f["properties"]["OrientedImageryType"] for f in layer["features"])
@@ -193,6 +194,7 @@ def test_browser_demo_preview_opens_a_photo_of_the_clicked_spot(tmp_path):
         page.wait_for("document.body.dataset.photo === 'loaded' || document.body.dataset.photo === 'failed'")
         assert page.evaluate("document.body.dataset.photo") == "loaded"
         assert page.evaluate("document.getElementById('photo').naturalWidth") > 0
+        assert page.text("#photo-note").startswith("A copy kept beside this page of http://127.0.0.1:")
         listed = page.evaluate("Array.prototype.map.call(document.querySelectorAll('#here-list li'),"
                                " function (li) { return li.textContent.split(' ')[0]; })")
         assert listed == expected
@@ -205,7 +207,7 @@ def test_demo_progress_on_a_terminal_is_one_live_line(tmp_path):
     code, _, err = run(["demo"], env, stderr=Terminal())
     assert code == 0
     live = [part for part in err.split("\r") if "images," in part]
-    assert len(live) == 5
+    assert len(live) == 24 + 5  # rewritten per image (the progressor moves per image) and per chunk
     assert all(PROGRESS_LINE.match(part.split("\n")[0].rstrip()) for part in live)
     assert all("\n" not in part for part in live[:-1]) and live[-1].rstrip(" ").startswith("24/24")
     assert "\n" in live[-1], "the live line is ended before anything else prints"
@@ -287,3 +289,55 @@ def test_demo_against_a_configured_portal(tmp_path):
         assert len(paths) == 24 and all(p.startswith(document["photos_url"]) for p in paths)
         assert_no_secrets(portal, out, err)
     assert Path(document["preview"]).is_file()
+
+
+def _picture(data: bytes):
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(data))
+    image.load()
+    return image.convert("RGB")
+
+
+def test_demo_photos_show_the_town_each_camera_looks_at():
+    """Real colour pictures of one consistent scene, not grey boxes: the nadir photo above the
+    park's centre has the fountain's water in its middle, a street photo has sky above and
+    road below, the 360 photo is 2:1; each is a baseline JPEG Pillow decodes."""
+    photos = dict(demo_photos())
+    above_centre = _picture(photos["drone/DJI_0005.JPG"])
+    assert above_centre.size == (162, 108)
+    r, g, b = above_centre.getpixel((81, 54))
+    assert b > r + 60 and b > g + 20, "the fountain (blue) is under the camera"
+    r, g, b = above_centre.getpixel((81, 10))
+    assert g > r + 30 and g > b + 30, "lawn (green) around it"
+    street = _picture(photos["walk/IMG_4101.jpg"])
+    assert street.size == (144, 108)
+    r, g, b = street.getpixel((72, 2))
+    assert b > r + 40, "sky at the top"
+    r, g, b = street.getpixel((72, 105))
+    assert max(r, g, b) - min(r, g, b) < 20 and max(r, g, b) < 120, "asphalt (dark grey) at the bottom"
+    pano = _picture(photos["pano/R0010042.JPG"])
+    assert pano.size[0] == 2 * pano.size[1]
+    colours = {px for px in _pixels(above_centre)}
+    assert len(colours) > 200, "a picture, not a flat frame"
+
+
+def _pixels(image):
+    raw = image.tobytes()
+    return [raw[k:k + 3] for k in range(0, len(raw), 3)]
+
+
+def test_jpeg_encoder_round_trips_through_pillow():
+    from xpgeo_core.demo.jpeg_encoder import with_pixels
+    from xpgeo_core.sample_photos import make_jpeg
+
+    width, height = 37, 21  # not multiples of 16: the edges are padded
+    pixels = [(x * 255 // width, y * 255 // height, (x * y) % 256 // 4 + 60) for y in range(height) for x in range(width)]
+    header = make_jpeg(lat=1.0, lon=2.0, heading=3.0, make="X")
+    data = with_pixels(header, width, height, pixels, quality=95)
+    assert data.startswith(header[:header.index(b"\xff\xdb")])  # the metadata segments are kept as they were
+    image = _picture(data)
+    assert image.size == (width, height)
+    decoded = _pixels(image)
+    error = sum(abs(a - b) for px, want in zip(decoded, pixels) for a, b in zip(px, want)) / (3 * len(pixels))
+    assert error < 4.0

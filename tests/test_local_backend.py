@@ -72,7 +72,9 @@ def test_append_writes_features_csv_preview_and_report(tmp_path, photo_server):
     reasons = {r.url.rsplit("/", 1)[-1]: r.reason for r in report.failures()}
     assert set(reasons) == {"no_gps.jpg", "not_a_photo.jpg"}
     assert all(reasons.values())
-    assert [(p.step, p.steps, p.done, p.total) for p in seen] == [(1, 2, 4, 8), (2, 2, 8, 8)]
+    chunks = [(p.step, p.steps, p.total) for p in seen if p.kind == "chunk"]
+    assert chunks == [(1, 2, 8), (2, 2, 8)] and seen[-1].done == 8
+    assert [p.done for p in seen if p.kind == "image"] == list(range(1, 9))  # the progressor moves per image
     assert seen[-1].failed == 2
 
     files = read_layer(tmp_path / "layers" / "street")

@@ -287,6 +287,8 @@ def test_photo_sources_work_offline_where_they_can(tmp_path):
     assert photo_source(str(folder / "pics" / "a b.jpg"), folder) == "pics/a%20b.jpg"
     assert photo_source(str(tmp_path / "elsewhere.jpg"), folder) == (tmp_path / "elsewhere.jpg").as_uri()
     assert photo_source("javascript:alert(1)", folder) is None and photo_source(None, folder) is None
+    if sys.platform != "win32":
+        assert photo_source(r"C:\Survey\a b.jpg", folder) == "file:///C:/Survey/a%20b.jpg"
     copies = save_photo_copies(folder, [("http://127.0.0.1:1/walk/p.jpg", "walk/p.jpg", b"jpeg")])
     assert copies == {"http://127.0.0.1:1/walk/p.jpg": "photos/walk/p.jpg"}
     assert (folder / "photos" / "walk" / "p.jpg").read_bytes() == b"jpeg"
@@ -371,16 +373,16 @@ def open_page(browser: Browser, path: Path):
     return page
 
 
+@pytest.mark.parametrize("count", [50, 10_000])
 @needs_chromium
-def test_browser_draws_every_camera_and_shape_with_the_tiles_failing_offline(tmp_path):
+def test_browser_draws_every_camera_and_shape_with_the_tiles_failing_offline(tmp_path, count):
     from PIL import Image
 
     path = tmp_path / "preview.html"
-    path.write_text(render_preview("demo", features_like_demo(50)), encoding="utf-8")
+    path.write_text(render_preview("demo", features_like_demo(count)), encoding="utf-8")
     with Browser() as browser:
         page = open_page(browser, path)
-        assert page.evaluate("document.body.dataset.drawn") == "50"
-        assert page.evaluate("document.body.dataset.views") == "50"
+        assert page.evaluate("[document.body.dataset.drawn, document.body.dataset.views]") == [str(count)] * 2
         page.wait_for("document.body.dataset.basemap === 'offline'")  # the tiles failed, harmlessly
         assert page.evaluate("document.querySelectorAll('img.leaflet-tile-loaded').length") == 0
         shot = page.screenshot(tmp_path / "shot.png")
@@ -465,3 +467,32 @@ def test_a_layer_built_from_hostile_photos_is_inert(tmp_path):
     parsed = parse_page(layer["preview"])
     assert len(parsed.scripts) == 3 and not parsed.handlers and parsed.tags.count("img") == 1
     assert "<script>alert" not in layer["preview"] and "<img src=x" not in layer["preview"]
+
+
+@needs_chromium
+def test_browser_shows_a_local_photo_of_a_photo_folder_layer(tmp_path):
+    """A local layer made from a photo folder: its preview loads the photos from disk."""
+    import io
+
+    from xpgeo_core.cli import main
+    from xpgeo_core.demo import demo_photos
+
+    folder = tmp_path / "pics"
+    folder.mkdir()
+    (folder / "a.jpg").write_bytes(dict(demo_photos())["walk/IMG_4101.jpg"])
+    env = {"XPGEO_OUTPUT_DIR": str(tmp_path / "layers"), "XPGEO_BACKEND": "local"}
+    out, err = io.StringIO(), io.StringIO()
+    assert main(["create-oi-layer", "--name", "f"], stdout=out, stderr=err, environ=env) == 0, err.getvalue()
+    assert main(["append-images", "--name", "f", "--photo-folder", str(folder)], stdout=out, stderr=err,
+                environ=env) == 0, err.getvalue()
+    preview = tmp_path / "layers" / "f" / "preview.html"
+    assert data_of(preview.read_text(encoding="utf-8"))["photos"] == [(folder / "a.jpg").as_uri()]
+    with Browser() as browser:
+        page = open_page(browser, preview)
+        x, y = page.evaluate("(function () { var d = JSON.parse(document.getElementById('xpgeo-data').textContent);"
+                             " var p = window.xpgeoMap.latLngToContainerPoint([d.xyz[0][1], d.xyz[0][0]]);"
+                             " var r = document.getElementById('map').getBoundingClientRect();"
+                             " return [p.x + r.left, p.y + r.top]; })()")
+        page.click(x, y)  # on the camera
+        page.wait_for("document.body.dataset.photo === 'loaded' || document.body.dataset.photo === 'failed'")
+        assert page.evaluate("document.body.dataset.photo") == "loaded"

@@ -54,8 +54,9 @@ def test_srational_and_short_pixel_dimensions_decode(order):
 
 @pytest.mark.parametrize("order", sorted(ORDERS))
 def test_short_pixel_dimensions_drive_the_fov_in_a_photo(order):
-    """The SHORT EXIF size (4:3) wins over the square JPEG frame; a negative SRATIONAL altitude is kept."""
-    body = make_jpeg(jfif=False, frame_size=(64, 64))
+    """The SHORT EXIF size (4:3) wins over a smaller 4:3 JPEG frame (a proportional resize); a negative
+    SRATIONAL altitude is kept."""
+    body = make_jpeg(jfif=False, frame_size=(64, 48))
     info = inspect_bytes(b"\xff\xd8" + segment(0xE1, EXIF_HEADER + hand_built_tiff(ORDERS[order])) + body[2:],
                          source="p.jpg", settings=SETTINGS)
     assert info.error_code == "no_gps"

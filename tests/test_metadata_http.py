@@ -73,7 +73,7 @@ def test_max_header_bytes_cap_over_http(honour_range):
     """A header running past MAX_HEADER_BYTES is header_too_large, with at most one read chunk past the cap."""
     from xpgeo_core.metadata.fetch import STREAM_CHUNK
 
-    cap = 96 * 1024  # the ten padding segments' headers cost more than the 32 KiB left after the first read
+    cap = 64 * 1024 + 512  # the ten padding segments' headers and the XMP cost more than the 512 bytes left
     data = make_jpeg(lat=1, lon=2, pad_before_xmp=600 * 1024, dji={"GimbalYawDegree": 1.0}, target_size=1_000_000)
     with ImageHost(honour_range=honour_range) as host:
         url = host.add("late.jpg", data)
@@ -315,17 +315,32 @@ def test_cli_inspect_usage_errors(tmp_path):
 
 
 def test_preflight_unit(host):
-    from xpgeo_core.operations import _preflight, gather_urls
+    """--preflight is the pipeline's one pass: photos that cannot be placed fail and are not sent."""
+    from xpgeo_core.pipeline import gather, run_append
+    from xpgeo_core.pipeline.sink import Sink, result
+
+    class UrlSink(Sink):
+        takes_photos = False
+
+        def __init__(self):
+            super().__init__("lyr", 10)
+            self.sent = []
+
+        def send(self, items):
+            self.sent += [i.image.fetch_url for i in items]
+            return {i.image.image_path: result(i.image, "appended") for i in items}
 
     good = host.add("good.jpg", make_jpeg(lat=1, lon=2))
     nogps = host.add("nogps.jpg", make_jpeg(datetime_original="2020:01:01 00:00:00"))
     missing = host.url_for("missing.jpg")
-    entries = gather_urls([good, nogps, missing]).entries
-    keep, rejected = _preflight(SETTINGS, entries, None)
-    assert [e.url for e in keep] == [good]
-    reasons = {r.url: r.reason for r in rejected}
+    sink = UrlSink()
+    report = run_append(sink, gather([(None, good), (None, nogps), (None, missing)]).images, settings=SETTINGS,
+                        preflight=True)
+    assert sink.sent == [good]
+    reasons = {r.url: r.reason for r in report.failures()}
     assert reasons[nogps].startswith("preflight: no GPS position")
     assert reasons[missing].startswith("preflight: HTTP 404")
+    assert len([r for r in host.requests if r.path.endswith("good.jpg")]) == 1  # read once
 
 
 def test_append_images_preflight_end_to_end(host, tmp_path):

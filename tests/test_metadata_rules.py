@@ -261,7 +261,7 @@ def test_f35_zero_gives_no_fov(inspect):
 
 def test_fov_from_focal_plane_resolution(inspect):
     # 6.17 x 4.55 mm sensor (1/2.3"), 4000 x 2950 px, f = 4.5 mm: 648.3 px/mm.
-    data = make_jpeg(lat=1, lon=1, focal_length=4.5, pixel_size=(4000, 2950),
+    data = make_jpeg(lat=1, lon=1, focal_length=4.5, pixel_size=(4000, 2950), frame_size=(4000, 2950),
                      focal_plane_resolution=(4000 / 6.17, 2950 / 4.55), focal_plane_resolution_unit=4)
     a = inspect(data).attributes
     assert a["HorizontalFieldOfView"] == pytest.approx(math.degrees(2 * math.atan(6.17 / 9.0)), abs=1e-3)
@@ -269,7 +269,7 @@ def test_fov_from_focal_plane_resolution(inspect):
 
 
 def test_implausible_focal_plane_is_refused(inspect):
-    info = inspect(make_jpeg(lat=1, lon=1, focal_length=4.5, pixel_size=(100, 68),
+    info = inspect(make_jpeg(lat=1, lon=1, focal_length=4.5, pixel_size=(100, 68), frame_size=(100, 68),
                              focal_plane_resolution=(4438.36, 4438.36), focal_plane_resolution_unit=2))
     assert info.attributes["HorizontalFieldOfView"] is None
     assert any("implausible" in w for w in info.warnings)

@@ -4,13 +4,18 @@ sub-IFD pointers in every integer type, and long runs of large segments skipped 
 from __future__ import annotations
 
 import io
+from unittest import mock
 
 import pytest
+from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
+from conftest import SAMPLES, requires_samples
 from emulators.image_host import ImageHost
-from xpgeo_core.metadata import inspect_bytes, inspect_source
+from xpgeo_core.metadata import fetch, inspect_bytes, inspect_source
+from xpgeo_core.metadata.fetch import FIRST_READ, MAX_FETCHES, READ_BUDGET
 from xpgeo_core.metadata.tiff import read_exif
-from xpgeo_core.sample_photos import large_segments, make_exif, make_jpeg, make_xmp
+from xpgeo_core.sample_photos import (EXIF_HEADER, XMP_HEADER, large_segments, make_exif, make_jpeg, make_xmp,
+                                      segment)
 from xpgeo_core.settings import load_settings
 
 SETTINGS = load_settings(environ={}).replace(retry_backoff=0.0)
@@ -109,16 +114,108 @@ def _flir_like(count: int) -> bytes:
                      segments_after_xmp=large_segments(count, marker=0xE1, ident=b"FLIR\x00"), frame_size=(640, 512))
 
 
-@pytest.mark.parametrize("count", [1, 4, 12, 24])
+@pytest.mark.parametrize("count", [1, 12, 40, 100, 500])
 def test_long_runs_of_large_segments_cost_their_headers_not_their_bodies(count):
+    """Each skipped segment costs one small read (a segment chain cannot be walked in fewer); every
+    photo stays within 128 KiB; a run longer than MAX_FETCHES reads is header_too_large."""
     data = _flir_like(count)
     assert len(data) > count * 65000
     with ImageHost() as host:
         info = inspect_source(host.add("flir.jpg", data), settings=SETTINGS)
-        assert info.ok and info.attributes["HorizontalFieldOfView"] is not None  # the SOF was reached
-        assert info.bytes_read <= 128 * 1024, info.bytes_read
-        assert len(host.requests) <= count + 1  # one small read per skipped segment at most
+        assert info.bytes_read <= READ_BUDGET, info.bytes_read
         assert all(r.range and r.range.startswith("bytes=") for r in host.requests)
+        if count < MAX_FETCHES:
+            assert info.ok and info.attributes["HorizontalFieldOfView"] is not None  # the SOF was reached
+            assert len(host.requests) == count + 1  # the first 64 KiB, then one read per segment header
+            assert info.bytes_read <= FIRST_READ + count * 1100  # about 1 KiB per jump
+        else:
+            assert info.error_code == "header_too_large" and "after %d reads" % MAX_FETCHES in info.error
+            assert len(host.requests) == MAX_FETCHES
+
+
+def test_a_dozen_thermal_segments_cost_13_requests_and_under_80_kib():
+    """The common DJI thermal / FLIR layout: the figures docs/oriented-imagery-attributes.md states."""
+    with ImageHost() as host:
+        info = inspect_source(host.add("flir.jpg", _flir_like(12)), settings=SETTINGS)
+        assert info.ok and len(host.requests) == 13 and info.bytes_read <= 80 * 1024
+
+
+@pytest.mark.parametrize("count", [40, 500])
+def test_a_run_before_the_exif_is_bounded_the_same_way(count):
+    data = make_jpeg(lat=1, lon=2, focal_length_35mm=40, jfif=False)
+    data = data[:2] + large_segments(count, marker=0xE2) + data[2:]
+    with ImageHost() as host:
+        info = inspect_source(host.add("icc.jpg", data), settings=SETTINGS)
+        assert info.bytes_read <= READ_BUDGET
+        if count < MAX_FETCHES:
+            assert info.ok and info.attributes["Y"] == 1.0 and len(host.requests) == count + 1
+        else:
+            assert info.error_code == "header_too_large" and len(host.requests) == MAX_FETCHES
+
+
+def test_metadata_past_the_read_budget_is_a_named_error():
+    """A 64 KB XMP behind a large segment behind a 64 KiB first read: reading it would pass 128 KiB."""
+    data = make_jpeg(lat=1, lon=2, xmp_padding=65000, dji={"GimbalYawDegree": 5.0},
+                     extra_exif=[(0x927C, "UNDEFINED", b"n" * 64000)])
+    data = data[:2] + large_segments(1, marker=0xE2, size=60000) + data[2:]
+    with ImageHost() as host:
+        info = inspect_source(host.add("big.jpg", data), settings=SETTINGS)
+        assert info.error_code == "header_too_large" and "first 128 KiB read" in info.error
+        assert info.bytes_read <= READ_BUDGET and info.source.endswith("/big.jpg")  # the report names the photo
+
+
+def test_a_server_ignoring_range_is_bounded_by_max_header_bytes_only():
+    """Streamed bodies cannot be skipped: the bytes in between arrive anyway, up to MAX_HEADER_BYTES."""
+    with ImageHost(honour_range=False) as host:
+        info = inspect_source(host.add("flir.jpg", _flir_like(12)), settings=SETTINGS)
+        assert info.ok and len(host.requests) == 1 and READ_BUDGET < info.bytes_read <= SETTINGS.max_header_bytes
+
+
+_SEGMENT = st.one_of(
+    st.tuples(st.sampled_from([0xE1, 0xE2, 0xE3, 0xEB, 0xED, 0xFE]), st.just(65533)),  # large, skipped
+    st.tuples(st.sampled_from([0xE2, 0xEC, 0xFE]), st.integers(0, 65533)),  # any size
+    st.tuples(st.just("exif"), st.just(0)), st.tuples(st.just("xmp"), st.integers(0, 60000)),
+)
+
+
+def _layout_photo(layout) -> bytes:
+    tail = make_jpeg(jfif=False, frame_size=(640, 512))[2:]
+    parts = [b"\xff\xd8"]
+    for kind, size in layout:
+        if kind == "exif":
+            parts.append(segment(0xE1, EXIF_HEADER + make_exif(lat=1.0, lon=2.0, focal_length_35mm=40)))
+        elif kind == "xmp":
+            parts.append(segment(0xE1, XMP_HEADER + make_xmp(dji={"GimbalPitchDegree": -45.0}, padding=size)))
+        else:
+            parts.append(segment(kind, (b"FLIR\x00" if kind == 0xE1 else b"") + bytes(size - 5 * (kind == 0xE1))))
+    return b"".join(parts) + tail
+
+
+@hsettings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(st.lists(_SEGMENT, max_size=90))
+def test_no_layout_reads_more_than_128_kib(layout):
+    """Whatever the segments before the frame: at most 128 KiB and 64 reads, and either the same
+    attributes as a reader with no limits, or header_too_large."""
+    data = _layout_photo(layout)
+    info = run(data)
+    assert info.bytes_read <= READ_BUDGET
+    with mock.patch.object(fetch, "READ_BUDGET", 1 << 30), mock.patch.object(fetch, "MAX_FETCHES", 1 << 20):
+        unlimited = inspect_bytes(data, source="p.jpg", settings=SETTINGS.replace(max_header_bytes=1 << 30))
+    if info.ok:
+        assert info.attributes == unlimited.attributes and info.warnings == unlimited.warnings
+    else:
+        assert info.error_code == "header_too_large" or info.error == unlimited.error, info.error
+
+
+def test_no_layout_reads_more_than_128_kib_over_http():
+    """The same bound on the wire, for a few fixed layouts (Hypothesis above covers the walk itself)."""
+    big = [(0xE3, 65533)]
+    layouts = [big * 62 + [("exif", 0)], [("exif", 0)] + big * 30 + [("xmp", 60000)],
+               [("xmp", 60000), ("exif", 0)] + big * 3, [(0xE2, 900)] * 300 + [("exif", 0)]]
+    with ImageHost() as host:
+        for i, layout in enumerate(layouts):
+            info = inspect_source(host.add("l%d.jpg" % i, _layout_photo(layout)), settings=SETTINGS)
+            assert info.bytes_read <= READ_BUDGET and (info.ok or info.error_code == "header_too_large")
 
 
 def test_the_usual_photo_is_one_request():
@@ -131,14 +228,12 @@ def test_the_usual_photo_is_one_request():
 
 def test_a_hostile_run_of_segments_stops_with_a_named_error():
     """Hundreds of large segments before the metadata: header_too_large after MAX_FETCHES reads, not a crawl."""
-    from xpgeo_core.metadata.fetch import MAX_FETCHES
-
     data = make_jpeg(lat=1, lon=2, focal_length_35mm=40, xmp_first=True, dji={"GimbalYawDegree": 1.0},
                      jfif=True) 
     data = data[:2] + large_segments(MAX_FETCHES + 20) + data[2:]
     info = run(data)
     assert info.error_code == "header_too_large" and "reads" in info.error
-    assert info.bytes_read <= 256 * 1024
+    assert info.bytes_read <= READ_BUDGET
 
 
 def test_local_files_skip_the_same_way(tmp_path):
@@ -150,3 +245,26 @@ def test_local_files_skip_the_same_way(tmp_path):
 
 def test_make_exif_accepts_the_new_structure_keywords():
     assert make_exif(lat=1, lon=2, pointer_type="IFD", gps_pointer_in_exif=True, xmp_in_exif=b"<x/>")
+
+
+def test_exifread_finds_the_same_tag_700_packet():
+    exifread = pytest.importorskip("exifread")
+    from xpgeo_core.metadata.fetch import BytesSource
+    from xpgeo_core.metadata.jpeg import walk
+
+    packet = make_xmp(dji=THERMAL)
+    data = make_jpeg(lat=1, lon=2, xmp_in_exif=packet)
+    tags = exifread.process_file(io.BytesIO(data), details=True)  # it names tag 700 ApplicationNotes
+    theirs = tags["Image ApplicationNotes"]
+    assert bytes(theirs.values) == packet == walk(BytesSource(data, 1 << 20)).exif["ifd0"]["XMLPacket"]
+
+
+@requires_samples
+def test_real_samples_read_in_one_request_each():
+    photos = sorted(p for p in SAMPLES.iterdir() if p.suffix.lower() == ".jpg")
+    assert photos
+    with ImageHost() as host:
+        for path in photos:
+            before = len(host.requests)
+            info = inspect_source(host.add(path.name, path.read_bytes()), settings=SETTINGS)
+            assert len(host.requests) - before == 1 and info.bytes_read <= FIRST_READ, path.name

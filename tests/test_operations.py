@@ -66,7 +66,7 @@ def test_empty_list_is_a_clear_error(tmp_path):
 
 
 class _Forgetful:
-    """A backend that loses one result and invents one: operations must still account for every URL."""
+    """A backend whose sink loses one result and invents one: the loop must still account for every URL."""
 
     name = "forgetful"
 
@@ -79,11 +79,23 @@ class _Forgetful:
     def __exit__(self, *a):
         pass
 
-    def append_images(self, name: str, urls: Sequence[str], *, progress=None, imagery_type: Optional[str] = None):
-        self.sent = list(urls)
-        results = [ImageResult(u, APPENDED) for u in urls[1:]] + [ImageResult("https://other/x.jpg", APPENDED)]
-        results[0].status = SKIPPED
-        return AppendReport(backend=self.name, layer_name=name, results=results)
+    def open_sink(self, name: str, *, imagery_type: Optional[str] = None, single: bool = False):
+        from xpgeo_core.pipeline.sink import Sink, result
+
+        owner = self
+
+        class ForgetfulSink(Sink):
+            takes_photos = False
+
+            def send(self, items):
+                owner.sent += [i.image.fetch_url for i in items]
+                out = {i.image.image_path: result(i.image, APPENDED) for i in items[1:]}
+                out["https://other/x.jpg"] = ImageResult("https://other/x.jpg", APPENDED)
+                if len(items) > 1:
+                    out[items[1].image.image_path].status = SKIPPED
+                return out
+
+        return ForgetfulSink(name, 3)
 
 
 @hsettings(max_examples=60, deadline=None)

@@ -17,10 +17,7 @@ from xpgeo_core import schema
 
 @pytest.fixture
 def portal():
-    # "promote_on_update" is the emulator's old rule (updateDefinition's orientedImageryInfo makes the layer an
-    # OI layer). XPGEO's create still sends a "Feature Layer" and adds orientedImageryInfo afterwards; once the
-    # portal create flow defines the OI type in addToDefinition (issue 9 item 2), this goes back to the default.
-    with PortalEmulator(layer_type_rule="promote_on_update") as p:
+    with PortalEmulator() as p:
         yield p
 
 
@@ -297,10 +294,12 @@ def test_portal_going_down_mid_batch_reports_exactly_what_landed(portal, host, t
     doc = json.loads(out)
     appended = [r["url"] for r in doc["results"] if r["status"] == "appended"]
     assert appended == feature_paths(portal, "outage") == urls[:2]
-    reasons = {r["url"]: r["reason"] for r in doc["results"] if r["status"] == "failed"}
+    reasons = {r["url"]: (r["status"], r["reason"]) for r in doc["results"] if r["status"] != "appended"}
     assert set(reasons) == set(urls[2:])
-    assert reasons[urls[2]].startswith("not confirmed: the portal stopped answering while this batch was sent")
-    assert reasons[urls[6]].startswith("not sent: the portal stopped answering")
+    assert reasons[urls[2]][0] == "unconfirmed"  # sent, answer lost, the layer could not be asked
+    assert reasons[urls[2]][1].startswith("not confirmed: the portal stopped answering while this batch was sent")
+    assert reasons[urls[6]] == ("failed", reasons[urls[6]][1])
+    assert reasons[urls[6]][1].startswith("not sent: the portal stopped answering")
     assert any("extent could not be updated" in m for m in doc["messages"])
 
     portal.state.down = False  # back up: the rerun completes the layer without duplicates

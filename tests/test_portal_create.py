@@ -252,3 +252,40 @@ def test_per_photo_values_come_from_the_photo_type():
     assert photo["CameraPitch"] == 0 and photo["CameraHeight"] == 42.0 and photo["FarDistance"] == 150
     assert schema.complete_photo({"OrientedImageryType": None})["OrientedImageryType"] == schema.default_imagery_type()
     assert schema.maximum_distance(100, [30, None, 249.2]) == 250 and schema.maximum_distance(400, [250]) is None
+
+
+def test_maximum_distance_is_not_invented_for_a_layer_without_oi_properties():
+    from xpgeo_core.backends.portal.backend import PortalBackend
+    from xpgeo_core.backends.portal.create import follow_appended
+
+    with PortalEmulator() as portal:
+        created = make(portal, "walk")
+        with portal.lock:  # a layer without orientedImageryInfo (made by other tools)
+            row = portal._rows("SELECT definition FROM layers WHERE service = 'walk'")[0]
+            definition = json.loads(row["definition"])
+            definition.pop("orientedImageryInfo")
+            portal.db.execute("UPDATE layers SET definition = ? WHERE service = 'walk'", (json.dumps(definition),))
+        with PortalBackend(settings_for(portal)) as backend:
+            assert follow_appended(backend.client, created.service_url, 0, [500]) is None
+        assert not portal.requests_to("updateDefinition")
+
+
+def test_item_data_the_portal_already_holds_is_kept():
+    with PortalEmulator() as portal:
+        original = portal.item_data
+        portal.item_data = lambda item_id: original(item_id) or {"layers": [{"id": 0, "popupInfo": {"title": "{Name}"}}]}
+        created = make(portal, "walk")
+        assert original(created.item_id) == {"layers": [{"id": 0, "popupInfo": {"title": "{Name}"},
+                                                         "layerType": "OrientedImageryLayer"}]}
+
+
+def test_read_back_tolerates_what_a_server_may_normalise():
+    sent = {"imagePathPrefix": "", "cameraHeading": -999, "maximumDistance": 100, "timeIntervalUnit": "Days"}
+    layer = {"type": OI, "orientedImageryInfo": {"orientedImageryProperties": {
+        "cameraHeading": -999.0, "maximumDistance": 100.0, "timeIntervalUnit": "Days"}}}
+    assert schema.oi_problems(layer, sent) == []
+    layer["orientedImageryInfo"]["orientedImageryProperties"]["timeIntervalUnit"] = "days"  # the JS API value
+    assert schema.oi_problems(layer, sent) == ["orientedImageryProperties timeIntervalUnit did not keep the values sent"]
+    assert schema.oi_problems({"type": "Feature Layer"}, sent) == [
+        "its type is 'Feature Layer', not 'Oriented Imagery Layer'",
+        "it has no orientedImageryInfo.orientedImageryProperties"]

@@ -124,6 +124,9 @@ def test_where_subset():
     assert where_predicate("imagepath IN ('a', 'it''s')")(row)
     assert where_predicate("ImagePath = 'it''s'")(row)
     assert where_predicate("OBJECTID >= 5")(row) and not where_predicate("OBJECTID > 5")(row)
+    assert where_predicate("(OBJECTID = 4 OR OBJECTID = 5) AND ImagePath = 'it''s'")(row)
+    assert not where_predicate("(OBJECTID = 4) OR (ImagePath = 'x AND y')")(row)
+    assert where_predicate("ImagePath IS NOT NULL AND OBJECTID NOT IN (1, 2)")(row)
     with pytest.raises(ValueError):
         where_predicate("ImagePath LIKE '%x'")
 

@@ -85,3 +85,18 @@ def test_reference_forms():
     assert parse_reference(" Site Survey 1 ") == ("name", "Site Survey 1", None)
     with pytest.raises(ValidationError):
         parse_reference("https://h/portal/home/index.html")
+
+
+def test_a_url_on_another_host_gets_no_credentials_unless_the_portal_lists_it(portal, host):
+    """ArcGIS Online hosts services on other hosts than the portal; a typed URL must still not
+    carry the token to a host the portal does not know."""
+    created = operations.create_layer(settings_for(portal), "walk")
+    photo = synthetic_photos(host, 1)[0]
+    elsewhere = created.service_url.replace("127.0.0.1", "localhost")  # same emulator, another host name
+    with pytest.raises(ValidationError) as caught:
+        append(portal, elsewhere.replace("/walk/", "/other/"), [photo])
+    assert "does not send your credentials" in caught.value.message
+    assert not [r for r in portal.state.requests if r.headers.get("Host", "").startswith("localhost")]
+    with portal.lock:  # the portal lists the service under that host: it is the portal's
+        portal.db.execute("UPDATE items SET url = ? WHERE id = ?", (elsewhere, created.item_id))
+    assert append(portal, elsewhere + "/0", [photo]).appended == 1

@@ -13,7 +13,7 @@ import pytest
 
 from toolbox_harness import ROOT, arcpy, load_toolbox, run_tool, validate
 from emulators.xpgeo_server import FakeXpgeoServer
-from xpgeo_core.toolbox import TOOLS, WEB_TOOL_SAFE_TYPES
+from xpgeo_core.toolbox import TOOLS, TOOLS_BY_NAME, WEB_TOOL_SAFE_TYPES
 
 CANARY = "CANARY-tbx-key-51d0c3a9"
 TOOL_CLASSES = ["HealthCheck", "CreateOrientedImageryLayer", "AppendImage", "AppendImages"]
@@ -54,7 +54,10 @@ def test_toolbox_and_class_names(pyt):
 @pytest.mark.parametrize("tool_name", TOOL_CLASSES)
 def test_parameters_are_web_tool_safe_and_have_a_derived_output(pyt, tool_name):
     params = getattr(pyt, tool_name)().getParameterInfo()
-    assert {p.datatype for p in params} <= WEB_TOOL_SAFE_TYPES
+    spec = TOOLS_BY_NAME[tool_name]
+    for p in params:  # folders of this machine are for the local backend, which a web tool never uses
+        types = set(p.datatype) if isinstance(p.datatype, list) else {p.datatype}
+        assert types <= WEB_TOOL_SAFE_TYPES or spec.param(p.name).local_only, p.name
     assert any(p.parameterType == "Derived" and p.direction == "Output" for p in params)
     names = [p.name for p in params]
     assert len(names) == len(set(names))
@@ -72,15 +75,22 @@ def test_local_backend_not_offered_on_server(pyt):
     assert "Local folder" in backend.filter.list
 
 
-def test_output_folder_shown_only_for_local(pyt):
+def test_output_folder_is_a_folder_enabled_whenever_the_local_backend_will_be_used(pyt):
     tool = pyt.CreateOrientedImageryLayer()
     params = tool.getParameterInfo()
     by = {p.name: p for p in params}
+    assert by["output_folder"].datatype == "DEFolder"  # Pro shows a Browse button
     tool.updateParameters(params)
-    assert by["output_folder"].enabled is False
+    assert by["output_folder"].enabled is True  # Auto, nothing configured: the local folder
+    by["server_url"].set("HTTP://xpgeo.example.com")
+    tool.updateParameters(params)
+    assert by["output_folder"].enabled is False  # Auto now picks the XPGEO server
     by["backend"].set("Local folder")
     tool.updateParameters(params)
     assert by["output_folder"].enabled is True
+    by["backend"].set("Portal")
+    tool.updateParameters(params)
+    assert by["output_folder"].enabled is False
 
 
 def _validate(pyt, tool_name, values):
@@ -130,8 +140,8 @@ def test_chain_health_create_append_images(pyt, server, tmp_path):
     assert report["total"] == 9
     assert server.state.layers["field_2026"] == urls + ["https://photos.example.com/extra.jpg"]
     steps = [a for name, a in arcpy.PROGRESS if name == "SetProgressorPosition"]
-    assert steps == [1, 2, 3]
-    assert ("SetProgressor", ("step", "Append Images", 0, 3, 1)) in arcpy.PROGRESS
+    assert steps == list(range(1, 9))  # per image
+    assert ("SetProgressor", ("step", "Append Images", 0, 8, 1)) in arcpy.PROGRESS
     assert any(sev == "warning" and "line 9" in text for sev, text in arcpy.MESSAGES)
 
     single = run_tool(pyt, "AppendImage", {"layer_name": "field_2026", "image_url": "https://photos.example.com/z.jpg",

@@ -49,4 +49,5 @@ def run_tool(module: Any, tool_name: str, values: Dict[str, Any]) -> Dict[str, A
     tool, params, flagged = validate(module, tool_name, values)
     assert not flagged, f"updateMessages flagged {flagged}"
     tool.execute(params, arcpy.Messages())
+    arcpy.add_outputs_to_map(params)  # as Pro does after a run
     return {p.name: p.value for p in params if p.parameterType == "Derived"}

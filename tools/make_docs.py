@@ -51,7 +51,7 @@ USAGE: Dict[str, str] = {
     "AppendImage": "The photo's position and camera angles come from its EXIF/XMP metadata; a photo without a GPS "
                    "position fails with that reason.",
     "AppendImages": "Long lists are sent in chunks (MAX_IMAGE_LIST_SIZE, default 100); the progressor advances per "
-                    "chunk. A rerun of the same list skips the images already in the layer.",
+                    "image. A rerun of the same list skips the images already in the layer.",
 }
 
 ERROR_CLASSES = {"XpgeoError", "ConfigError", "ValidationError", "AuthError", "RequestError", "ServerError",

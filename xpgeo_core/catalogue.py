@@ -22,10 +22,16 @@ caller dispatches on a tool's name.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+import os
+import re
+from dataclasses import dataclass
 from typing import Any, Callable, Dict, FrozenSet, List, Mapping, Optional, Tuple
 
 from xpgeo_core import operations
+from xpgeo_core.backends.local import FEATURES_FILE as LOCAL_POINTS_FILE
+from xpgeo_core.errors import ValidationError
+from xpgeo_core.image_lists import DEFAULT_PHOTO_FILTER
+from xpgeo_core.layer_options import SHARING_LEVELS, ElevationSource, LayerOptions
 from xpgeo_core.results import ProgressCallback, no_progress
 from xpgeo_core.settings import BACKEND_LABELS, IMAGERY_TYPES, Settings
 
@@ -70,6 +76,8 @@ class Param:
     """Why a parameter belongs to one front end only (documented, and required by the tests)."""
     global_option: bool = False
     """Command line: accepted before or after the command name (the connection options)."""
+    local_only: bool = False
+    """Only the local backend uses it (a folder or files of this machine): a web tool never offers it."""
 
     @property
     def datatypes(self) -> Tuple[str, ...]:
@@ -178,9 +186,9 @@ CONNECTION_PARAMS: Tuple[Param, ...] = (
           front_ends=ONLY_PRO,
           only_because="a key typed on a command line is visible to every user of the machine (process list, "
                        "shell history); the command line reads it from XPGEO_API_KEY or xpgeo.env"),
-    Param("output_folder", "Output folder", "GPString", category=_CONNECTION, setting="output_dir",
-          help="Folder for local layers (Local folder backend only). Empty: the XPGEO_OUTPUT_DIR setting, else the "
-               "project's home folder.",
+    Param("output_folder", "Output folder", "DEFolder", category=_CONNECTION, setting="output_dir",
+          help="Folder for local layers (enabled when the Local folder backend will be used). Empty: the "
+               "XPGEO_OUTPUT_DIR setting, else the project's home folder.", local_only=True,
           flags=("--output-dir", "--output-folder"), metavar="DIR", cli_help="folder for local layers",
           global_option=True),
 )
@@ -211,17 +219,49 @@ GLOBAL_PARAMS: Tuple[Param, ...] = CLI_GLOBAL_PARAMS + tuple(p for p in CONNECTI
 _LAYER_NAME = Param("layer_name", "Layer name", "GPString", "Required",
                     help="Name of the OI layer (feature service). For appends, the layer must already exist.",
                     flags=("--name",), metavar="NAME", cli_help="layer (feature service) name")
-_EXISTING_LAYER = Param("layer_name", "Layer name", "GPString", "Required",
-                        help="Name of the OI layer (feature service). For appends, the layer must already exist.",
-                        flags=("--name",), metavar="NAME", cli_help="name of the existing layer")
+_EXISTING_LAYER = Param("layer_name", "Layer", ("GPFeatureLayer", "GPString"), "Required",
+                        help="The existing OI layer: pick it in the map or connect Create Oriented Imagery Layer's "
+                             "output, or type its name (feature service name), item id or layer URL.",
+                        flags=("--name",), metavar="LAYER",
+                        cli_help="the existing layer: its name, item id or layer URL")
 _IMAGERY_TYPE = Param("imagery_type", "Imagery type", "GPString", value_list=IMAGERY_TYPES,
                       help="Horizontal, Oblique, Nadir, 360 or Inspection. Empty: the server's default on create; "
                            "on append, each photo's own metadata decides.",
                       flags=("--imagery-type",), metavar="TYPE", cli_help="one of " + ", ".join(IMAGERY_TYPES))
 
 
+_OUT_LAYER_HELP = ("The layer as a feature layer (the service's layer URL, or the local layer's points), added to the "
+                   "open map when Pro's Add output datasets to an open map option is on, and ready for Esri's own "
+                   "tools in ModelBuilder.")
+
+
+_PROPERTIES = "Layer properties"
+_LAYER_PROPERTIES: Tuple[Param, ...] = (
+    Param("sharing", "Share with", "GPString", value_list=("Private", "Organization", "Public"), category=_PROPERTIES,
+          help="Who can see the new layer: only you (Private), your organization (Organization, the default) or "
+               "everyone (Public).", flags=("--sharing",), cli_choices=SHARING_LEVELS),
+    Param("portal_folder", "Portal folder", "GPString", category=_PROPERTIES,
+          help="Folder of your portal content the layer goes in (made when missing). Empty: your root folder.",
+          flags=("--portal-folder",), metavar="FOLDER"),
+    Param("tags", "Tags", "GPString", multi_value=True, category=_PROPERTIES,
+          help="Tags for the layer's item, besides Oriented Imagery and XPGEO.", flags=("--tags",), metavar="TAGS",
+          cli_help="tags for the layer's item, comma separated (the option may be repeated)"),
+    Param("summary", "Summary", "GPString", category=_PROPERTIES,
+          help="One-sentence summary of the layer's item.", flags=("--summary",), metavar="TEXT"),
+    Param("ground_height", "Ground elevation (m)", "GPDouble", category=_PROPERTIES,
+          help="A constant ground height in metres the OI viewer projects the photos onto (flat sites). Leave "
+               "empty to use an elevation service, or the viewer's default.",
+          flags=("--ground-height",), metavar="METRES"),
+    Param("elevation_service", "Elevation service URL", "GPString", category=_PROPERTIES,
+          help="URL of an elevation image service the OI viewer projects the photos onto (the terrain), e.g. "
+               "https://elevation3d.arcgis.com/arcgis/rest/services/WorldElevation3D/Terrain3D/ImageServer.",
+          flags=("--elevation-service",), metavar="URL"),
+)
+
+
 def _append_outputs() -> Tuple[Param, ...]:
     return (
+        _derived("out_layer", "Layer (output)", "GPFeatureLayer", _OUT_LAYER_HELP),
         Param("out_layer_name", "Layer name (output)", "GPString", "Derived", "Output",
               help="The layer name, passed through so ModelBuilder can chain further tools.", front_ends=ONLY_PRO,
               only_because="the command line prints the result instead"),
@@ -268,15 +308,51 @@ def _health_outputs(health: Any) -> Dict[str, Any]:
     return {"out_versions": compact_json(health.versions)}
 
 
+def _words(values: Any) -> Tuple[str, ...]:
+    """Tags as typed: a list, or text separated by commas or semicolons."""
+    return tuple(word.strip() for item in _split_multi(values) for word in re.split(r"[,;]", item) if word.strip())
+
+
+def layer_options(values: Mapping[str, Any]) -> LayerOptions:
+    """The Create tool's layer properties as one :class:`LayerOptions`; refused when they contradict."""
+    height, service = values.get("ground_height"), values.get("elevation_service")
+    if height not in (None, "") and service:
+        raise ValidationError("Give a ground elevation or an elevation service URL, not both.",
+                              hint="A constant ground height (metres) suits flat sites; an elevation service "
+                                   "follows the terrain.")
+    elevation = None
+    if service:
+        elevation = ElevationSource(service_url=str(service).strip())
+    elif height not in (None, ""):
+        elevation = ElevationSource(constant_m=float(height))
+    sharing = str(values.get("sharing") or "").strip().lower() or LayerOptions().sharing
+    return LayerOptions(sharing=sharing, folder=(values.get("portal_folder") or None),
+                        tags=_words(values.get("tags")), summary=(values.get("summary") or None),
+                        elevation_source=elevation)
+
+
 def _run_create(call: ToolCall) -> Any:
     return operations.create_layer(call.settings, call.get("layer_name"), call.get("imagery_type"),
-                                   **call.connection)
+                                   options=layer_options(call.values), **call.connection)
+
+
+def layer_reference(service_url: Optional[str], layer: Optional[Mapping[str, Any]] = None) -> Optional[str]:
+    """What a feature-layer output holds: the layer's URL (``…/FeatureServer/0``), or, for a local layer
+    (a folder), its points file, which XPGEO.pyt turns into a feature class."""
+    if not service_url:
+        return None
+    if not re.match(r"^https?://", service_url, re.I):
+        return os.path.join(service_url, LOCAL_POINTS_FILE)
+    if re.search(r"/(FeatureServer|MapServer)/\d+/?$", service_url):
+        return service_url.rstrip("/")
+    layer_id = (layer or {}).get("id", 0)
+    return f"{service_url.rstrip('/')}/{layer_id}"
 
 
 def _create_outputs(created: Any) -> Dict[str, Any]:
     log.info("Create layer response: %s", compact_json(created.response or created.to_dict()))
-    return {"out_layer_name": created.layer_name, "out_item_id": created.item_id or "",
-            "out_service_url": created.service_url or ""}
+    return {"out_layer": layer_reference(created.service_url, created.layer), "out_layer_name": created.layer_name,
+            "out_item_id": created.item_id or "", "out_service_url": created.service_url or ""}
 
 
 def _run_append_image(call: ToolCall) -> Any:
@@ -288,7 +364,8 @@ def _run_append_images(call: ToolCall) -> Any:
     return operations.append_images(
         call.settings, call.get("layer_name"), url_file=call.get("url_file"),
         urls=_split_multi(call.get("image_urls")), imagery_type=call.get("imagery_type"),
-        preflight=bool(call.get("preflight")), progress=call.progress, **call.connection)
+        preflight=bool(call.get("preflight")), progress=call.progress, photo_folder=call.get("photo_folder"),
+        photo_filter=call.get("photo_filter"), **call.connection)
 
 
 def _append_outputs_of(report: Any) -> Dict[str, Any]:
@@ -296,7 +373,10 @@ def _append_outputs_of(report: Any) -> Dict[str, Any]:
 
     log.info("Appended %d, skipped %d (already in the layer), failed %d of %d image(s) in layer '%s'.",
              report.appended, report.skipped, report.failed, report.total, report.layer_name)
-    return {"out_layer_name": report.layer_name, "out_appended_count": report.appended,
+    folder = (report.extra or {}).get("layer_folder")
+    given = str(report.layer_name)
+    out_layer = layer_reference(folder) if folder else (given if re.match(r"^https?://", given, re.I) else None)
+    return {"out_layer": out_layer, "out_layer_name": report.layer_name, "out_appended_count": report.appended,
             "out_failed_count": report.failed, "out_report": json.dumps(report.to_dict())}
 
 
@@ -320,7 +400,8 @@ CREATE_LAYER = ToolSpec(
     "CreateOrientedImageryLayer", "create-oi-layer", "Create Oriented Imagery Layer",
     "Creates a hosted feature service with an Oriented Imagery layer definition, tags it as an Oriented "
     "Imagery layer and shares it with the organization. A taken name gets a timestamp.",
-    (_LAYER_NAME, _IMAGERY_TYPE) + CONNECTION_PARAMS + (
+    (_LAYER_NAME, _IMAGERY_TYPE) + _LAYER_PROPERTIES + CONNECTION_PARAMS + (
+        _derived("out_layer", "Layer", "GPFeatureLayer", _OUT_LAYER_HELP),
         _derived("out_layer_name", "Created layer name", "GPString",
                  "The name actually created: it carries a _YYYYMMDD_HHMMSS suffix when the name was taken."),
         _derived("out_item_id", "Item ID", "GPString", "Portal item id of the new feature service."),
@@ -332,24 +413,33 @@ CREATE_LAYER = ToolSpec(
 
 APPEND_IMAGE = ToolSpec(
     "AppendImage", "append-image", "Append Image",
-    "Appends one photo, by URL, to an existing Oriented Imagery layer.",
+    "Appends one photo, by URL (or a photo file, for a local layer), to an existing Oriented Imagery layer.",
     (_EXISTING_LAYER,
      Param("image_url", "Image URL", "GPString", "Required",
-           help="http(s) URL of the photo (a presigned S3 URL works). Spaces must be encoded as %20.",
-           flags=("--image-url",), metavar="URL", cli_help="http(s) URL of the photo"),
+           help="http(s) URL of the photo (a presigned S3 URL works; spaces encoded as %20), or the path of a photo "
+                "file for the Local folder backend.",
+           flags=("--image-url",), metavar="URL", cli_help="http(s) URL of the photo (or a photo file, local backend)"),
      _IMAGERY_TYPE) + CONNECTION_PARAMS + _append_outputs(),
     run=_run_append_image, outputs=_append_outputs_of,
     cli_help="append one image, by URL, to an existing layer")
 
 APPEND_IMAGES = ToolSpec(
     "AppendImages", "append-images", "Append Images",
-    "Appends a list of photos, by URL, to an existing Oriented Imagery layer, in chunks. Every image ends "
-    "appended, skipped (already in the layer) or failed with its reason.",
+    "Appends a list of photos (URLs, or photo files and folders for a local layer) to an existing Oriented "
+    "Imagery layer. Every image ends appended, skipped (already in the layer) or failed with its reason.",
     (_EXISTING_LAYER,
      Param("url_file", "URL list file", "DEFile", file_types=("txt", "csv", "lst"),
-           help="Text file with one image URL per line (UTF-8; blank lines and # comments are skipped).",
-           flags=("--file",), metavar="PATH", cli_help="text file with one image URL per line",
-           cli_required=True),
+           help="A list of images: a text file with one URL per line (UTF-8 or UTF-16; blank lines and # "
+                "comments skipped), or a CSV with a header whose url (image_url, ImagePath, ...) column holds "
+                "them. Local photo paths work with the Local folder backend.",
+           flags=("--file",), metavar="PATH", cli_help="list of images: one URL per line, or a CSV with a url column"),
+     Param("photo_folder", "Photo folder", "DEFolder", local_only=True,
+           help="A folder of photos on this machine (sub-folders too), for the Local folder backend: a portal's "
+                "or XPGEO server's viewers could not open them.",
+           flags=("--photo-folder", "--folder"), metavar="DIR"),
+     Param("photo_filter", "File name filter", "GPString", default=DEFAULT_PHOTO_FILTER, local_only=True,
+           help="Which files of the photo folder are photos: wildcards separated by ; (any case).",
+           flags=("--filter",), metavar="PATTERN"),
      Param("image_urls", "Image URLs", "GPString", multi_value=True,
            help="Image URLs typed or pasted in, in addition to (or instead of) the URL list file.",
            front_ends=ONLY_PRO,
@@ -366,8 +456,8 @@ APPEND_IMAGES = ToolSpec(
            flags=("--max-image-list-size",), metavar="N", front_ends=ONLY_CLI,
            only_because="a reference-client flag; in Pro it is the MAX_IMAGE_LIST_SIZE setting"),
      ) + CONNECTION_PARAMS + _append_outputs(),
-    run=_run_append_images, outputs=_append_outputs_of, needs_one_of=("url_file", "image_urls"),
-    cli_help="append a list of images (one URL per line in a file) to an existing layer")
+    run=_run_append_images, outputs=_append_outputs_of, needs_one_of=("url_file", "image_urls", "photo_folder"),
+    cli_help="append a list of images (a URL list file, or a photo folder for a local layer) to an existing layer")
 
 INSPECT = ToolSpec(
     "Inspect", "inspect", "Inspect Photos",
@@ -387,11 +477,20 @@ CLI_TOOLS: Tuple[ToolSpec, ...] = tuple(t for t in TOOLS if CLI in t.front_ends)
 TOOLS_BY_NAME: Dict[str, ToolSpec] = {t.name: t for t in TOOLS}
 
 
+def missing_one_of(tool: ToolSpec, values: Mapping[str, Any], front_end: str) -> Optional[str]:
+    """When *tool* needs one of several inputs and none is given: what to give, in *front_end*'s words."""
+    names = [name for name in tool.needs_one_of if tool.param(name).on(front_end)]
+    if not names or any(values.get(name) for name in names):
+        return None
+    words = [(tool.param(n).flag if front_end == CLI else tool.param(n).label) for n in names]
+    return "give " + (", ".join(words[:-1]) + " or " + words[-1] if len(words) > 1 else words[0])
+
+
 def setting_overrides(tool: ToolSpec, values: Mapping[str, Any], extra: Tuple[Param, ...] = ()) -> Dict[str, Any]:
     """``{setting: value}`` for every parameter of *tool* (and *extra*) given a value."""
     out: Dict[str, Any] = {}
     for p in tuple(tool.params) + tuple(extra):
         value = values.get(p.name)
-        if p.setting and value not in (None, "", False):
+        if p.setting and value is not None and value != "" and value is not False:  # 0 is a value (0 == False)
             out[p.setting] = value
     return out

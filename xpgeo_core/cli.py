@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, NoReturn, Optional, Sequence, TextIO
 
 from xpgeo_core import __version__
-from xpgeo_core.catalogue import CLI, GLOBAL_PARAMS, Param, ToolCall, ToolSpec, setting_overrides
+from xpgeo_core.catalogue import CLI, GLOBAL_PARAMS, Param, ToolCall, ToolSpec, missing_one_of, setting_overrides
 from xpgeo_core.commands import COMMANDS
 from xpgeo_core.results import ProgressCallback, no_progress
 from xpgeo_core.errors import EXIT_SERVER, EXIT_USAGE, XpgeoError, redact
@@ -144,7 +144,8 @@ class CliContext:
         if self._settings is None:
             overrides = setting_overrides(self.tool or _NO_TOOL, self.values(), GLOBAL_PARAMS)
             self._settings = load_settings(overrides, config_path=getattr(self.args, "config", None),
-                                           search_dirs=[os.getcwd()], environ=self.environ)
+                                           search_dirs=[os.getcwd()], environ=self.environ,
+                                           reference_env_dirs=[os.getcwd()])
             self.secrets = self._settings.secrets()
             _log_settings(self._settings)
         return self._settings
@@ -169,6 +170,9 @@ def _log_settings(settings: Settings) -> None:
     """With ``--verbose``: every setting, its value (secrets masked) and where it came from,
     so a person can see why Auto picked a backend or which config file was read."""
     log.debug("Config file: %s", settings.config_file or "(none found)")
+    for path in settings.read_files:
+        if path != settings.config_file:
+            log.debug("Reference client config: %s (after the config file)", path)
     for key, entry in settings.describe().items():
         log.debug("  %s = %s (%s)", key, entry["value"], entry["source"])
 
@@ -212,6 +216,12 @@ def main(argv: Optional[Sequence[str]] = None, *, stdout: Optional[TextIO] = Non
     except UsageError as exc:
         print(exc.usage.rstrip(), file=stderr)
         return _usage_error(stdout, stderr, wants_json, exc.message, "Run xpgeo --help (or xpgeo COMMAND --help).")
+    tool = getattr(getattr(args, "_command", None), "TOOL", None)
+    missing = missing_one_of(tool, vars(args), CLI) if tool else None
+    if missing:
+        message = f"xpgeo {tool.command}: {missing}"
+        print(parser.format_usage().rstrip(), file=stderr)
+        return _usage_error(stdout, stderr, wants_json, message, f"Run xpgeo {tool.command} --help.")
     if not getattr(args, "_command", None):
         if wants_json:
             return _usage_error(stdout, stderr, True, "xpgeo: no command given.",

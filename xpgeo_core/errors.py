@@ -12,7 +12,9 @@ from server answers go through :func:`redact` first.
     ├── ValidationError        exit 2  an input was refused (before or by the server)
     ├── AuthError              exit 3  credentials missing, wrong, expired or lacking rights
     ├── RequestError           exit 4  the network: connection refused, time-out, TLS
-    └── ServerError            exit 4  the server answered with an error
+    │   └── AnswerLost         exit 4  the request went out, its answer did not come back whole
+    ├── ServerError            exit 4  the server answered with an error
+    └── Cancelled              exit 130  the person pressed Ctrl+C or Pro's Cancel
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ EXIT_SOME_FAILED = 1
 EXIT_USAGE = 2
 EXIT_AUTH = 3
 EXIT_SERVER = 4
+EXIT_CANCELLED = 130
 
 
 class XpgeoError(Exception):
@@ -75,11 +78,34 @@ class RequestError(XpgeoError):
     kind = "network"
 
 
+class AnswerLost(RequestError):
+    """The request was sent but its answer was lost (reset, time-out, a cut body, a gateway's
+    502/504): the server may or may not have carried it out. A write that ends like this is
+    never simply sent again: the caller first finds out what landed."""
+
+    kind = "answer_lost"
+
+
 class ServerError(XpgeoError):
     """The server answered with an error (HTTP >= 400 or an error body)."""
 
     exit_code = EXIT_SERVER
     kind = "server"
+
+
+class Cancelled(XpgeoError):
+    """The run was cancelled (Ctrl+C, or ArcGIS Pro's Cancel button).
+
+    A progress callback may raise it (the toolbox's does when ``arcpy.env.isCancelled``);
+    the append loop then stops within two seconds and returns a report of exactly what
+    landed, with ``report.cancelled`` set.
+    """
+
+    exit_code = EXIT_CANCELLED
+    kind = "cancelled"
+
+    def __init__(self, message: str = "Cancelled.", **kwargs) -> None:
+        super().__init__(message, **kwargs)
 
 
 REDACTED = "********"

@@ -7,10 +7,14 @@ silently dropped.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
-from typing import List, Optional, Tuple
+from typing import Iterable, List, Optional, Tuple, Union
+
+from xpgeo_core.errors import ValidationError
 
 SHARING_LEVELS = ("private", "organization", "public")
+_SHARING_ALIASES = {"org": "organization", "everyone": "public", "none": "private"}
 
 
 @dataclass(frozen=True)
@@ -19,6 +23,27 @@ class ElevationSource:
 
     constant_m: Optional[float] = None
     service_url: Optional[str] = None
+
+    def __post_init__(self) -> None:
+        url = (self.service_url or "").strip() or None
+        object.__setattr__(self, "service_url", url)
+        if url is not None and self.constant_m is not None:
+            raise ValidationError("Elevation source: give a constant elevation or an elevation service URL, not "
+                                  "both.", status=400, hint="Leave one of them empty.")
+        if url is not None and not url.lower().startswith(("https://", "http://")):
+            raise ValidationError(f"Elevation source {url!r} is not an http(s) URL.", status=400,
+                                  hint="Give an image service URL, e.g. https://elevation3d.arcgis.com/arcgis/rest/"
+                                       "services/WorldElevation3D/Terrain3D/ImageServer, or a constant in metres.")
+        if self.constant_m is not None:
+            try:
+                value = float(self.constant_m)
+            except (TypeError, ValueError):
+                raise ValidationError(f"Constant elevation {self.constant_m!r} is not a number.", status=400,
+                                      hint="Give the ground height in metres, e.g. 212.5.") from None
+            if not math.isfinite(value):
+                raise ValidationError(f"Constant elevation {self.constant_m!r} is not a finite number.", status=400,
+                                      hint="Give the ground height in metres, e.g. 212.5.")
+            object.__setattr__(self, "constant_m", value)
 
     def to_oi_property(self) -> dict:
         """The web map specification's ``elevationSource`` object."""
@@ -37,6 +62,20 @@ class LayerOptions:
     summary: Optional[str] = None
     elevation_source: Optional[ElevationSource] = None
 
+    def __post_init__(self) -> None:
+        """Checked and normalised once, whoever built it: a sharing level in any case (or
+        ``org``/``everyone``), tags from a tuple, list or comma-separated text, blanks as unset."""
+        level = str(self.sharing or "organization").strip().lower()
+        level = _SHARING_ALIASES.get(level, level)
+        if level not in SHARING_LEVELS:
+            raise ValidationError(f"Sharing level {self.sharing!r} is not one of " + ", ".join(SHARING_LEVELS) + ".",
+                                  status=400, hint="Leave it empty to share with the organization.")
+        object.__setattr__(self, "sharing", level)
+        object.__setattr__(self, "tags", _tags(self.tags))
+        for name in ("folder", "summary"):
+            value = getattr(self, name)
+            object.__setattr__(self, name, str(value).strip() or None if value is not None else None)
+
     def requested(self) -> Tuple[str, ...]:
         """The options set to something other than their default, in declaration order."""
         default = LayerOptions()
@@ -50,3 +89,13 @@ class LayerOptions:
                   "elevation_source": "an elevation source"}
         return [f"{where} cannot set {labels[name]}; it was ignored." for name in self.requested()
                 if name not in honoured]
+
+
+def _tags(value: Union[str, Iterable[str], None]) -> Tuple[str, ...]:
+    """Distinct, stripped, non-empty tags, in the order given."""
+    items = value.split(",") if isinstance(value, str) else list(value or ())
+    out: List[str] = []
+    for tag in (str(t).strip() for t in items):
+        if tag and tag not in out:
+            out.append(tag)
+    return tuple(out)

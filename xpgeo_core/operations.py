@@ -5,27 +5,30 @@ validates its inputs with the XPGEO server's wording before any request, picks t
 backend the settings call for, and returns a result object from
 :mod:`xpgeo_core.results`. Errors are :mod:`xpgeo_core.errors` exceptions.
 
-Batch rule: every distinct image ends either appended, skipped (already in the
-layer) or failed with its reason; malformed lines of a URL list are failures with
-their line numbers. So ``appended + skipped + failed`` is the number of distinct
-entries, whatever happened on the wire.
+Appends go through the one image pipeline (:mod:`xpgeo_core.pipeline`): each list entry
+becomes one image identity (de-duplicated on its ImagePath), each photo is read once,
+and the one append loop sends them to the backend's sink. Batch rule: every distinct
+image ends appended, skipped (already in the layer), unconfirmed (sent, answer lost, the
+rerun resolves it) or failed with its reason; malformed lines of a URL list are failures
+with their line numbers.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Iterable, Iterator, List, Optional, Sequence, Tuple
 
-from xpgeo_core.backends import TokenProvider, get_backend
+from xpgeo_core.backends import TokenProvider, choose_backend_name, get_backend
+from xpgeo_core.errors import ValidationError
+from xpgeo_core.image_lists import LIST_HINT, canonical, entry_problem, is_local_photo, list_entries, refuse_local_photos
 from xpgeo_core.layer_options import LayerOptions
-from xpgeo_core.results import (FAILED, AppendReport, CreateResult, HealthResult, ImageResult, ProgressCallback,
-                                no_progress)
+from xpgeo_core.pipeline import Gathered, gather, run_append
+from xpgeo_core.pipeline.sink import result as image_result
+from xpgeo_core.results import FAILED, AppendReport, CreateResult, HealthResult, ProgressCallback, no_progress
 from xpgeo_core.schema import normalize_imagery_type
 from xpgeo_core.settings import Settings
-from xpgeo_core.urls import (MISSING_NAME, MISSING_NAME_OR_LIST, MISSING_NAME_OR_URL, UrlList, check_image_url,
-                             check_layer_name, collect_urls, read_url_lines)
-from xpgeo_core.errors import ValidationError
-from xpgeo_core.urls import without_credentials
+from xpgeo_core.urls import (MALFORMED_URL, MISSING_NAME, MISSING_NAME_OR_LIST, MISSING_NAME_OR_URL,
+                             check_image_url, check_layer_name)
 
 log = logging.getLogger("xpgeo")
 
@@ -48,74 +51,91 @@ def create_layer(settings: Settings, name: Optional[str], imagery_type: Optional
     with get_backend(settings, token_provider=token_provider, portal_url=portal_url) as backend:
         log.info("Starting layer creation for '%s'...", name)
         result = backend.create_layer(name, imagery_type, options=options)
-    if result.renamed:
-        log.warning("The layer was created as '%s' (asked for '%s').", result.layer_name, name)
+    if result.renamed and not result.messages:  # routine (a taken name): one message, not a warning
+        log.info("The layer was created as '%s' (asked for '%s').", result.layer_name, name)
     return result
 
 
 def append_image(settings: Settings, name: Optional[str], image_url: Optional[str], *,
-                 imagery_type: Optional[str] = None, token_provider: Optional[TokenProvider] = None,
-                 portal_url: Optional[str] = None) -> AppendReport:
-    """Append one image URL to layer *name*."""
+                 imagery_type: Optional[str] = None, progress: ProgressCallback = no_progress,
+                 token_provider: Optional[TokenProvider] = None, portal_url: Optional[str] = None) -> AppendReport:
+    """Append one image (a URL, or a local photo for the local backend) to layer *name*."""
     name = check_layer_name(name, MISSING_NAME_OR_URL)
-    url = check_image_url(image_url)
+    url = _check_image(settings, image_url, token_provider, portal_url)
     imagery_type = normalize_imagery_type(imagery_type)
+    gathered = gather([(None, url)], local_ok=is_local_photo(url))
     with get_backend(settings, token_provider=token_provider, portal_url=portal_url) as backend:
-        report = backend.append_image(name, url, imagery_type=imagery_type)
+        sink = backend.open_sink(name, imagery_type=imagery_type, single=True)
+        report = run_append(sink, gathered.images, settings=settings, imagery_type=imagery_type, progress=progress)
     _log_failures(report)
     return report
 
 
-def gather_urls(urls: Optional[Iterable[str]] = None, url_file: Optional[str] = None) -> UrlList:
-    """URLs from a list file, then those given directly, checked and de-duplicated."""
-    pairs: List[Tuple[Optional[int], str]] = list(read_url_lines(url_file)) if url_file else []
-    pairs.extend((None, str(u)) for u in (urls or ()) if u is not None and str(u).strip())
-    return collect_urls(pairs)
+def _check_image(settings: Settings, image: Optional[str], token_provider: Optional[TokenProvider],
+                 portal_url: Optional[str]) -> str:
+    """The one image of Append Image, checked: a URL, or a local photo where the backend reaches it."""
+    if image is not None and str(image).strip() and is_local_photo(str(image)):
+        backend = choose_backend_name(settings, token_provider=token_provider, portal_url=portal_url)
+        refuse_local_photos([(None, str(image).strip())], backend)
+        problem = entry_problem(str(image), local_ok=True)
+        if problem:
+            raise ValidationError(f"{MALFORMED_URL}: {str(image).strip()!r}: {problem}.", status=422,
+                                  hint="Give the path of a photo file, or an http(s) URL.")
+        return canonical(str(image), local_ok=True)
+    return check_image_url(image)
+
+
+def gather_urls(urls: Optional[Iterable[str]] = None, url_file: Optional[str] = None, *,
+                photo_folder: Optional[str] = None, photo_filter: Optional[str] = None,
+                local_ok: bool = False) -> Gathered:
+    """The images of a list file, of URLs given directly and of a photo folder (entries read by
+    :mod:`xpgeo_core.image_lists`): checked, de-duplicated on ImagePath."""
+    return gather(list_entries(url_file, urls or (), photo_folder, photo_filter), local_ok=local_ok)
 
 
 def append_images(settings: Settings, name: Optional[str], *, urls: Optional[Iterable[str]] = None,
                   url_file: Optional[str] = None, imagery_type: Optional[str] = None, preflight: bool = False,
                   progress: ProgressCallback = no_progress, token_provider: Optional[TokenProvider] = None,
-                  portal_url: Optional[str] = None) -> AppendReport:
-    """Append many image URLs (a list file, a list, or both) to layer *name*.
+                  portal_url: Optional[str] = None, photo_folder: Optional[str] = None,
+                  photo_filter: Optional[str] = None) -> AppendReport:
+    """Append many images (a list file, a list, a photo folder, or any of them) to layer *name*.
 
-    With ``preflight`` every photo's metadata is read first and the ones a layer
-    cannot place (no GPS, not a JPEG, unreachable) are reported and not sent.
+    Local photos (paths, a folder) go to the local backend only: a portal's or XPGEO
+    server's viewers could not open them, so such a run is refused before anything is sent.
+
+    With ``preflight`` every photo's metadata is read (in the same single pass that gives the
+    portal and local backends their attributes) and the ones a layer cannot place (no GPS,
+    not a JPEG, unreachable) are reported and not sent.
     """
     name = check_layer_name(name, MISSING_NAME_OR_LIST)
     imagery_type = normalize_imagery_type(imagery_type)
     if url_file:
         log.debug("Reading image URLs from %s", url_file)
-    gathered = gather_urls(urls, url_file)
-    if not gathered.entries and not gathered.malformed:
+    entries = list_entries(url_file, urls or (), photo_folder, photo_filter)
+    backend_name = choose_backend_name(settings, token_provider=token_provider, portal_url=portal_url)
+    refuse_local_photos(entries, backend_name)
+    gathered = gather(entries, local_ok=backend_name == "local")
+    if not gathered.images and not gathered.malformed:
         where = f"file {url_file!r}" if url_file else "the list"
-        raise ValidationError(f"{MISSING_NAME_OR_LIST}: {where} has no image URLs.", status=400,
-                              hint="Put one http(s) image URL per line; blank lines and # comments are skipped.")
-
-    set_aside: List[ImageResult] = []
-    for line, text, reason in gathered.malformed:  # reported with the other failures at the end
-        set_aside.append(ImageResult(text, FAILED, reason, line))
-    for line, url, first in gathered.duplicates:
-        where = f"line {line}" if line else "a repeated entry"
-        first_where = f"line {first}" if first else "an earlier entry"
-        log.info("Removed duplicate URL at %s (same as %s): %s", where, first_where, without_credentials(url))
-
-    to_send = list(gathered.entries)
-    if preflight and to_send:
-        to_send, rejected = _preflight(settings, to_send, imagery_type)
-        set_aside.extend(rejected)
+        raise ValidationError(f"{MISSING_NAME_OR_LIST}: {where} has no image URLs.", status=400, hint=LIST_HINT)
+    for repeat, first in gathered.duplicates:
+        first_where = f"line {first.line}" if first.line else "an earlier entry"
+        where = f"line {repeat.line}" if repeat.line else "a repeated entry"
+        log.info("Removed duplicate image at %s (same ImagePath as %s): %s", where, first_where, repeat.display)
 
     with get_backend(settings, token_provider=token_provider, portal_url=portal_url) as backend:
-        if to_send:
-            report = backend.append_images(name, [e.url for e in to_send], progress=progress,
-                                           imagery_type=imagery_type)
+        sink = backend.open_sink(name, imagery_type=imagery_type)
+        if gathered.images:
+            report = run_append(sink, gathered.images, settings=settings, imagery_type=imagery_type,
+                                preflight=preflight, progress=progress)
         else:
-            report = AppendReport(backend=backend.name, layer_name=name)
-        report.results = _merge(to_send, report.results, set_aside)
+            report = sink.new_report()
+        report.results.extend(image_result(image, FAILED, reason) for image, reason in gathered.malformed)
+        report.results.sort(key=lambda r: (r.line is None, r.line or 0))
         report.duplicates_removed = len(gathered.duplicates)
         record = getattr(backend, "record_report", None)  # Backend's hook; a bare stand-in may lack it
-        if record is not None:
-            record(report)  # report.json and the preview list every rejected line, as the console does
+        if record is not None and (gathered.malformed or gathered.duplicates or not gathered.images):
+            record(report)  # report.json and the preview list every rejected line too
     _log_failures(report)
     return report
 
@@ -127,36 +147,8 @@ def inspect_photos(settings: Settings, sources: Sequence[str], *, imagery_type: 
     return inspect_many(sources, settings=settings, imagery_type=normalize_imagery_type(imagery_type))
 
 
-def _preflight(settings: Settings, entries: list, imagery_type: Optional[str]):
-    """Split entries into (photos a layer can place, failures with the reason)."""
-    keep, rejected = [], []
-    for entry, info in zip(entries, inspect_photos(settings, [e.url for e in entries], imagery_type=imagery_type)):
-        if info.ok:
-            keep.append(entry)
-        else:
-            rejected.append(ImageResult(entry.url, FAILED, f"preflight: {info.error}", entry.line))
-    if rejected:
-        log.warning("Preflight: %d of %d image(s) would be rejected and are not sent.", len(rejected), len(entries))
-    return keep, rejected
-
-
-def _merge(sent: list, backend_results: List[ImageResult], set_aside: List[ImageResult]) -> List[ImageResult]:
-    """One result per entry, in input order; an entry the backend forgot is a failure, never lost."""
-    by_url: Dict[str, ImageResult] = {}
-    for result in backend_results:
-        by_url.setdefault(result.url, result)
-    merged = []
-    for entry in sent:
-        result = by_url.get(entry.url) or ImageResult(entry.url, FAILED, "the backend gave no result for this image")
-        if result.line is None:
-            result.line = entry.line
-        merged.append(result)
-    merged.extend(set_aside)
-    merged.sort(key=lambda r: (r.line is None, r.line or 0))
-    return merged
-
-
 def _log_failures(report: AppendReport) -> None:
-    for result in report.failures():
-        where = f" (line {result.line})" if result.line else ""
-        log.warning("Failed%s: %s: %s", where, without_credentials(result.url), result.reason)
+    for outcome in report.failures():
+        where = f" (line {outcome.line})" if outcome.line else ""
+        label = "Not confirmed" if outcome.status != FAILED else "Failed"
+        log.warning("%s%s: %s: %s", label, where, outcome.shown, outcome.reason)

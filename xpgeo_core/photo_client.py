@@ -37,7 +37,7 @@ import urllib3
 from requests.utils import get_auth_from_url, get_environ_proxies, prepend_scheme_if_needed, select_proxy
 from urllib3.util.ssl_ import create_urllib3_context
 
-from xpgeo_core.http import USER_AGENT, make_retry, tls_verify
+from xpgeo_core.http import USER_AGENT, ConnectionTracker, make_retry, origin, tls_verify
 from xpgeo_core.urls import safe_url
 
 MAX_REDIRECTS = 10
@@ -71,13 +71,14 @@ class PhotoResponse:
 class PhotoClient:
     """GETs for photo headers; see the module docstring for what it keeps of requests."""
 
-    def __init__(self, settings: Any, *, pool_size: int = 2) -> None:
+    def __init__(self, settings: Any, *, pool_size: int = 2, tracker: Optional[ConnectionTracker] = None) -> None:
         timeout = settings.timeout_seconds or None
         self._timeout = urllib3.Timeout(connect=timeout, read=timeout)
-        self._retries = make_retry(settings.retries, settings.retry_backoff)
+        self.tracker = tracker or ConnectionTracker()
+        self._retries = make_retry(settings.retries, settings.retry_backoff, cancel=self.tracker.cancel)
         self._verify = tls_verify(settings)
         self._pool_size = pool_size
-        self._plain = urllib3.PoolManager(num_pools=4, maxsize=pool_size)  # http:// photos need no TLS set-up
+        self._plain = self._tracked(urllib3.PoolManager(num_pools=4, maxsize=pool_size))  # http:// needs no TLS
         self._secure: Optional[urllib3.PoolManager] = None  # made at the first https:// photo
         self._proxied: Dict[str, urllib3.PoolManager] = {}
         self._proxy_of: Dict[Tuple[str, str], Optional[str]] = {}
@@ -122,12 +123,17 @@ class PhotoClient:
             if origin[0].lower() != "https":
                 return self._plain
             if self._secure is None:
-                self._secure = urllib3.PoolManager(num_pools=4, maxsize=self._pool_size, **self._tls())
+                self._secure = self._tracked(urllib3.PoolManager(num_pools=4, maxsize=self._pool_size,
+                                                                 **self._tls()))
             return self._secure
         manager = self._proxied.get(proxy)
         if manager is None:
-            manager = self._proxied[proxy] = self._proxy_manager(proxy)
+            manager = self._proxied[proxy] = self._tracked(self._proxy_manager(proxy))
         return manager
+
+    def _tracked(self, manager: urllib3.PoolManager) -> urllib3.PoolManager:
+        """Pools whose in-flight connections Cancel can shut, quiet about TLS (xpgeo_core.http)."""
+        return self.tracker.install(manager)
 
     def _proxy_manager(self, proxy_url: str) -> urllib3.PoolManager:
         try:
@@ -232,11 +238,9 @@ def _split_credentials(url: str) -> Tuple[str, Optional[str]]:
 
 
 def _origin(url: str) -> Tuple[str, str, int]:
-    """(scheme, host, port) with the default port filled in: where Basic credentials may go.
+    """Where Basic credentials may go: :func:`xpgeo_core.http.origin` (scheme, host, port).
     Unlike requests, an http → https upgrade on the same host drops them too."""
-    parts = urlsplit(url)
-    scheme = parts.scheme.lower()
-    return scheme, (parts.hostname or ""), parts.port or (443 if scheme == "https" else 80)
+    return origin(url)
 
 
 def _discard(raw: Any) -> None:

@@ -9,12 +9,15 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Dict, List, Optional
 
-from xpgeo_core.urls import without_credentials
+from xpgeo_core.urls import safe_url, without_credentials
 
 APPENDED = "appended"
 FAILED = "failed"
 SKIPPED = "skipped"
 """Already in the layer: a rerun never duplicates."""
+UNCONFIRMED = "unconfirmed"
+"""Sent, but the answer was lost and the layer could not be asked: it may or may not be in the
+layer. Recorded (XPGEO append ledger) so a rerun finds out instead of sending it twice."""
 
 
 @dataclass
@@ -58,12 +61,19 @@ class CreateResult:
 @dataclass
 class ImageResult:
     url: str
+    """The image's ImagePath: the URL without ``user:password@`` (the layer's key)."""
     status: str
-    """``appended``, ``failed`` or ``skipped``."""
+    """``appended``, ``failed``, ``skipped`` or ``unconfirmed``."""
     reason: Optional[str] = None
     line: Optional[int] = None
     """Line number in the URL list file, when the URL came from one."""
     attributes: Optional[Dict[str, Any]] = None
+    display: Optional[str] = None
+    """The form for messages and logs: no credentials, no query (presigned signatures)."""
+
+    @property
+    def shown(self) -> str:
+        return self.display or safe_url(self.url)
 
     def to_dict(self) -> Dict[str, Any]:
         """The result as written to JSON output and report files: the URL without any
@@ -84,6 +94,8 @@ class AppendReport:
     messages: List[str] = field(default_factory=list)
     duplicates_removed: int = 0
     extra: Dict[str, Any] = field(default_factory=dict)
+    cancelled: bool = False
+    """The run was cancelled: the results say exactly what landed before it stopped."""
 
     def count(self, status: str) -> int:
         return sum(1 for r in self.results if r.status == status)
@@ -101,15 +113,20 @@ class AppendReport:
         return self.count(SKIPPED)
 
     @property
+    def unconfirmed(self) -> int:
+        return self.count(UNCONFIRMED)
+
+    @property
     def total(self) -> int:
         return len(self.results)
 
     @property
     def ok(self) -> bool:
-        return self.failed == 0
+        return self.failed == 0 and self.unconfirmed == 0 and not self.cancelled
 
     def failures(self) -> List[ImageResult]:
-        return [r for r in self.results if r.status == FAILED]
+        """Failed and unconfirmed images: each needs a person's attention or a rerun."""
+        return [r for r in self.results if r.status in (FAILED, UNCONFIRMED)]
 
     def to_dict(self) -> Dict[str, Any]:
         return {
@@ -119,6 +136,8 @@ class AppendReport:
             "appended": self.appended,
             "failed": self.failed,
             "skipped": self.skipped,
+            "unconfirmed": self.unconfirmed,
+            "cancelled": self.cancelled,
             "duplicates_removed": self.duplicates_removed,
             "messages": list(self.messages),
             "results": [r.to_dict() for r in self.results],
@@ -126,9 +145,20 @@ class AppendReport:
         }
 
 
+IMAGE = "image"
+CHUNK = "chunk"
+TICK = "tick"
+
+
 @dataclass
 class Progress:
-    """One progress step: sent after each chunk/batch of an append."""
+    """One progress event of an append.
+
+    ``kind``: ``image`` after each image's result (the progressor moves per image), ``chunk``
+    when a chunk is done (what a log prints), ``tick`` a heartbeat about five times a second
+    while the run waits on the network, so a callback that raises
+    :class:`~xpgeo_core.errors.Cancelled` is heard within two seconds whatever is in flight.
+    """
 
     done: int
     total: int
@@ -136,6 +166,7 @@ class Progress:
     step: int
     steps: int
     message: str = ""
+    kind: str = CHUNK
 
 
 ProgressCallback = Callable[[Progress], None]

@@ -33,10 +33,15 @@ from xpgeo_core.errors import REDACTED, ConfigError
 log = logging.getLogger("xpgeo.settings")
 
 CONFIG_FILE_NAME = "xpgeo.env"
+REFERENCE_ENV_FILE_NAME = ".env"
+"""The AerialSphere reference client's config file, read by the command line from the current folder
+after ``xpgeo.env`` (which wins where both set a key), so a folder set up for that client works unchanged."""
 BACKEND_LABELS: Dict[str, str] = {"auto": "Auto", "xpgeo": "XPGEO server", "portal": "Portal",
                                   "local": "Local folder"}
 """Every backend name (the ``backend`` setting's values) with the label the tools show. The one list."""
 BACKENDS = tuple(BACKEND_LABELS)
+BACKEND_PLACES: Dict[str, str] = {"xpgeo": "on an XPGEO server", "portal": "on a portal", "local": "in a local folder"}
+"""Where each backend keeps a layer, as messages say it ("a layer on a portal")."""
 IMAGERY_TYPES = ("Horizontal", "Oblique", "Nadir", "360", "Inspection")
 
 
@@ -127,9 +132,10 @@ def _parse_url(text: str) -> Optional[str]:
     value = _parse_str(text)
     if value is None:
         return None
-    if not (value.startswith("http://") or value.startswith("https://")):
+    scheme, sep, rest = value.partition("://")
+    if not sep or scheme.lower() not in ("http", "https"):
         raise ValueError("expected a URL starting with http:// or https://")
-    return value.rstrip("/")
+    return (scheme.lower() + sep + rest).rstrip("/")  # schemes are case-insensitive (RFC 3986)
 
 
 def _parse_backend(text: str) -> str:
@@ -185,7 +191,8 @@ SETTINGS: Tuple[SettingSpec, ...] = (
     SettingSpec("timeout_seconds", ("TIMEOUT_SECONDS",), "XPGEO_TIMEOUT_SECONDS", _parse_non_negative_float, 60.0,
                 "Seconds to wait for a server to connect or answer; 0 waits without limit."),
     SettingSpec("retries", ("RETRIES",), "XPGEO_RETRIES", _parse_retries, 3,
-                "Retries on 429/502/503/504 and dropped connections (0 to 10)."),
+                "Retries of reads on 429/502/503/504 and dropped connections; of writes only where the server did nothing "
+                "(429/503, no connection) (0 to 10)."),
     SettingSpec("retry_backoff", ("RETRY_BACKOFF",), "XPGEO_RETRY_BACKOFF", _parse_non_negative_float, 0.5,
                 "Back-off factor in seconds between retries (doubles each time; Retry-After wins)."),
     SettingSpec("output_dir", ("XPGEO_OUTPUT_DIR", "OUTPUT_DIR"), "XPGEO_OUTPUT_DIR", _parse_str, "xpgeo-layers",
@@ -193,7 +200,8 @@ SETTINGS: Tuple[SettingSpec, ...] = (
     SettingSpec("fetch_concurrency", ("FETCH_CONCURRENCY",), "XPGEO_FETCH_CONCURRENCY", _parse_positive_int, 8,
                 "Photos whose headers are read at once."),
     SettingSpec("max_header_bytes", ("MAX_HEADER_BYTES",), "XPGEO_MAX_HEADER_BYTES", _parse_positive_int,
-                1024 * 1024, "Most bytes read from one photo to find its metadata."),
+                1024 * 1024, "Most bytes read from one photo to find its metadata when its server ignores Range; "
+                "range reads and local files stop at 128 KiB (or at this, if lower)."),
     SettingSpec("magnetic_correction", ("MAGNETIC_CORRECTION",), "XPGEO_MAGNETIC_CORRECTION", _parse_bool,
                 True, "true turns magnetic camera headings (GPSImgDirectionRef M) into true-north ones with the "
                 "World Magnetic Model at the photo's position, height and date (each photo's warnings say by how "
@@ -217,6 +225,8 @@ class Settings:
     values: Mapping[str, Any]
     sources: Mapping[str, str] = field(default_factory=dict)
     config_file: Optional[str] = None
+    read_files: Tuple[str, ...] = ()
+    """Every config file read, highest precedence first (``xpgeo.env``, then a reference-client ``.env``)."""
 
     def __getattr__(self, name: str) -> Any:
         values = object.__getattribute__(self, "values")
@@ -248,7 +258,7 @@ class Settings:
                 value = Secret(value) if value else None
             values[attr] = value
             sources[attr] = "parameter"
-        return Settings(values=values, sources=sources, config_file=self.config_file)
+        return Settings(values=values, sources=sources, config_file=self.config_file, read_files=self.read_files)
 
     def describe(self) -> Dict[str, Any]:
         """Every setting with its value (secrets masked) and source, for ``--verbose`` output."""
@@ -305,11 +315,13 @@ def find_config_file(explicit: Optional[str], search_dirs: Sequence[str], enviro
     return None
 
 
-def read_config_file(path: Path) -> Dict[str, Tuple[str, int]]:
+def read_config_file(path: Path, *, shared: bool = False) -> Dict[str, Tuple[str, int]]:
     """Parse ``KEY=VALUE`` lines: ``#`` comments, blank lines, optional ``export`` and quotes.
 
     Returns ``{KEY: (raw value, line number)}``. Unknown keys are warned about, not fatal,
     so a config shared with the reference client (which has server-side keys) still works.
+    ``shared``: a ``.env`` that other programs read too; its unknown keys are none of our
+    business (logged at debug level only).
     """
     try:
         text = path.read_text(encoding="utf-8-sig")
@@ -334,13 +346,16 @@ def read_config_file(path: Path) -> Dict[str, Tuple[str, int]]:
         elif " #" in value:
             value = value.split(" #", 1)[0].rstrip()
         if key not in _SPECS_BY_KEY:
-            log.warning("Config file %s, line %d: unknown setting %s is ignored.", path, number, key)
+            (log.debug if shared else log.warning)("Config file %s, line %d: unknown setting %s is ignored.",
+                                                   path, number, key)
             continue
         entries[key] = (value, number)
     return entries
 
 
 def _parse(spec: SettingSpec, raw: Any, where: str) -> Any:
+    if isinstance(raw, (int, float)) and not isinstance(raw, bool):
+        raw = str(raw)  # a number from a tool parameter or a flag is checked like the same text anywhere else
     if not isinstance(raw, str):
         if spec.secret and raw is not None and not isinstance(raw, Secret):
             raw = str(raw)
@@ -360,9 +375,12 @@ def load_settings(
     config_path: Optional[str] = None,
     search_dirs: Iterable[str] = (),
     environ: Optional[Mapping[str, str]] = None,
+    reference_env_dirs: Iterable[str] = (),
 ) -> Settings:
     """Resolve every setting. ``overrides`` maps attribute names to parameter/flag values;
-    ``None`` and empty strings mean "not given" so an empty tool parameter falls through."""
+    ``None`` and empty strings mean "not given" so an empty tool parameter falls through.
+    ``reference_env_dirs``: folders whose reference-client ``.env`` is read after the config
+    file (the command line passes the current folder)."""
     environ = os.environ if environ is None else environ
     overrides = overrides or {}
     unknown = set(overrides) - set(SPECS_BY_ATTR)
@@ -370,7 +388,11 @@ def load_settings(
         raise ConfigError("Unknown setting(s): " + ", ".join(sorted(unknown)) + ".")
 
     path = find_config_file(config_path, list(search_dirs), environ)
-    from_file = read_config_file(path) if path else {}
+    files: List[Tuple[Path, Dict[str, Tuple[str, int]]]] = [(path, read_config_file(path))] if path else []
+    for folder in reference_env_dirs:
+        dotenv = Path(folder) / REFERENCE_ENV_FILE_NAME
+        if dotenv.is_file() and dotenv != path:
+            files.append((dotenv, read_config_file(dotenv, shared=True)))
 
     values: Dict[str, Any] = {}
     sources: Dict[str, str] = {}
@@ -385,16 +407,17 @@ def load_settings(
             values[spec.attr] = _parse(spec, env_value, f"environment variable {spec.env}")
             sources[spec.attr] = "environment"
             continue
-        file_hits = [(key, from_file[key]) for key in spec.keys if key in from_file]
+        file_hits = [(where, key, entries[key]) for where, entries in files for key in spec.keys if key in entries]
         if file_hits:
-            key, (raw, line) = file_hits[0]
-            values[spec.attr] = _parse(spec, raw, f"{path}, line {line} ({key})")
-            sources[spec.attr] = "config file"
+            where, key, (raw, line) = file_hits[0]
+            values[spec.attr] = _parse(spec, raw, f"{where}, line {line} ({key})")
+            sources[spec.attr] = f"config file {where}" if where != path else "config file"
             continue
         values[spec.attr] = spec.default
         sources[spec.attr] = "default"
 
-    settings = Settings(values=values, sources=sources, config_file=str(path) if path else None)
+    settings = Settings(values=values, sources=sources, config_file=str(path) if path else None,
+                        read_files=tuple(str(where) for where, _ in files))
     if settings.ca_bundle and not Path(settings.ca_bundle).expanduser().is_file():
         raise ConfigError(f"CA_BUNDLE file {settings.ca_bundle!r} was not found.",
                           hint="Point CA_BUNDLE at a PEM file of your organisation's certificate authorities.")

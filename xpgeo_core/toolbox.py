@@ -11,20 +11,38 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple
+import re
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from xpgeo_core.backends import choose_backend_name
-from xpgeo_core.catalogue import PRO, PRO_TOOLS, ToolCall, ToolSpec, compact_json, setting_overrides
-from xpgeo_core.errors import ConfigError
+from xpgeo_core.backends.local import folder_name
+from xpgeo_core.backends.portal.backend import clean_service_name
+from xpgeo_core.catalogue import (CREATE_LAYER, PRO, PRO_TOOLS, TOOLS as CATALOGUE_TOOLS, ToolCall, ToolSpec,
+                                  compact_json, setting_overrides)
+from xpgeo_core.errors import ConfigError, XpgeoError
+from xpgeo_core.image_lists import entry_problem, is_local_photo
 from xpgeo_core.results import ProgressCallback, no_progress
-from xpgeo_core.settings import BACKEND_LABELS, Settings, load_settings
-from xpgeo_core.urls import image_url_problem, layer_name_problem
+from xpgeo_core.settings import BACKEND_LABELS, BACKEND_PLACES, SPECS_BY_ATTR, Settings, load_settings
+from xpgeo_core.urls import MALFORMED_URL, MISSING_NAME, image_url_problem, layer_name_problem
 
 log = logging.getLogger("xpgeo")
 
 WEB_TOOL_SAFE_TYPES = frozenset(
     ["GPString", "GPStringHidden", "GPEncryptedString", "GPLong", "GPDouble", "GPBoolean", "DEFile",
-     "GPValueTable", "GPDate"])
+     "GPValueTable", "GPDate", "GPFeatureLayer"])
+"""Input types a web tool accepts (pyt-conventions.md §3). The local-only parameters (folders of this
+machine) are the one exception: a web tool disables them and never uses the local backend."""
+
+
+def is_empty_points_file(path: str) -> bool:
+    """A local layer's points file with no point yet (nothing for Pro to draw)."""
+    import json
+
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return not json.load(handle).get("features")
+    except (OSError, ValueError, AttributeError):
+        return True
 
 TOOLS: Tuple[ToolSpec, ...] = PRO_TOOLS
 """The tools XPGEO.pyt offers, in its order."""
@@ -41,40 +59,171 @@ def settings_for(tool: ToolSpec, values: Mapping[str, Any], *, search_dirs: Sequ
     return settings
 
 
-def validate_tool(tool_name: str, values: Mapping[str, Any]) -> Dict[str, str]:
-    """Problems to flag before the run, by parameter name (no network, cheap)."""
+def possible_backends(settings: Settings) -> Tuple[str, ...]:
+    """The backends a run with these settings may use, known without the network or arcpy: Auto with
+    no server or portal URL is the portal ArcGIS Pro is signed in to, or else a local folder."""
+    if settings.backend != "auto":
+        return (settings.backend,)
+    chosen = choose_backend_name(settings)
+    return ("portal", "local") if chosen == "local" else (chosen,)
+
+
+def _validation_settings(tool: ToolSpec, values: Mapping[str, Any], search_dirs: Sequence[str],
+                         environ: Optional[Mapping[str, str]]) -> Optional[Settings]:
+    try:
+        return settings_for(tool, values, search_dirs=search_dirs, environ=environ)
+    except ConfigError:
+        return None  # the parameter checks below name the bad value; a bad file is reported at run time
+
+
+def enabled_parameters(tool_name: str, values: Mapping[str, Any], *, search_dirs: Sequence[str] = (),
+                       environ: Optional[Mapping[str, str]] = None) -> Dict[str, bool]:
+    """Which parameters the dialog enables: the local-only ones (output folder, photo folder)
+    whenever the local backend may be used."""
     tool = TOOLS_BY_NAME[tool_name]
-    problems: Dict[str, str] = {}
-    names = {p.name for p in tool.params}
-    if "layer_name" in names and values.get("layer_name") is not None:
-        problem = layer_name_problem(values.get("layer_name"))
-        if problem:
-            problems["layer_name"] = f"Missing layer name: {problem}."
-    if "image_url" in names and values.get("image_url"):
-        problem = image_url_problem(values["image_url"])
-        if problem:
-            problems["image_url"] = f"Malformed image URL string: {problem}."
-    if "image_urls" in names and values.get("image_urls"):
-        for url in values["image_urls"]:
-            problem = image_url_problem(url)
+    settings = _validation_settings(tool, values, search_dirs, environ)
+    local = settings is None or "local" in possible_backends(settings)
+    return {p.name: local for p in tool.params_for(PRO) if p.local_only}
+
+
+def check_tool(tool_name: str, values: Mapping[str, Any], *, search_dirs: Sequence[str] = (),
+               environ: Optional[Mapping[str, str]] = None) -> Tuple[Dict[str, str], Dict[str, str]]:
+    """(errors, notes) to show before the run, by parameter name: cheap, no network, no arcpy.
+
+    Notes are what a person should know but need not fix: the name a layer will be created as."""
+    tool = TOOLS_BY_NAME[tool_name]
+    errors: Dict[str, str] = {}
+    notes: Dict[str, str] = {}
+    for p in tool.params_for(PRO):
+        value = values.get(p.name)
+        if p.setting and value not in (None, "", False):
+            problem = setting_problem(p.setting, value)
             if problem:
-                problems["image_urls"] = f"Malformed image URL string {url!r}: {problem}."
+                errors[p.name] = f"{p.label}: {problem}."
+    settings = _validation_settings(tool, values, search_dirs, environ)
+    backends = possible_backends(settings) if settings is not None else ("local",)
+    local_ok = "local" in backends
+    if tool.has("layer_name") and values.get("layer_name") is not None:
+        name = str(values["layer_name"])
+        problem = layer_name_problem(name)
+        if problem:
+            errors["layer_name"] = (f"{MISSING_NAME}." if not name.strip() else f"Layer name {name!r}: {problem}.")
+        elif tool is CREATE_LAYER:
+            errors_or_note = _final_names(name.strip(), backends)
+            (errors if errors_or_note[0] else notes)["layer_name"] = errors_or_note[1]
+    for p_name in ("image_url", "image_urls"):
+        for entry in _entries(values.get(p_name)):
+            problem = _image_problem(entry, local_ok, backends)
+            if problem:
+                errors[p_name] = problem
                 break
-    if "url_file" in names and values.get("url_file"):
-        if os.path.isdir(str(values["url_file"])):
-            problems["url_file"] = f"URL list file {values['url_file']!r} is a folder, not a file."
-        elif not os.path.isfile(str(values["url_file"])):
-            problems["url_file"] = f"URL list file {values['url_file']!r} was not found."
+    if values.get("url_file"):
+        path = str(values["url_file"])
+        if os.path.isdir(path):
+            errors["url_file"] = f"URL list file {path!r} is a folder, not a file (give it as the Photo folder)."
+        elif not os.path.isfile(path):
+            errors["url_file"] = f"URL list file {path!r} was not found."
+    if values.get("photo_folder"):
+        folder = str(values["photo_folder"])
+        if not local_ok:
+            errors["photo_folder"] = _LOCAL_ONLY.format(what="Photos in a folder")
+        elif not os.path.isdir(folder):
+            errors["photo_folder"] = f"Photo folder {folder!r} was not found."
+    if values.get("ground_height") not in (None, "") and values.get("elevation_service"):
+        errors["elevation_service"] = "Give a ground elevation or an elevation service URL, not both."
+    elif values.get("elevation_service"):
+        problem = setting_problem("rest_url", values["elevation_service"])
+        if problem:
+            errors["elevation_service"] = f"Elevation service URL: {problem}."
     if tool.needs_one_of and not any(values.get(name) for name in tool.needs_one_of):
         first = tool.needs_one_of[0]
-        if first not in problems:
-            labels = " or ".join(tool.param(name).label for name in tool.needs_one_of)
-            problems[first] = f"Give {labels}."
-    for url_param in ("server_url", "portal_url"):
-        value = values.get(url_param)
-        if value and not str(value).strip().lower().startswith(("http://", "https://")):
-            problems[url_param] = f"{value!r} is not a URL: it must start with http:// or https://."
-    return problems
+        labels = [tool.param(name).label for name in tool.needs_one_of]
+        errors.setdefault(first, "Nothing to append: give a " + ", ".join(labels[:-1]) + " or " + labels[-1] + ".")
+    return errors, notes
+
+
+def validate_tool(tool_name: str, values: Mapping[str, Any], **kwargs: Any) -> Dict[str, str]:
+    """The errors of :func:`check_tool` (problems that stop the run), by parameter name."""
+    return check_tool(tool_name, values, **kwargs)[0]
+
+
+_LOCAL_ONLY = ("{what} work with the Local folder backend only: a portal's or XPGEO server's viewers could not "
+               "open a file on this machine. Set Backend to Local folder, or give http(s) URLs.")
+
+
+def _entries(value: Any) -> List[str]:
+    if value is None:
+        return []
+    items = value if isinstance(value, (list, tuple)) else str(value).split(";")
+    return [str(v).strip().strip("'\"") for v in items if str(v).strip()]
+
+
+def _image_problem(entry: str, local_ok: bool, backends: Tuple[str, ...]) -> Optional[str]:
+    if is_local_photo(entry):
+        if not local_ok:
+            return _LOCAL_ONLY.format(what=f"Photo files ({entry!r})")
+        problem = entry_problem(entry, local_ok=True)
+        return f"Photo file {entry!r}: {problem}." if problem else None
+    problem = image_url_problem(entry)
+    return f"{MALFORMED_URL} {entry!r}: {problem}." if problem else None
+
+
+def _final_names(name: str, backends: Tuple[str, ...]) -> Tuple[bool, str]:
+    """(is an error, text): the name each possible backend will create the layer as, when not *name*."""
+    names: Dict[str, str] = {}
+    for backend in backends:
+        try:
+            final = FINAL_NAME_RULES[backend](name) if backend in FINAL_NAME_RULES else name
+        except XpgeoError:
+            return True, f"Layer name {name!r} has no letters or digits: a layer name needs at least one."
+        names[backend] = final
+    changed = {backend: final for backend, final in names.items() if final != name}
+    if not changed:
+        return False, ""
+    if len(set(names.values())) == 1:
+        final = next(iter(names.values()))
+        return False, (f"The layer will be created as '{final}': service names are letters, digits and "
+                       "underscores (a taken name also gets a _YYYYMMDD_HHMMSS suffix).")
+    shown = "; ".join(f"'{final}' {BACKEND_PLACES[b]}" for b, final in names.items())
+    return False, f"The layer will be created as {shown} (a taken name also gets a _YYYYMMDD_HHMMSS suffix)."
+
+
+FINAL_NAME_RULES: Dict[str, Callable[[str], str]] = {"portal": clean_service_name, "local": folder_name}
+"""How each backend cleans a layer name (the XPGEO server's own rule is not published: none applied)."""
+
+
+def setting_problem(attr: str, value: Any) -> Optional[str]:
+    """Why *value* is not acceptable for setting *attr*: the same rule the settings apply."""
+    try:
+        SPECS_BY_ATTR[attr].parse(str(value))
+    except (ValueError, TypeError) as exc:
+        shown = "the value" if SPECS_BY_ATTR[attr].secret else repr(str(value))
+        return f"{shown} is not valid: {exc}"
+    return None
+
+
+def _pro_names() -> List[Tuple["re.Pattern[str]", str]]:
+    """(pattern, Pro wording) for every command and flag of the catalogue, longest first."""
+    pairs: List[Tuple[str, str]] = []
+    for tool in CATALOGUE_TOOLS:
+        label = f"the {tool.label} tool" if PRO in tool.front_ends else f"xpgeo {tool.command}"
+        pairs.append((r"(?:\bthe\s+)?xpgeo " + re.escape(tool.command) + r"(?:\s+--?[\w-]+(?:[= ](?!-)[^\s,;.)]+)?)*", label))
+        for p in tool.params:
+            for flag in p.flags:
+                if flag.startswith("--") and p.on(PRO):
+                    pairs.append((r"(?:\bthe\s+)?(?<![\w-])" + re.escape(flag) + r"(?:[= ](?:[A-Z]+|<[^>]+>))?(?![\w-])",
+                                  f"the {p.label} parameter"))
+    pairs.sort(key=lambda pair: -len(pair[0]))
+    return [(re.compile(pattern), text) for pattern, text in pairs]
+
+
+def pro_wording(text: str) -> str:
+    """A core message as the toolbox shows it: tools and parameters by their Pro names, not
+    command-line syntax (``xpgeo create-oi-layer --name X`` → the Create Oriented Imagery Layer tool,
+    ``--output-dir`` → the Output folder parameter)."""
+    for pattern, wording in _pro_names():
+        text = pattern.sub(wording, text)
+    return text
 
 
 def run_tool(tool_name: str, values: Mapping[str, Any], *, search_dirs: Sequence[str] = (),
@@ -100,5 +249,5 @@ def run_tool(tool_name: str, values: Mapping[str, Any], *, search_dirs: Sequence
     return tool.outputs(tool.run(call))
 
 
-__all__ = ["BACKEND_LABELS", "PRO", "TOOLS", "TOOLS_BY_NAME", "WEB_TOOL_SAFE_TYPES", "compact_json", "run_tool", "settings_for",
-           "validate_tool"]
+__all__ = ["BACKEND_LABELS", "PRO", "TOOLS", "TOOLS_BY_NAME", "WEB_TOOL_SAFE_TYPES", "check_tool", "compact_json", "enabled_parameters", "is_empty_points_file", "pro_wording", "run_tool",
+           "settings_for", "validate_tool"]

@@ -1,4 +1,4 @@
-"""Image URLs and layer names: the client-side checks and the URL list file reader.
+"""Image URLs and layer names: the client-side checks (list files are read by :mod:`xpgeo_core.image_lists`).
 
 The checks use the XPGEO server's own wording (400 "Missing layer name or image URL",
 422 "Malformed image URL string", ...) so a person sees the same message whether our
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Iterable, List, Optional, Tuple
 from urllib.parse import urlsplit
 
@@ -23,6 +22,8 @@ MALFORMED_URL_IN_LIST = "Malformed image URL string in the list"
 LIST_NOT_ARRAY_OR_TOO_BIG = "Image list is either not an array or exceeds maximum size"
 
 _CONTROL = re.compile(r"[\x00-\x20\x7f]")
+LINE_BREAK = re.compile(r"\r\n|\r|\n")
+"""The line breaks of a URL list: LF, CRLF and CR, nothing else."""
 
 
 def image_url_problem(url: Optional[str]) -> Optional[str]:
@@ -33,7 +34,7 @@ def image_url_problem(url: Optional[str]) -> Optional[str]:
     if url is None or not str(url).strip():
         return "the image URL is empty"
     url = str(url)
-    if _CONTROL.search(url):
+    if _CONTROL.search(url) or any(c.isspace() for c in url):  # U+2028, NEL, no-break space...
         return "it contains a space or a control character (encode spaces as %20)"
     try:
         parts = urlsplit(url)
@@ -75,10 +76,13 @@ def layer_name_problem(name: Optional[str]) -> Optional[str]:
 
 
 def check_layer_name(name: Optional[str], missing: str = MISSING_NAME) -> str:
-    """Return the stripped layer name, or raise the server's 400."""
+    """Return the stripped layer name, or raise the server's 400 ("Missing ..." only when it is missing)."""
     problem = layer_name_problem(name)
-    if problem:
+    if problem and (name is None or not str(name).strip()):
         raise ValidationError(f"{missing}: {problem}.", status=400, hint="Give the layer (feature service) name.")
+    if problem:
+        raise ValidationError(f"Layer name {str(name)!r}: {problem}.", status=400,
+                              hint="Type the layer name again without control characters (tabs, line breaks).")
     return str(name).strip()
 
 
@@ -103,17 +107,20 @@ class UrlList:
         return [e.url for e in self.entries]
 
 
-def collect_urls(items: Iterable[Tuple[Optional[int], str]]) -> UrlList:
-    """Validate and de-duplicate (line, text) pairs, keeping first occurrences in order."""
+def collect_urls(items: Iterable[Tuple[Optional[int], str]], *, local_ok: bool = False) -> UrlList:
+    """Validate and de-duplicate (line, text) pairs, keeping first occurrences in order.
+    ``local_ok``: local photo paths are images too (the local backend), kept as absolute paths."""
+    from xpgeo_core.image_lists import canonical, entry_problem
+
     out = UrlList()
     seen = {}
     for line, text in items:
-        url = text.strip()
+        url = canonical(text, local_ok=local_ok)
         if url in seen:  # a repeated line, valid or not, is reported once
             out.duplicates.append((line, url, seen[url]))
             continue
         seen[url] = line
-        problem = image_url_problem(url)
+        problem = entry_problem(url, local_ok=local_ok)
         if problem:
             out.malformed.append((line, url, f"{MALFORMED_URL}: {problem}"))
             continue
@@ -127,29 +134,11 @@ def read_url_file(path: str) -> UrlList:
 
 
 def read_url_lines(path: str) -> List[Tuple[int, str]]:
-    """(line number, text) of every URL line: one URL per line, UTF-8 with or without
-    BOM, CRLF or LF; blank lines and ``#`` comments are skipped. Malformed lines are
-    kept, so they are reported with their line numbers, never silently dropped."""
-    p = Path(path)
-    if p.is_dir():
-        raise ValidationError(f"URL list file {path!r} is a folder, not a file.", status=400,
-                              hint="Give the path of a text file with one image URL per line.")
-    if not p.is_file():
-        raise ValidationError(f"URL list file {path!r} was not found.", status=400,
-                              hint="Give the path of a text file with one image URL per line.")
-    try:
-        text = p.read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ValidationError(f"URL list file {path!r} is not UTF-8 text (byte {exc.start}).", status=400,
-                              hint="Save the file as UTF-8 (Notepad: Save As > Encoding > UTF-8).") from None
-    except OSError as exc:
-        raise ValidationError(f"URL list file {path!r} cannot be read: {exc.strerror}.", status=400) from None
-    pairs = []
-    for number, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip()
-        if line and not line.startswith("#"):
-            pairs.append((number, line))
-    return pairs
+    """(line number, text) of every entry of a list file; the reader is
+    :func:`xpgeo_core.image_lists.read_list_file` (plain, UTF-16 and CSV lists)."""
+    from xpgeo_core.image_lists import read_list_file
+
+    return [(line or 0, text) for line, text in read_list_file(path)]
 
 
 # -- URLs in messages, logs and layers --------------------------------------------------

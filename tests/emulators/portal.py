@@ -210,6 +210,16 @@ def _top_level(text: str, word: str) -> List[str]:
     return parts
 
 
+def _closes_at_end(text: str) -> bool:
+    """Whether the parenthesis opening *text* is the one closing it (``(a OR b)``, not ``(a) OR (b)``)."""
+    depth = 0
+    for match in _SPLIT.finditer(text):
+        depth += {"(": 1, ")": -1}.get(match.group(0), 0)
+        if depth == 0:
+            return match.end() == len(text)
+    return False
+
+
 def where_predicate(where: str) -> Callable[[Dict[str, Any]], bool]:
     """The SQL subset hosted-layer clients use: ``1=1``, ``F IN (...)``, ``F = 'x'``,
     ``F <op> number``, ``F IS [NOT] NULL``, joined by AND / OR, in parentheses. Field names
@@ -232,7 +242,7 @@ def where_predicate(where: str) -> Callable[[Dict[str, Any]], bool]:
     if len(ands) > 1:
         tests = [where_predicate(p) for p in ands]
         return lambda row: all(t(row) for t in tests)
-    if text.startswith("(") and text.endswith(")") and len(_top_level(text[1:-1], "AND")) >= 1:
+    if text.startswith("(") and text.endswith(")") and _closes_at_end(text):
         return where_predicate(text[1:-1])
     match = re.fullmatch(r"(\w+)\s+(NOT\s+)?IN\s*\((.*)\)", text, re.I | re.S)
     if match:
@@ -330,8 +340,8 @@ class PortalEmulator(LoopbackServer):
             CREATE TABLE services(name TEXT PRIMARY KEY COLLATE NOCASE, item_id TEXT, definition TEXT);
             CREATE TABLE layers(service TEXT COLLATE NOCASE, layer_id INTEGER, definition TEXT,
                                 PRIMARY KEY(service, layer_id));
-            CREATE TABLE features(objectid INTEGER PRIMARY KEY AUTOINCREMENT, service TEXT COLLATE NOCASE,
-                                  layer_id INTEGER, x REAL, y REAL, z REAL, attributes TEXT);
+            CREATE TABLE features(seq INTEGER PRIMARY KEY AUTOINCREMENT, service TEXT COLLATE NOCASE,
+                                  layer_id INTEGER, objectid INTEGER, x REAL, y REAL, z REAL, attributes TEXT);
         """)
         self.db.execute("INSERT INTO groups VALUES (?,?,?,?)", (GROUP_ID, "XPGEO Field Team", USER, "org"))
         self.db.executemany("INSERT INTO members VALUES (?,?)", [(GROUP_ID, USER), (GROUP_ID, VIEWER)])
@@ -1421,12 +1431,15 @@ class _Handler(BaseHTTPRequestHandler):
                     {"objectId": None, "success": False, "error": {"code": 1003,
                                                                    "description": "Operation rolled back."}}
                     for r in results]
-        with emu.lock:
+        with emu.lock:  # object ids count per layer, from 1, as in a new hosted layer
+            last = emu._rows("SELECT MAX(objectid) AS top FROM features WHERE service = ? AND layer_id = ?",
+                             service["name"], layer["id"])[0]["top"] or 0
             for result, row in zip(results, rows):
                 if row:
-                    cursor = emu.db.execute("INSERT INTO features(service, layer_id, x, y, z, attributes) "
-                                            "VALUES (?,?,?,?,?,?)", row)
-                    result["objectId"] = cursor.lastrowid
+                    last += 1
+                    emu.db.execute("INSERT INTO features(service, layer_id, objectid, x, y, z, attributes) "
+                                   "VALUES (?,?,?,?,?,?,?)", row[:2] + (last,) + row[2:])
+                    result["objectId"] = last
         return results
 
     def _query(self, service: sqlite3.Row, layer: Dict[str, Any], params: Dict[str, str]) -> Any:

@@ -7,7 +7,11 @@ check what went over the wire, and has knobs for failures:
 * ``api_key``: when set, requests must carry ``Authorization: Bearer <key>`` (else 401);
 * ``max_list_size``: the server's maximum image-list size (422 above it);
 * ``fail_append_calls``: 1-based numbers of ``/append-images`` calls answered with 500;
-* ``taken``: layer names that already exist (create then adds a timestamp).
+* ``error_body_calls``: 1-based numbers of ``/append-images`` calls answered HTTP 200 with an
+  ``{"error": ...}`` body (nothing stored), as some gateways and older servers do;
+* ``taken``: layer names that already exist (create then adds a timestamp);
+* ``on_append``: called with (layer name, image URLs) after each append is stored (a test
+  mirrors the layer into a portal emulator, as the real server writes to its portal).
 
 Run on its own: ``python tests/emulators/xpgeo_server.py --port 0`` prints its URL.
 """
@@ -46,7 +50,12 @@ class FakeXpgeoState:
     api_key: Optional[str] = None
     max_list_size: int = 100
     fail_append_calls: Set[int] = field(default_factory=set)
+    error_body_calls: Set[int] = field(default_factory=set)
+    on_append: Optional[Any] = None
     taken: Set[str] = field(default_factory=set)
+    unknown_layer: str = "item_id_required"
+    """How an append to a layer the server lacks is answered: ``item_id_required`` (the documented 400
+    "Item ID is required when updating the extent") or ``not_found`` (a 404)."""
     layers: Dict[str, List[str]] = field(default_factory=dict)
     requests: List[Recorded] = field(default_factory=list)
     append_calls: int = 0
@@ -80,6 +89,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _error(self, status: int, message: str) -> None:
         self._send(status, {"error": message})
+
+    def _unknown_layer(self, name: str) -> None:
+        if self.state.unknown_layer == "not_found":
+            return self._error(404, f"Layer {name} not found")
+        return self._error(400, "Item ID is required when updating the extent")
 
     def _record(self, body: bytes) -> Recorded:
         parts = urlsplit(self.path)
@@ -122,9 +136,11 @@ class _Handler(BaseHTTPRequestHandler):
             if not _url_ok(url):
                 return self._error(422, "Malformed image URL string")
             if name not in self.state.layers:
-                return self._error(404, f"Layer {name} not found")
+                return self._unknown_layer(name)
             with self.state.lock:
                 self.state.layers[name].append(url)
+                if self.state.on_append:
+                    self.state.on_append(name, [url])
             return self._send(200, "response: true", "text/plain")
         return self._error(404, "Not found")
 
@@ -153,11 +169,15 @@ class _Handler(BaseHTTPRequestHandler):
         if not all(_url_ok(u) for u in images):
             return self._error(422, "Malformed image URL string in the list")
         if name not in self.state.layers:
-            return self._error(404, f"Layer {name} not found")
+            return self._unknown_layer(name)
         if call in self.state.fail_append_calls:
             return self._error(500, "Internal Server Error")
+        if call in self.state.error_body_calls:
+            return self._send(200, {"error": "Unable to add the images to the layer"})
         with self.state.lock:
             self.state.layers[name].extend(images)
+            if self.state.on_append:
+                self.state.on_append(name, list(images))
         return self._send(200, "true", "application/json")
 
 

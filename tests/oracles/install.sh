@@ -20,7 +20,8 @@ say() { printf 'oracles: %s\n' "$*" >&2; }
 #    FeatureLayerCollection.fromitem imports) but not declared by arcgis.
 py_spec=("arcgis==2.4.*" "six")
 py_stamp="$dir/python_api/.xpgeo-installed"
-if [ -f "$py_stamp" ] && [ "$(cat "$py_stamp")" = "${py_spec[*]}" ] && "$dir/python_api/bin/python" -c "import arcgis, six" 2>/dev/null; then
+py_check='import importlib.metadata as m, sys; sys.exit(not m.version("arcgis").startswith("2.4.") or not m.version("six"))'
+if [ -f "$py_stamp" ] && [ "$(cat "$py_stamp")" = "${py_spec[*]}" ] && "$dir/python_api/bin/python" -c "$py_check" 2>/dev/null; then
   say "ArcGIS API for Python: already installed"
 else
   say "ArcGIS API for Python: installing ${py_spec[*]} into $dir/python_api"

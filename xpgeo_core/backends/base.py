@@ -1,13 +1,15 @@
 """The interface every backend implements.
 
-Operations validate inputs first (layer name, URLs, duplicates), so a backend only
-sees clean, distinct URLs and returns one :class:`ImageResult` for each of them.
+Operations validate inputs first (layer name, URLs, duplicates on the ImagePath). For
+appends a backend is a sink (:meth:`Backend.open_sink`, see :mod:`xpgeo_core.pipeline.sink`):
+the one append loop (:mod:`xpgeo_core.pipeline.loop`) does the chunking, progress and
+accounting for every backend alike.
 """
 
 from __future__ import annotations
 
 import abc
-from typing import Any, Callable, Dict, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Sequence
 
 import requests
 
@@ -15,6 +17,9 @@ from xpgeo_core.http import make_session
 from xpgeo_core.layer_options import LayerOptions
 from xpgeo_core.results import AppendReport, CreateResult, HealthResult, ProgressCallback, no_progress
 from xpgeo_core.settings import Settings
+
+if TYPE_CHECKING:  # pragma: no cover
+    from xpgeo_core.pipeline.sink import Sink
 
 TokenInfo = Dict[str, Any]
 """``{"token": str, "referer": str | None, "expires": epoch seconds | None}``."""
@@ -56,14 +61,30 @@ class Backend(abc.ABC):
         honour them; what it cannot is said in ``CreateResult.messages`` and a warning."""
 
     @abc.abstractmethod
-    def append_images(self, name: str, urls: Sequence[str], *,
-                      progress: ProgressCallback = no_progress,
-                      imagery_type: Optional[str] = None) -> AppendReport:
-        """Append distinct, valid *urls* to layer *name*; one result per URL, in order."""
+    def open_sink(self, name: str, *, imagery_type: Optional[str] = None, single: bool = False) -> "Sink":
+        """The sink that appends to layer *name* (a 404 when there is no such layer).
+        ``single``: one image (the XPGEO server has an endpoint for that)."""
+
+    def append_images(self, name: str, urls: Sequence[str], *, progress: ProgressCallback = no_progress,
+                      imagery_type: Optional[str] = None, preflight: bool = False) -> AppendReport:
+        """Append distinct, valid *urls* to layer *name*; one result per URL, in order
+        (the one append loop; operations call it with the run's images)."""
+        from xpgeo_core.pipeline import gather, run_append
+
+        images = gather((None, u) for u in urls).images
+        return run_append(self.open_sink(name, imagery_type=imagery_type), images, settings=self.settings,
+                          imagery_type=imagery_type, preflight=preflight, progress=progress)
 
     def append_image(self, name: str, url: str, *, imagery_type: Optional[str] = None) -> AppendReport:
-        """Append one URL. Backends with a single-image endpoint override this."""
+        """Append one URL."""
         return self.append_images(name, [url], imagery_type=imagery_type)
+
+    def abort(self) -> None:
+        """Cancel: shut the in-flight connections of this backend's session."""
+        if self._session is not None:
+            tracker = getattr(self._session, "tracker", None)
+            if tracker is not None:
+                tracker.abort()
 
     def record_report(self, report: AppendReport) -> None:
         """Told the final report of an append, with the list's rejected lines and line numbers

@@ -41,9 +41,9 @@ from xpgeo_core import __version__
 from xpgeo_core.backends.base import Backend
 from xpgeo_core.errors import ConfigError, ValidationError, XpgeoError
 from xpgeo_core.layer_options import LayerOptions
-from xpgeo_core.urls import safe_url, without_credentials
-from xpgeo_core.results import (APPENDED, FAILED, SKIPPED, AppendReport, CreateResult, HealthResult, ImageResult,
-                                Progress, ProgressCallback, no_progress)
+from xpgeo_core.pipeline.identity import Image
+from xpgeo_core.pipeline.sink import Item, Sink, result
+from xpgeo_core.results import APPENDED, FAILED, SKIPPED, AppendReport, CreateResult, HealthResult, ImageResult
 from xpgeo_core import schema
 
 log = logging.getLogger("xpgeo.backends.local")
@@ -238,51 +238,8 @@ class LocalBackend(Backend):
                             service_url=service_url, layer={"name": folder.name, "id": 0}, response=response,
                             messages=messages)
 
-    def append_images(self, name: str, urls: Sequence[str], *, progress: ProgressCallback = no_progress,
-                      imagery_type: Optional[str] = None) -> AppendReport:
-        from xpgeo_core.metadata import inspect_many  # the engine reads headers over HTTP
-
-        folder = self.layer_folder(name)
-        _remove_stale_temporaries(folder)
-        features = self._read_features(folder)
-        present = {f["properties"].get("ImagePath") for f in features}  # URLs without user:password@
-        next_id = max((int(f.get("id") or 0) for f in features), default=0) + 1
-        report = AppendReport(backend=self.name, layer_name=folder.name,
-                              extra={"layer_folder": str(folder), "preview": str(folder / PREVIEW_FILE)})
-        results: Dict[str, ImageResult] = {}
-        size = max(1, int(self.settings.max_image_list_size))
-        chunks = [list(urls[i:i + size]) for i in range(0, len(urls), size)] or [[]]
-        done = failed = 0
-        for number, chunk in enumerate(chunks, start=1):
-            todo = []
-            for url in chunk:
-                if without_credentials(url) in present:
-                    results[url] = ImageResult(url, SKIPPED, ALREADY_PRESENT)
-                else:
-                    todo.append(url)
-            added = 0
-            if todo:
-                infos = inspect_many(todo, settings=self.settings, imagery_type=imagery_type)
-                for url, info in zip(todo, infos):
-                    result = self._place(url, info, next_id)
-                    results[url] = result
-                    if result.status == APPENDED:
-                        features.append(feature_from_attributes(result.attributes, next_id))
-                        present.add(without_credentials(url))
-                        next_id += 1
-                        added += 1
-                    else:
-                        failed += 1
-                for url in todo:  # the engine must answer for each photo; never lose one
-                    results.setdefault(url, ImageResult(url, FAILED, "the metadata engine gave no result"))
-            if added:
-                self._write(folder, FEATURES_FILE, _dumps(feature_collection(features)))
-            done += len(chunk)
-            progress(Progress(done, len(urls), failed, number, len(chunks)))
-        report.results = [results[u] for u in urls]
-        self._write_derived(folder, features, report.results, report)
-        log.info("Layer folder %s now holds %d photo(s); preview: %s", folder, len(features), folder / PREVIEW_FILE)
-        return report
+    def open_sink(self, name: str, *, imagery_type: Optional[str] = None, single: bool = False) -> "LocalSink":
+        return LocalSink(self, self.layer_folder(name))
 
     def record_report(self, report: AppendReport) -> None:
         """report.json and the preview's failure list from the final report (the list's rejected
@@ -301,6 +258,8 @@ class LocalBackend(Backend):
         if (folder / LAYER_FILE).is_file():
             return folder
         given = Path(name.strip()).expanduser()
+        if given.name == FEATURES_FILE:  # the layer's points file, as the toolbox's Layer output gives it
+            given = given.parent
         if given.is_absolute() and (given / LAYER_FILE).is_file():
             return given
         if re.fullmatch(r"[0-9a-fA-F]{32}", name.strip()) and self.root.is_dir():
@@ -315,7 +274,7 @@ class LocalBackend(Backend):
         raise ValidationError(
             f"Layer {name!r} was not found in the output folder {str(self.root)!r}.", status=404,
             hint=f"Create it first (xpgeo create-oi-layer --name {folder_name(name)}), or point XPGEO_OUTPUT_DIR "
-                 f"(--output-dir, the Output folder parameter) at the folder that holds it.")
+                 f"(--output-dir) at the folder that holds it.")
 
     def read_layer(self, folder: Path) -> Dict[str, Any]:
         return self._read_json(folder / LAYER_FILE)
@@ -371,21 +330,6 @@ class LocalBackend(Backend):
         if report is not None:
             self._write(folder, REPORT_FILE, json.dumps(report.to_dict(), indent=2, default=str) + "\n")
 
-    def _place(self, url: str, info: Any, object_id: int) -> ImageResult:
-        """An engine outcome as a result: appended with attributes, or failed with the reason."""
-        if not info.ok:
-            return ImageResult(url, FAILED, info.error or NO_POSITION)
-        attributes = dict(info.attributes)
-        if _finite(attributes.get("X")) is None or _finite(attributes.get("Y")) is None:
-            return ImageResult(url, FAILED, NO_POSITION)
-        attributes["ImagePath"] = without_credentials(url)  # the key reruns recognise the photo by
-        if not attributes.get("Name"):
-            attributes["Name"] = url.rsplit("/", 1)[-1].split("?", 1)[0] or url
-        for warning in getattr(info, "warnings", None) or ():
-            log.info("%s: %s", safe_url(url), warning)
-        attributes["OBJECTID"] = object_id
-        return ImageResult(url, APPENDED, attributes=attributes)
-
     # -- folders --------------------------------------------------------------------
     def _ensure_root(self) -> None:
         try:
@@ -413,5 +357,63 @@ class LocalBackend(Backend):
         where = folder or self.root
         reason = exc.strerror or exc.__class__.__name__
         return ConfigError(f"The output folder {str(where)!r} is not writable: {reason}.",
-                           hint="Set XPGEO_OUTPUT_DIR (or --output-dir, or the tool's Output folder) to a folder "
+                           hint="Set XPGEO_OUTPUT_DIR (or --output-dir) to a folder "
                                 "you can write to.")
+
+
+class LocalSink(Sink):
+    """Appends to one layer folder: ``features.geojson`` rewritten whole (atomically) after each
+    chunk, the derived files and ``report.json`` at the end. A run killed at any point leaves the
+    layer as it was after its last chunk; a rerun skips what ``features.geojson`` holds."""
+
+    backend = "local"
+    takes_photos = True
+
+    def __init__(self, owner: LocalBackend, folder: Path) -> None:
+        super().__init__(folder.name, owner.settings.max_image_list_size)
+        self.owner = owner
+        self.folder = folder
+        _remove_stale_temporaries(folder)
+        self.features = owner._read_features(folder)
+        self.present = {f["properties"].get("ImagePath") for f in self.features}  # URLs without user:password@
+        self.next_id = max((int(f.get("id") or 0) for f in self.features), default=0) + 1
+        self._lock = threading.Lock()
+
+    def known(self, images: Sequence[Image]) -> Dict[str, ImageResult]:
+        with self._lock:
+            return {i.image_path: result(i, SKIPPED, ALREADY_PRESENT) for i in images if i.image_path in self.present}
+
+    def send(self, items: Sequence[Item]) -> Dict[str, ImageResult]:
+        out: Dict[str, ImageResult] = {}
+        added = 0
+        with self._lock:
+            for item in items:
+                image = item.image
+                if image.image_path in self.present:
+                    out[image.image_path] = result(image, SKIPPED, ALREADY_PRESENT)
+                    continue
+                attributes = dict(item.attributes or {})
+                if _finite(attributes.get("X")) is None or _finite(attributes.get("Y")) is None:
+                    out[image.image_path] = result(image, FAILED, NO_POSITION)
+                    continue
+                attributes["ImagePath"] = image.image_path  # the key reruns recognise the photo by
+                if not attributes.get("Name"):
+                    attributes["Name"] = image.image_path.rsplit("/", 1)[-1].split("?", 1)[0] or image.display
+                attributes["OBJECTID"] = self.next_id
+                self.features.append(feature_from_attributes(attributes, self.next_id))
+                self.present.add(image.image_path)
+                self.next_id += 1
+                added += 1
+                out[image.image_path] = result(image, APPENDED, attributes=attributes)
+            if added:
+                self.owner._write(self.folder, FEATURES_FILE, _dumps(feature_collection(self.features)))
+        return out
+
+    def new_report(self) -> AppendReport:
+        return AppendReport(backend=self.backend, layer_name=self.layer_name,
+                            extra={"layer_folder": str(self.folder), "preview": str(self.folder / PREVIEW_FILE)})
+
+    def finish(self, report: AppendReport) -> None:
+        self.owner._write_derived(self.folder, self.features, report.results, report)
+        log.info("Layer folder %s now holds %d photo(s); preview: %s", self.folder, len(self.features),
+                 self.folder / PREVIEW_FILE)

@@ -12,17 +12,21 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
 
 import requests
 
 from xpgeo_core.backends.base import Backend
-from xpgeo_core.errors import AuthError, ConfigError, RequestError, ServerError, ValidationError, XpgeoError, redact
+from xpgeo_core.errors import (AnswerLost, AuthError, ConfigError, RequestError, ServerError, ValidationError,
+                               XpgeoError, redact)
 from xpgeo_core.http import describe_request_failure
 from xpgeo_core.layer_options import LayerOptions
-from xpgeo_core.ledger import Ledger
-from xpgeo_core.results import (APPENDED, FAILED, SKIPPED, AppendReport, CreateResult, HealthResult, ImageResult,
-                                Progress, ProgressCallback, no_progress)
+from xpgeo_core.ledger import FAILED as LEDGER_FAILED
+from xpgeo_core.ledger import SENT, UNSURE, Ledger
+from xpgeo_core.pipeline.identity import Image
+from xpgeo_core.pipeline.sink import Item, Sink, Stop, result
+from xpgeo_core.results import (APPENDED, FAILED, SKIPPED, UNCONFIRMED, AppendReport, CreateResult, HealthResult,
+                                ImageResult)
 
 log = logging.getLogger("xpgeo.backends.xpgeo")
 
@@ -44,6 +48,8 @@ R_LAYER = "layer"
 R_SERVICE_URL = ("serviceUrl", "url")
 HEALTH_PREFIX = "Validation response:"
 LIST_TOO_BIG = "exceeds maximum size"
+NO_SUCH_LAYER = "Item ID is required when updating the extent"
+"""The server's 400 for an append to a layer it does not have (it finds no item to update)."""
 # ------------------------------------------------------------------------------------
 
 MAX_CONSECUTIVE_NETWORK_FAILURES = 2
@@ -64,14 +70,17 @@ class XpgeoRestBackend(Backend):
 
     # -- one request helper ---------------------------------------------------------
     def _call(self, method: str, path: str, *, params: Optional[Dict[str, str]] = None,
-              body: Optional[Any] = None) -> Tuple[str, Any]:
-        """Send one request; return (body text, parsed JSON or None); raise typed errors."""
+              body: Optional[Any] = None, idempotent: Optional[bool] = None) -> Tuple[str, Any]:
+        """Send one request; return (body text, parsed JSON or None); raise typed errors.
+        ``idempotent=False`` for a GET that writes (``/append-image``): never retried where
+        the server may have done it."""
         headers = {"Accept": "application/json, text/plain;q=0.9"}
         if self.settings.api_key:
             headers["Authorization"] = "Bearer " + self.settings.api_key.reveal()
         url = self.base_url + path
         try:
-            response = self.session.request(method, url, params=params, json=body, headers=headers)
+            extra = {"idempotent": idempotent} if idempotent is not None else {}
+            response = self.session.request(method, url, params=params, json=body, headers=headers, **extra)
         except requests.RequestException as exc:
             raise describe_request_failure(exc, url, self.secrets()) from None
         text = response.text or ""
@@ -91,12 +100,16 @@ class XpgeoRestBackend(Backend):
     def _error(self, status: int, text: str, parsed: Any, path: str) -> XpgeoError:
         message = redact(_server_message(text, parsed), self.secrets())
         said = f"The XPGEO server refused {path} (HTTP {status}): {message}"
+        if path in (PATH_APPEND_IMAGE, PATH_APPEND_IMAGES) and _says_layer_missing(status, message):
+            return LayerMissing(said, status=status)
         if status in (401, 403):
             return AuthError(said, status=status,
                              hint="Check CLIENT_ESRI_API_KEY (or the server's own USERNAME/PASSWORD); the account "
                                   "must be Creator type with the Publisher role or above.")
         if status in (400, 404, 409, 422):
             return ValidationError(said, status=status)
+        if status in GATEWAY_LOST:
+            return AnswerLost(said, status=status, hint="A gateway in front of the server lost its answer.")
         return ServerError(said, status=status, hint="Try again later; if it persists, check the server's log.")
 
     # -- operations -----------------------------------------------------------------
@@ -130,107 +143,230 @@ class XpgeoRestBackend(Backend):
                             service_type=parsed.get(R_SERVICE_TYPE), layer=layer, response=parsed,
                             messages=messages)
 
-    def append_image(self, name: str, url: str, *, imagery_type: Optional[str] = None) -> AppendReport:
-        report = AppendReport(backend=self.name, layer_name=name)
-        ledger = self._ledger(name)
-        if url in ledger:
-            report.results.append(ImageResult(url, SKIPPED, _ALREADY_SENT))
-            return report
-        try:
-            text, _ = self._call("GET", PATH_APPEND_IMAGE, params={Q_NAME: name, Q_IMAGE_URL: url})
-        except ValidationError as exc:  # the server refused this image: a result, not a crash
-            report.results.append(ImageResult(url, FAILED, exc.message))
-            return report
-        report.responses.append(text.strip())
-        report.results.append(ImageResult(url, APPENDED))
-        ledger.record([url])
-        return report
+    def open_sink(self, name: str, *, imagery_type: Optional[str] = None, single: bool = False) -> "XpgeoSink":
+        return XpgeoSink(self, name, imagery_type=imagery_type, single=single)
 
-    def append_images(self, name: str, urls: Sequence[str], *, progress: ProgressCallback = no_progress,
-                      imagery_type: Optional[str] = None) -> AppendReport:
-        report = AppendReport(backend=self.name, layer_name=name)
-        ledger = self._ledger(name)
-        results: Dict[str, ImageResult] = {}
-        pending = []
-        for url in urls:
-            if url in ledger:
-                results[url] = ImageResult(url, SKIPPED, _ALREADY_SENT)
+    def layer_missing(self, name: str, exc: XpgeoError) -> "LayerMissing":
+        """The one error for an append to a layer the server lacks (the run stops: nothing can land)."""
+        return LayerMissing(f"Layer '{name}' does not exist on the XPGEO server {self.base_url}: create it first "
+                            f"({exc.message}).", status=exc.status,
+                            hint="Run xpgeo create-oi-layer --name NAME first, then append to the layer name it "
+                                 "prints (a taken name gets a timestamp).")
+
+
+class XpgeoSink(Sink):
+    """Sends image URLs to the XPGEO server (it reads the photos itself).
+
+    Never duplicate, never misreport: the ledger marks a chunk ``unsure`` before it is sent.
+    A success must say so (``true``); an error body or ``false`` is a failure. When the answer
+    is lost (reset, time-out, a cut body, a gateway's 502/504), the layer is checked through
+    the portal when XPGEO can reach it (same key: ImagePath) and only what did not land is sent
+    again; otherwise the chunk stays ``unconfirmed``, per image, and the rerun resolves it the
+    same way without sending it twice.
+    """
+
+    backend = "xpgeo"
+    takes_photos = False
+    raises_errors = False
+    """A single-image append (``/append-image``) raises the server's error, as the reference client does."""
+
+    def __init__(self, owner: XpgeoRestBackend, name: str, *, imagery_type: Optional[str], single: bool) -> None:
+        super().__init__(name, 1 if single else owner.settings.max_image_list_size)
+        self.owner = owner
+        self.single = single
+        self.raises_errors = single
+        self.ledger = Ledger(owner.base_url, name)
+        self.network_failures = 0
+        self._checker: Any = None
+        self._checker_tried = False
+        self._responses: List[Any] = []
+        if imagery_type:
+            log.warning("The XPGEO server decides each photo's imagery type itself; the imagery type '%s' "
+                        "is not sent to it.", imagery_type)
+
+    # -- what is already there -------------------------------------------------------------
+    def known(self, images: Sequence[Image]) -> Dict[str, ImageResult]:
+        out: Dict[str, ImageResult] = {}
+        unsure = []
+        for image in images:
+            state = self.ledger.state(image.image_path)
+            if state == SENT:
+                out[image.image_path] = result(image, SKIPPED, _ALREADY_SENT)
+            elif state == UNSURE:
+                unsure.append(image)
+        if unsure:
+            landed = self.check(unsure)
+            if landed is None:
+                for image in unsure:
+                    out[image.image_path] = result(image, UNCONFIRMED, _STILL_UNSURE)
             else:
-                pending.append(url)
-        size = self.settings.max_image_list_size
-        chunks = [pending[i:i + size] for i in range(0, len(pending), size)]
-        network_failures = 0
-        done = len(results)
-        for number, chunk in enumerate(chunks, start=1):
-            if network_failures >= MAX_CONSECUTIVE_NETWORK_FAILURES:
-                for url in chunk:
-                    results[url] = ImageResult(url, FAILED, "not sent: the XPGEO server stopped answering")
-            else:
+                self.ledger.record([i.image_path for i in unsure if i.image_path in landed], SENT)
+                for image in unsure:
+                    if image.image_path in landed:
+                        out[image.image_path] = result(image, SKIPPED, _CHECKED_THERE)
+        return out
+
+    def check(self, images: Sequence[Image]) -> Optional[Set[str]]:
+        """The ImagePaths of *images* the layer holds, asked through the portal; None when it cannot be asked."""
+        checker = self._portal_checker()
+        if checker is None:
+            return None
+        try:
+            return checker.present([i.image_path for i in images])
+        except XpgeoError as exc:
+            log.info("The layer could not be checked through the portal (%s).", exc.message)
+            return None
+
+    def _portal_checker(self) -> Any:
+        if not self._checker_tried:
+            self._checker_tried = True
+            if self.owner.settings.portal_url:
+                from xpgeo_core.backends.portal.backend import PortalLayerCheck
+
                 try:
-                    self._send_chunk(name, chunk, results, report, ledger)
-                    network_failures = 0
-                except AuthError:
-                    if number == 1:
-                        raise  # nothing was sent: say it as it is (exit code 3)
-                    self._fail_rest(chunks[number - 1:], results, "not sent: the server refused the credentials")
-                    done = len(urls)
-                    progress(Progress(done, len(urls), _failed(results), number, len(chunks)))
-                    break
-                except RequestError as exc:
-                    if number == 1 and len(chunks) == 1:
-                        raise
-                    network_failures += 1
-                    for url in chunk:
-                        results[url] = ImageResult(url, FAILED, exc.message)
-            done += len(chunk)
-            progress(Progress(done, len(urls), _failed(results), number, len(chunks)))
-        report.results = [results[u] for u in urls]
+                    self._checker = PortalLayerCheck(self.owner.settings, self.layer_name,
+                                                     token_provider=self.owner.token_provider)
+                except XpgeoError as exc:
+                    log.info("The XPGEO server's layer '%s' cannot be checked through the portal (%s); an image "
+                             "whose answer is lost stays 'not confirmed'.", self.layer_name, exc.message)
+        return self._checker
+
+    # -- sending -----------------------------------------------------------------------------
+    def send(self, items: Sequence[Item]) -> Dict[str, ImageResult]:
+        results: Dict[str, ImageResult] = {}
+        self._send([i.image for i in items], results, resend=True)
+        return results
+
+    def _send(self, images: List[Image], results: Dict[str, ImageResult], *, resend: bool) -> None:
+        paths = [i.image_path for i in images]
+        self.ledger.record(paths, UNSURE)  # before the request: a kill mid-request leaves it known
+        try:
+            text, parsed = self._request(images)
+        except LayerMissing as exc:  # no such layer: one error for the run, not one failure per image
+            self.ledger.record(paths, LEDGER_FAILED)
+            raise self.owner.layer_missing(self.layer_name, exc) from None
+        except ValidationError as exc:
+            if LIST_TOO_BIG in exc.message and len(images) > 1:
+                half = len(images) // 2
+                log.info("The server's list limit is below %d; sending %d and %d.", len(images), half,
+                         len(images) - half)
+                self._send(images[:half], results, resend=resend)
+                self._send(images[half:], results, resend=resend)
+                return
+            self._failed(images, results, exc.message)
+            return
+        except AuthError as exc:  # refused: nothing was done
+            self._failed(images, results, "not sent: the server refused the credentials")
+            raise Stop(f"the XPGEO server refused the credentials ({exc.message})", exc, results) from None
+        except AnswerLost as exc:
+            self._lost(images, results, exc, resend=resend)
+            return
+        except RequestError as exc:  # never reached the server
+            self._failed(images, results, exc.message)
+            self.network_failures += 1
+            if self.network_failures >= MAX_CONSECUTIVE_NETWORK_FAILURES or self.single:
+                raise Stop("the XPGEO server stopped answering", exc, results) from None
+            return
+        except ServerError as exc:  # an error answer: not done
+            self._failed(images, results, exc.message)
+            if self.single:  # one image: the server's error is the command's error
+                raise Stop(exc.message, exc, results) from None
+            return
+        self.network_failures = 0
+        verdict = _verdict(text, parsed)
+        self.owner_responses.append(parsed if parsed is not None else text.strip())
+        if verdict is True:
+            self.ledger.record(paths, SENT)
+            for image in images:
+                results[image.image_path] = result(image, APPENDED)
+        elif verdict is None:  # a 200 whose body is not an answer (cut, empty): as good as lost
+            self._lost(images, results, AnswerLost("the XPGEO server's answer was empty or cut off"), resend=resend)
+        else:
+            self._failed(images, results, verdict)
+            if self.single:
+                raise Stop(verdict, ServerError("The XPGEO server refused the image: " + verdict), results)
+
+    def _request(self, images: List[Image]) -> Tuple[str, Any]:
+        name = self.layer_name
+        if self.single:
+            return self.owner._call("GET", PATH_APPEND_IMAGE, params={Q_NAME: name, Q_IMAGE_URL: images[0].fetch_url},
+                                    idempotent=False)
+        return self.owner._call("POST", PATH_APPEND_IMAGES,
+                                body={BODY_NAME: name, BODY_IMAGE_LIST: [i.fetch_url for i in images]})
+
+    def _lost(self, images: List[Image], results: Dict[str, ImageResult], exc: XpgeoError, *, resend: bool) -> None:
+        """The answer to a chunk is lost: find out what landed before sending anything again."""
+        landed = self.check(images)
+        if landed is None:
+            for image in images:  # the ledger keeps them "unsure": the rerun resolves them
+                results[image.image_path] = result(image, UNCONFIRMED, _NOT_CONFIRMED.format(exc.message))
+            return
+        there = [i for i in images if i.image_path in landed]
+        self.ledger.record([i.image_path for i in there], SENT)
+        for image in there:
+            results[image.image_path] = result(image, APPENDED)
+        rest = [i for i in images if i.image_path not in landed]
+        if rest and resend:
+            log.info("The answer to a chunk was lost (%s); %d of its %d image(s) landed, sending the other %d "
+                     "again.", exc.message, len(there), len(images), len(rest))
+            self._send(rest, results, resend=False)
+        elif rest:
+            self._failed(rest, results, exc.message)
+
+    def _failed(self, images: List[Image], results: Dict[str, ImageResult], reason: str) -> None:
+        self.ledger.record([i.image_path for i in images], LEDGER_FAILED)
+        for image in images:
+            results[image.image_path] = result(image, FAILED, reason)
+
+    @property
+    def owner_responses(self) -> List[Any]:
+        return self._responses
+
+    def new_report(self) -> AppendReport:
+        report = AppendReport(backend=self.backend, layer_name=self.layer_name)
+        self._responses = report.responses
         return report
 
-    # -- helpers --------------------------------------------------------------------
-    def _send_chunk(self, name: str, chunk: List[str], results: Dict[str, ImageResult], report: AppendReport,
-                    ledger: Ledger) -> None:
-        """POST one chunk; on the server's "exceeds maximum size" 422, halve it and retry."""
-        try:
-            text, parsed = self._call("POST", PATH_APPEND_IMAGES, body={BODY_NAME: name, BODY_IMAGE_LIST: chunk})
-        except ValidationError as exc:
-            if LIST_TOO_BIG in exc.message and len(chunk) > 1:
-                half = len(chunk) // 2
-                log.info("The server's list limit is below %d; sending %d and %d.", len(chunk), half,
-                         len(chunk) - half)
-                self._send_chunk(name, chunk[:half], results, report, ledger)
-                self._send_chunk(name, chunk[half:], results, report, ledger)
-                return
-            for url in chunk:
-                results[url] = ImageResult(url, FAILED, exc.message)
-            return
-        except ServerError as exc:
-            for url in chunk:
-                results[url] = ImageResult(url, FAILED, exc.message)
-            return
-        report.responses.append(parsed if parsed is not None else text.strip())
-        if parsed is False:
-            for url in chunk:
-                results[url] = ImageResult(url, FAILED, "the XPGEO server answered false for this chunk")
-            return
-        for url in chunk:
-            results[url] = ImageResult(url, APPENDED)
-        ledger.record(chunk)
 
-    def _fail_rest(self, chunks: List[List[str]], results: Dict[str, ImageResult], reason: str) -> None:
-        for chunk in chunks:
-            for url in chunk:
-                results.setdefault(url, ImageResult(url, FAILED, reason))
+def _verdict(text: str, parsed: Any) -> Any:
+    """True for a success answer; the reason for a refusal; None when the body is no answer."""
+    said = (parsed if isinstance(parsed, str) else text).strip()  # "true" may come as a JSON string
+    if parsed is True or said.lower() in ("true", "response: true"):
+        return True
+    if parsed is False or said.lower() in ("false", "response: false"):
+        return "the XPGEO server answered false for this chunk"
+    if isinstance(parsed, dict):
+        if parsed.get("error") or parsed.get("success") is False or str(parsed.get("status", "")).lower() in (
+                "failed", "error"):
+            return "the XPGEO server answered with an error: " + _server_message(text, parsed)
+        return True
+    if said.lower().startswith("response:") and said.lower().endswith("true"):
+        return True
+    return None
 
-    def _ledger(self, name: str) -> Ledger:
-        return Ledger(self.base_url, name)
+
+class LayerMissing(ValidationError):
+    """An append to a layer the server does not have: one error for the run, not one per image."""
+
+    whole_run = True
+    """The append loop raises it as the run's error when nothing landed (see pipeline/loop.py)."""
+
+
+def _says_layer_missing(status: int, message: str) -> bool:
+    """The server's way of saying "no such layer" to an append: its documented 400 about the extent's
+    item, or a 404 (servers that say not found)."""
+    return status == 404 or (status == 400 and NO_SUCH_LAYER.lower() in message.lower())
 
 
 _ALREADY_SENT = "already appended to this layer by an earlier run (XPGEO append ledger)"
-
-
-def _failed(results: Dict[str, ImageResult]) -> int:
-    return sum(1 for r in results.values() if r.status == FAILED)
+_CHECKED_THERE = "already in the layer: an earlier run sent it and lost the answer; the portal shows it landed"
+_NOT_CONFIRMED = ("not confirmed: the XPGEO server's answer was lost ({0}), and the layer could not be checked; "
+                  "it is recorded, and a rerun finds out instead of sending it twice (set PORTAL_URL so XPGEO can "
+                  "check the layer)")
+_STILL_UNSURE = ("not confirmed: an earlier run sent it and lost the server's answer, and the layer cannot be "
+                 "checked (set PORTAL_URL and the credentials so XPGEO can ask the portal); it is not sent twice")
+GATEWAY_LOST = (502, 504)
+"""A gateway's answers that mean it lost the server's: for a write, the server may have done it."""
 
 
 def _parse_json(text: str) -> Any:

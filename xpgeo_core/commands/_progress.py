@@ -1,8 +1,9 @@
 """Progress of long appends on stderr, never on stdout (so ``--json`` stays one document).
 
-* stderr is a terminal: one live line, rewritten per chunk (done/total, failures, rate,
+* stderr is a terminal: one live line, rewritten per image (done/total, failures, rate,
   time left), ended with a newline when the run ends or stops;
 * stderr is a file or a pipe (CI, ``2> log``): one plain line per chunk, no ``\\r``;
+* heartbeats (``tick``) print nothing: they are there so Cancel is heard;
 * ``--quiet``: nothing.
 
 Nothing here is timed in tests: the rate and time left are printed, never asserted.
@@ -13,7 +14,7 @@ from __future__ import annotations
 import time
 from typing import Any, Callable, Optional, TextIO
 
-from xpgeo_core.results import Progress
+from xpgeo_core.results import IMAGE, TICK, Progress
 
 LIVE_WIDTH = 78
 
@@ -37,13 +38,13 @@ class ProgressPrinter:
         self._open_line = False
 
     def __call__(self, p: Progress) -> None:
-        if self.stream is None:
+        if self.stream is None or p.kind == TICK or (not self.live and p.kind == IMAGE):
             return
         text = format_progress(p, self._clock() - self._started)
         if self.live:
             self.stream.write("\r" + text.ljust(LIVE_WIDTH))
             self._open_line = True
-            if p.step >= p.steps:
+            if p.step >= p.steps and p.kind != IMAGE:
                 self.close()
         else:
             self.stream.write(text + "\n")

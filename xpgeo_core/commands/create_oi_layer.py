@@ -12,8 +12,6 @@ def run(args: argparse.Namespace, ctx) -> int:
     ctx.say(f"Starting layer creation for '{args.layer_name}'...")
     created = TOOL.run(ctx.call())
     ctx.say(f"Create layer response: {compact_json(created.response or _reference_shape(created))}")
-    if created.renamed:
-        ctx.say(f"Note: the name '{args.layer_name}' was taken or cleaned; the layer is '{created.layer_name}'.")
     ctx.emit_json({"ok": True, **created.to_dict()})
     return EXIT_OK
 

@@ -19,6 +19,7 @@ from xpgeo_core.commands._report import exit_code, print_summary
 from xpgeo_core.demo import PhotoServer, demo_photos, run_demo
 from xpgeo_core.demo.run import DEFAULT_NAME, demo_settings, preview_folder
 from xpgeo_core.demo.server import FolderServer
+from xpgeo_core.preview.preview import PHOTO_FOLDER
 from xpgeo_core.catalogue import compact_json
 
 NAME = "demo"
@@ -96,6 +97,9 @@ def run(args: argparse.Namespace, ctx) -> int:
             ctx.say(f"Layer: {result.created.service_url}")
         if result.preview:
             ctx.say(f"Preview: {result.preview}")
+            copies = Path(result.preview).parent / PHOTO_FOLDER
+            if copies.is_dir():
+                ctx.say(f"Photos: {copies} (the preview shows these copies; the run's photo server has stopped)")
         ctx.emit_json(result.to_dict())
     # The photo server has stopped here: the preview shows the copies in its folder.
     if args.serve and not ctx.json and result.preview:

@@ -9,35 +9,20 @@ placed, 1 when some failed, 2 for usage errors.
 from __future__ import annotations
 
 import argparse
-import os
 from typing import Any, List, Optional
 
 from xpgeo_core.catalogue import INSPECT as TOOL, ToolCall
 from xpgeo_core.errors import EXIT_OK, EXIT_SOME_FAILED, ValidationError
+from xpgeo_core.image_lists import read_list_file
 
 COLUMNS = (("Name", 24), ("Y (lat)", 12), ("X (lon)", 13), ("Z", 8), ("Heading", 9), ("Pitch", 6),
            ("HFOV", 6), ("VFOV", 6), ("Type", 10), ("AcquisitionDate", 24), ("Bytes", 8))
 
 
-def read_source_list(path: str) -> List[str]:
-    """Sources from a list file: one per line; blank lines and ``#`` comments skipped."""
-    if os.path.isdir(path):  # Windows says PermissionError for a folder, not IsADirectoryError
-        raise ValidationError(f"List file {path!r} is a folder, not a file.", hint="Check the --file path.")
-    try:
-        with open(path, encoding="utf-8-sig") as handle:
-            lines = handle.read().splitlines()
-    except FileNotFoundError:
-        raise ValidationError(f"List file {path!r} was not found.", hint="Check the --file path.") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ValidationError(f"List file {path!r} cannot be read: {exc.__class__.__name__}.",
-                              hint="Save it as UTF-8 text, one photo URL or path per line.") from None
-    return [line.strip() for line in lines if line.strip() and not line.strip().startswith("#")]
-
-
 def run(args: argparse.Namespace, ctx) -> int:
     sources = list(args.sources or [])
     if args.list_file:
-        sources.extend(read_source_list(args.list_file))
+        sources.extend(text for _, text in read_list_file(args.list_file))
     if not sources:
         raise ValidationError("No photos to inspect.", hint="Give photo URLs or paths, or --file LIST.")
     call = ctx.call()

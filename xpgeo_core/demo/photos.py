@@ -1,7 +1,9 @@
 """The demo's sample photos: what a small survey of one city block looks like.
 
-24 geotagged JPEGs made with :func:`xpgeo_core.sample_photos.make_jpeg` (standard
-library only, deterministic), so every metadata path of a real job is exercised:
+24 geotagged JPEGs: the metadata made with :func:`xpgeo_core.sample_photos.make_jpeg`,
+the picture what each camera sees of the demo's town (:mod:`xpgeo_core.demo.scene`,
+encoded by :mod:`xpgeo_core.demo.jpeg_encoder`); standard library only, deterministic,
+so every metadata path of a real job is exercised:
 
 * a walk around the block with a phone: GPS position and altitude, GPSImgDirection
   (true north), local time with its offset, 35 mm focal length -> Horizontal;
@@ -18,6 +20,10 @@ import datetime as dt
 import math
 from typing import List, Tuple
 
+from functools import lru_cache
+
+from xpgeo_core.demo.jpeg_encoder import with_pixels
+from xpgeo_core.demo.scene import frame_picture, panorama_picture
 from xpgeo_core.sample_photos import make_jpeg
 
 CENTRE = (34.0556, -117.1826)  # latitude, longitude
@@ -27,6 +33,12 @@ START = dt.datetime(2024, 5, 14, 9, 30, 0)  # local time, Pacific Daylight Time
 OFFSET = "-07:00"
 
 _M_PER_DEG_LAT = 111_320.0
+PHONE_FRAME, DRONE_FRAME, PANO_FRAME = (144, 108), (162, 108), (224, 112)  # decoded pictures, 4:3, 3:2, 2:1
+
+
+def _fov(f35: float) -> Tuple[float, float]:
+    """Horizontal and vertical field of view of a 35 mm-equivalent focal length (36 x 24 mm frame)."""
+    return math.degrees(2 * math.atan(18 / f35)), math.degrees(2 * math.atan(12 / f35))
 
 
 def offset_position(north_m: float, east_m: float) -> Tuple[float, float]:
@@ -63,6 +75,8 @@ def _walk() -> List[Tuple[str, bytes]]:
                          datetime_original=_stamp(number * 0.75), offset_time_original=OFFSET,
                          make="Apple", model="iPhone 13", focal_length=5.1, focal_length_35mm=26,
                          pixel_size=(4032, 3024), frame_size=(96, 72))
+        picture = frame_picture((east, north, 1.5), round(heading, 1), 90.0, *_fov(26), PHONE_FRAME, True)
+        data = with_pixels(data, *PHONE_FRAME, picture)
         photos.append((f"walk/IMG_{4100 + number:04d}.jpg", data))
     return photos
 
@@ -77,7 +91,8 @@ def _drone(name: str, north: float, east: float, yaw: float, pitch: float, minut
                      dji={"AbsoluteAltitude": GROUND_ALTITUDE + height, "RelativeAltitude": height,
                           "GimbalYawDegree": yaw, "GimbalPitchDegree": pitch, "GimbalRollDegree": 0.0,
                           "FlightYawDegree": yaw, "FlightPitchDegree": 0.0, "FlightRollDegree": 0.0})
-    return name, data
+    picture = frame_picture((east, north, height), yaw % 360.0, 90.0 + pitch, *_fov(24), DRONE_FRAME, False)
+    return name, with_pixels(data, *DRONE_FRAME, picture)
 
 
 def _nadir_grid() -> List[Tuple[str, bytes]]:
@@ -112,7 +127,8 @@ def _obliques() -> List[Tuple[str, bytes]]:
 
 def _panorama() -> Tuple[str, bytes]:
     """One 360 photo at the block's north-west corner, on a 2.5 m pole."""
-    lat, lon = offset_position(BLOCK[1] / 2 + 8.0, -BLOCK[0] / 2 - 8.0)
+    north, east = BLOCK[1] / 2 + 8.0, -BLOCK[0] / 2 - 8.0
+    lat, lon = offset_position(north, east)
     data = make_jpeg(lat=lat, lon=lon, alt=GROUND_ALTITUDE + 2.5, datetime_original=_stamp(45),
                      offset_time_original=OFFSET, make="RICOH", model="RICOH THETA Z1",
                      pixel_size=(6720, 3360), frame_size=(128, 64),
@@ -121,9 +137,15 @@ def _panorama() -> Tuple[str, bytes]:
                             "FullPanoHeightPixels": "3360", "CroppedAreaImageWidthPixels": "6720",
                             "CroppedAreaImageHeightPixels": "3360", "CroppedAreaLeftPixels": "0",
                             "CroppedAreaTopPixels": "0"})
-    return "pano/R0010042.JPG", data
+    return "pano/R0010042.JPG", with_pixels(data, *PANO_FRAME, panorama_picture((east, north, 2.5), 90.0, PANO_FRAME))
 
 
 def demo_photos() -> List[Tuple[str, bytes]]:
     """(file name, JPEG bytes) of the 24 demo photos, in survey order."""
-    return _walk() + _nadir_grid() + _obliques() + [_panorama()]
+    return list(_all_photos())
+
+
+@lru_cache(maxsize=1)
+def _all_photos() -> Tuple[Tuple[str, bytes], ...]:
+    """Drawn once per process (a few seconds of pure Python), then shared."""
+    return tuple(_walk() + _nadir_grid() + _obliques() + [_panorama()])

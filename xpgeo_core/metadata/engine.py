@@ -83,8 +83,8 @@ def _inspect(source: str, opener: Callable[[], Any], imagery_type: Optional[str]
 
 def _xmp_properties(app1: Optional[bytes], in_exif: Optional[bytes], warnings: List[str]) -> dict:
     """The XMP properties of the APP1 packet, completed by the packet in EXIF tag 700 (DJI
-    thermal payloads write only that one): where both name a property, the APP1 one wins, as
-    the packet editors update."""
+    thermal payloads write only that one): where both name a property, the APP1 one wins, since
+    that is the packet photo editors update."""
     found: dict = {}
     for packet, where in ((app1, ""), (in_exif, " (in EXIF tag 700)")):
         if not packet:

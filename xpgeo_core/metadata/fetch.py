@@ -2,15 +2,25 @@
 
 Why range reads: a photo is 2–8 MB, its metadata is the first few tens of KB. The HTTP
 source asks for ``bytes=0-65535`` first and only asks for more when the walker needs it
-(a late XMP segment, the next segment header past a skipped one), up to ``MAX_HEADER_BYTES``.
-Large segments the walker only skips (DJI thermal data, FLIR records) are never downloaded:
-the next read starts at the following segment's header. Its size (the read-ahead) is an
-eighth of what is left of a 128 KiB soft budget, at least 512 bytes: a request costs far
-more than a few KiB, so the first jumps read enough to cover a run of small segments, and a
-long run of large ones (each jump one request) still ends within about 128 KiB in all. If the server ignores Range (200 with the whole file) the body is streamed and
-the connection closed as soon as the header is complete. It never sends HEAD: presigned
-S3 URLs are signed for GET only. When a presigned URL signed the Range header itself
-(``X-Amz-SignedHeaders`` includes ``range``), no Range is added and the body is streamed.
+(a late XMP segment, the next segment header past a skipped one). Large segments the walker
+only skips (DJI thermal data, FLIR records) are never downloaded: the next read starts at the
+following segment's header.
+
+The cost model: every request costs a round trip, bytes are cheap but capped. A photo whose
+reads can seek (ranges, a local file) reads at most ``READ_BUDGET`` (128 KiB) in all, and at
+most ``MAX_FETCHES`` reads. A run of N large segments costs N reads whatever their size (a
+JPEG's segments are a chain: each header says where the next one is), so the read size only
+decides which small segments after a jump come for free. Each jump reads an equal share of
+the bytes left among the reads left (the first: 64 KiB left over 63 reads, about 1 KiB: a
+segment header, an APP1's identifier, and the DQT, SOF and DHT that usually follow a thermal
+run). The shares never run the bytes out before the reads: a dozen 64 KB thermal segments cost
+about 76 KiB in 13 requests, forty about 105 KiB in 41, and any longer run ends, at the latest
+after 64 reads and within 128 KiB, with ``header_too_large``. If the server ignores Range (200
+with the whole file) the body is streamed, the bytes in between cannot be skipped, and only
+``MAX_HEADER_BYTES`` bounds it; the connection is closed as soon as the header is complete. It
+never sends HEAD: presigned S3 URLs are signed for GET only. When a presigned URL signed the
+Range header itself (``X-Amz-SignedHeaders`` includes ``range``), no Range is added and the
+body is streamed.
 
 Every failure is a :class:`PhotoError` whose message names no URL (URLs may carry
 signatures); the caller knows which photo it was.
@@ -32,8 +42,8 @@ from xpgeo_core.photo_client import MAX_REDIRECTS, CaBundleError, PhotoClient, P
 from xpgeo_core.metadata.photo import PhotoError
 
 FIRST_READ = 64 * 1024
-SOFT_BUDGET = 128 * 1024  # what a photo should cost; MAX_HEADER_BYTES is the hard cap
-MIN_READ_AHEAD = 512      # enough for a segment header, or DQT + SOF after a run of big segments
+READ_BUDGET = 128 * 1024  # most bytes read from one photo whose reads can seek (MAX_HEADER_BYTES if lower)
+MIN_READ_AHEAD = 64       # a segment header and an APP1's identifier (4 + 29 bytes), with room to spare
 MAX_FETCHES = 64          # reads of one photo; more means a hostile run of segments before the metadata
 STREAM_CHUNK = 16 * 1024
 CONNECT_FAILED = ("could not connect to the server, or the connection dropped; check the URL and any proxy "
@@ -63,11 +73,15 @@ def local_path(source: str) -> str:
 
 
 class _Cache:
-    """Fetched byte ranges (merged when adjacent); bytes_read counts every byte received."""
+    """Fetched byte ranges (merged when adjacent); bytes_read counts every byte received.
+
+    ``cap`` is MAX_HEADER_BYTES; ``limit`` what this photo may read: ``READ_BUDGET`` (or the
+    cap if lower) while reads can seek, the cap once a server streams the whole body."""
 
     def __init__(self, cap: int) -> None:
         self.blocks: List[Tuple[int, bytearray]] = []
         self.cap = cap
+        self.limit = min(cap, READ_BUDGET)
         self.bytes_read = 0
         self.size: Optional[int] = None  # total file size when known
 
@@ -86,12 +100,22 @@ class _Cache:
                 return bytes(memoryview(block)[offset - s:offset - s + size])  # one copy, not two
         return b""
 
+    @property
+    def left(self) -> int:
+        return self.limit - self.bytes_read
+
     def budget(self, want: int) -> int:
-        left = self.cap - self.bytes_read
-        if left <= 0:
-            raise PhotoError("header_too_large", "the metadata was not complete within the first %d bytes read "
-                             "(MAX_HEADER_BYTES); the photo's header is unusually large or corrupt" % self.cap)
-        return min(want, left)
+        if self.left <= 0:
+            raise self.exhausted()
+        return min(want, self.left)
+
+    def exhausted(self) -> PhotoError:
+        if self.limit >= self.cap:
+            return PhotoError("header_too_large", "the metadata was not complete within the first %d bytes read "
+                              "(MAX_HEADER_BYTES); the photo's header is unusually large or corrupt" % self.cap)
+        return PhotoError("header_too_large", "the metadata was not within the first %d KiB read from the photo "
+                          "(the per-photo read budget; skipped segments cost only their headers): the photo has an "
+                          "unusually long run of segments before its metadata, or is corrupt" % (self.limit // 1024))
 
 
 class _Source:
@@ -120,23 +144,25 @@ class _Source:
             end = offset + len(data)
             if self.cache.size is not None and end >= self.cache.size:
                 return data
-            want = max(size - len(data), self._read_ahead(end))
+            missing = size - len(data)
+            want = max(missing, FIRST_READ) if end == 0 else missing + self._read_ahead()
             self.fetches += 1
             if self.fetches > MAX_FETCHES:
                 raise PhotoError("header_too_large", "the metadata was not complete after %d reads: the photo has "
                                  "an unusually long run of segments before it, or is corrupt" % MAX_FETCHES)
             got = self._fetch(end, self.cache.budget(want))
-            if got == 0 and self.cache.bytes_read >= self.cache.cap:
-                self.cache.budget(1)  # raises header_too_large
+            if got == 0 and self.cache.left <= 0:
+                raise self.cache.exhausted()
             if got == 0:
                 self.cache.size = end if self.cache.size is None else self.cache.size
                 return data
 
-    def _read_ahead(self, start: int) -> int:
-        """How much to read from *start*: the first 64 KiB, then an eighth of the soft budget left."""
-        if start == 0:
-            return FIRST_READ
-        return max(MIN_READ_AHEAD, (SOFT_BUDGET - self.cache.bytes_read) // 8)
+    def _read_ahead(self) -> int:
+        """Bytes to read past what the walker asked for: an equal share of the bytes left among
+        the reads left, so a run of skipped segments runs out of reads (MAX_FETCHES) before it
+        runs out of bytes, and never reads more than the budget."""
+        reads_left = max(1, MAX_FETCHES - self.fetches)
+        return max(MIN_READ_AHEAD, self.cache.left // reads_left)
 
     def _fetch(self, start: int, length: int) -> int:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -224,6 +250,7 @@ class HttpSource(_Source):
         if status == 200:
             self._stream = response
             self._stream_pos = 0
+            self.cache.limit = self.cache.cap  # the server sends the bytes in between: only the cap bounds them
             if re.fullmatch(r"[0-9]+", response.headers.get("Content-Length", "")):
                 self.cache.size = int(response.headers["Content-Length"])
             return self._from_stream(start, length)
@@ -287,7 +314,7 @@ class HttpSource(_Source):
                     piece = chunk[lo - chunk_start:]
                     self.cache.add(lo, piece)
                     got += len(piece)
-                if self.cache.bytes_read >= self.cache.cap and self._stream_pos < stop:
+                if self.cache.left <= 0 and self._stream_pos < stop:
                     break
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             self.close()

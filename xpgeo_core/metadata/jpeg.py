@@ -3,7 +3,8 @@
 It walks marker segments from SOI and stops as soon as the metadata is complete: at the
 start of scan (SOS, after which no metadata may follow), or earlier when the EXIF and XMP
 segments have been read and the frame size is known or not needed (EXIF holds the pixel
-dimensions, or there is no 35 mm focal length to use it with). Why stop early: DJI thermal photos carry 600 KB of radiometric APP segments
+dimensions for the 35 mm formula, or there is no focal length formula to use it with; the
+focal plane formula always wants it, to catch resized photos). Why stop early: DJI thermal photos carry 600 KB of radiometric APP segments
 between the XMP and the frame header; reading them would cost ten times the bytes.
 An XMP packet inside the EXIF (TIFF tag 700, DJI's thermal payloads) counts as the XMP once
 the walk reaches bytes not yet read: an APP1 XMP right behind the EXIF is still read (the
@@ -156,8 +157,8 @@ def _complete(found: JpegHeader, xmp_in_exif: bool = False) -> bool:
     if found.frame_size is not None:
         return True
     exif_ifd = found.exif.get("exif", {})
-    if exif_ifd.get("PixelXDimension") and exif_ifd.get("PixelYDimension"):
-        return True
     f35 = exif_ifd.get("FocalLengthIn35mmFilm")
-    # the frame size only serves the FOV formulas: the 35 mm one, or the focal plane one without it
-    return not (f35 and f35[0]) and not exif_ifd.get("FocalPlaneXResolution")
+    if f35 and f35[0]:  # the 35 mm formula needs only the aspect ratio, which EXIF pixel sizes give
+        return bool(exif_ifd.get("PixelXDimension") and exif_ifd.get("PixelYDimension"))
+    # the focal plane formula checks EXIF's pixel size against the image's own (resized photos)
+    return not exif_ifd.get("FocalPlaneXResolution")

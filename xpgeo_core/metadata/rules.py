@@ -14,6 +14,7 @@ import math
 import posixpath
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Dict, List, Optional, Tuple
 from urllib.parse import unquote, urlsplit
 
@@ -22,11 +23,17 @@ from xpgeo_core.urls import without_credentials
 from xpgeo_core.metadata import geomag
 from xpgeo_core.metadata.photo import PhotoError, empty_attributes
 from xpgeo_core.metadata.tiff import first, values
+from xpgeo_core.metadata.vendors import NADIR_BELOW, RULES, OrientationRule
 from xpgeo_core.metadata.xmp import parse_coordinate, parse_number
 
 DIAGONAL_35MM = 43.2666  # mm: diagonal of the 36 x 24 mm frame, sqrt(36² + 24²)
-NADIR_PITCH = -80.0      # DJI gimbal pitch at or below this is a nadir photo
 MM_PER_UNIT = {2: 25.4, 3: 10.0, 4: 1.0, 5: 0.001}  # FocalPlaneResolutionUnit: inch, cm, mm, µm
+SENSOR_DIAGONAL_MM = (4.0, 70.0)  # camera sensors: 1/4" (4.5 mm) phone sensors to 54 x 40 mm medium format
+LENS_35MM = (8.0, 1200.0)         # 35 mm equivalent focal lengths of real lenses: fisheye to super-telephoto
+ALTITUDE_RANGE = (-1000.0, 50000.0)  # metres: the Dead Sea shore (−430 m) to a stratospheric balloon
+ZONE_DRIFT = 5 * 60.0             # seconds a camera clock may drift from a whole time-zone offset
+MAX_HEIGHT = 10000.0              # metres above the take-off point: more is no drone's
+ASPECT_TOLERANCE = 0.02           # EXIF and SOF aspect ratios this close are the same picture, rounding aside
 ROTATION = {1: 0, 2: 0, 3: 180, 4: 180, 5: 270, 6: 90, 7: 90, 8: 270}
 
 
@@ -44,16 +51,46 @@ class Facts:
     def xnum(self, name: str) -> Optional[float]:
         return parse_number(self.xmp.get(name))
 
-    @property
-    def is_dji(self) -> bool:
-        """A DJI drone photo: any property in DJI's ``drone-dji`` XMP namespace (gimbal angles,
-        RelativeAltitude, flight angles...). EXIF Make "DJI" alone is not enough: DJI's
-        handheld cameras write it too, and they shoot horizontally."""
-        return any(k.startswith("drone-dji:") for k in self.xmp)
+    @cached_property
+    def orientation(self) -> Optional["Orientation"]:
+        """The camera angles of the first vendor row (:data:`vendors.RULES`) the photo has any of."""
+        for rule in RULES:
+            yaw, pitch, roll = self.xnum(rule.yaw), self.xnum(rule.pitch), self.xnum(rule.roll)
+            if yaw is None and pitch is None and roll is None:
+                continue
+            make = str(self.ifd0.get("Make") or self.xmp.get("tiff:Make") or "")
+            return Orientation(rule, yaw, None if pitch is None else rule.oi_pitch(pitch), pitch,
+                               None if roll is None else roll * rule.roll_factor(make))
+        return None
+
+    @cached_property
+    def drone(self) -> Optional[OrientationRule]:
+        """The vendor row of a drone photo: one with camera angles, or any property in a drone
+        maker's own namespace (DJI's ``drone-dji``: gimbal angles, RelativeAltitude, flight
+        angles...). EXIF Make "DJI" alone is not enough: DJI's handheld cameras write it too,
+        and they shoot horizontally."""
+        if self.orientation is not None:
+            return self.orientation.rule
+        for rule in RULES:
+            if rule.marks_drone_photo and any(k.startswith(rule.prefix + ":") for k in self.xmp):
+                return rule
+        return None
 
     @property
     def equirectangular(self) -> bool:
         return self.xmp.get("GPano:ProjectionType", "").strip().lower() == "equirectangular"
+
+
+@dataclass(frozen=True)
+class Orientation:
+    """A vendor's camera angles: yaw as written, pitch already as an OI pitch (0 down, 90
+    horizontal; ``raw_pitch`` as written), roll with the vendor's sign applied."""
+
+    rule: OrientationRule
+    yaw: Optional[float]
+    pitch: Optional[float]
+    raw_pitch: Optional[float]
+    roll: Optional[float]
 
 
 def build(facts: Facts, source: str, imagery_type: Optional[str], *,
@@ -138,7 +175,7 @@ def _exif_coordinate(facts: Facts, tag: str, negative: str) -> Optional[float]:
     if value is None:
         return None
     ref = str(facts.gps.get(tag + "Ref") or "").strip().upper()
-    return -value if ref.startswith(negative) else value
+    return -value if ref.startswith(negative) and value else value  # 0 with S/W stays 0.0, not -0.0
 
 
 def position(facts: Facts) -> Tuple[float, float]:
@@ -168,7 +205,7 @@ def position(facts: Facts) -> Tuple[float, float]:
                          % (lat, lon, _as_written(facts, where[0], "Latitude"), _as_written(facts, where[1], "Longitude")))
     if lat == 0.0 and lon == 0.0:
         facts.warnings.append("GPS position is exactly 0,0: cameras write that when they have no fix")
-    return round(lon, 9), round(lat, 9)
+    return round(lon, 9) + 0.0, round(lat, 9) + 0.0  # + 0.0 turns a -0.0 (XMP "-0.0", or 0 W) into 0.0
 
 
 def _as_written(facts: Facts, where: str, axis: str) -> str:
@@ -197,21 +234,49 @@ def _raw_exif(facts: Facts, tag: str) -> str:
 
 
 def altitude(facts: Facts) -> Optional[float]:
-    """Z: GPSAltitude (EXIF, else XMP), negative when GPSAltitudeRef is 1 (below sea level)."""
+    """Z: GPSAltitude (EXIF, else XMP), negative when GPSAltitudeRef is 1 (below sea level).
+
+    A value out of a camera's reach is never written: an unsigned wrap of a small negative
+    number (4294967284/1 is -12/1 written as unsigned) is read as that number, with a warning;
+    anything else outside −1 000 to 50 000 m is left empty, with a warning."""
     value = first(facts.gps, "GPSAltitude")
     ref = first(facts.gps, "GPSAltitudeRef")
+    signed = first(facts.gps, "GPSAltitudeAsSigned")
+    written = "EXIF GPSAltitude"
     if value is None:
-        value = facts.xnum("exif:GPSAltitude")
+        text = facts.xmp.get("exif:GPSAltitude")
+        value, signed = facts.xnum("exif:GPSAltitude"), _as_signed_rational(text)
         ref = facts.xnum("exif:GPSAltitudeRef")
+        written = "XMP exif:GPSAltitude"
     if value is None:
         return None
+    if not ALTITUDE_RANGE[0] <= value <= ALTITUDE_RANGE[1]:
+        if signed is not None and signed < 0 and ALTITUDE_RANGE[0] <= signed:
+            facts.warnings.append("%s %.0f is the unsigned wrap of %g (a negative number written as unsigned); "
+                                  "Z uses %g m" % (written, value, signed, signed))
+            return signed
+        facts.warnings.append("%s %.6g m is out of a camera's reach (%g to %g m); Z left empty"
+                              % ((written, value) + ALTITUDE_RANGE))
+        return None
     return -abs(value) if ref == 1 else value
+
+
+def _as_signed_rational(text: Optional[str]) -> Optional[float]:
+    """An XMP rational ``n/d`` whose numerator is read as a signed 32-bit number."""
+    match = re.match(r"^\s*(\d+)\s*/\s*(\d+)\s*$", text or "")
+    if not match or not int(match.group(2)):
+        return None
+    num = int(match.group(1))
+    if 2 ** 31 <= num < 2 ** 32:
+        num -= 2 ** 32
+    return num / int(match.group(2))
 
 
 # -- orientation ------------------------------------------------------------------------------
 
 def camera_heading(facts: Facts) -> Tuple[Optional[float], Optional[str]]:
-    """(heading, 'T'|'M'|None): GPSImgDirection, else DJI gimbal yaw, else GPano pose heading.
+    """(heading, 'T'|'M'|None): GPSImgDirection, else the vendor's camera yaw (DJI gimbal yaw,
+    Parrot, Skydio, Pix4D ``Camera:Yaw``: :mod:`vendors`), else GPano pose heading.
 
     GPSTrack (direction of travel) is never used: a phone carried forward while shooting
     sideways would point every camera the wrong way.
@@ -224,9 +289,9 @@ def camera_heading(facts: Facts) -> Tuple[Optional[float], Optional[str]]:
     if direction is not None and math.isfinite(direction):
         reference = ref if ref in ("T", "M") else None  # M: build() turns it true (geomag.true_north)
         return direction % 360.0, reference
-    yaw = facts.xnum("drone-dji:GimbalYawDegree")
-    if yaw is not None:
-        return yaw % 360.0, None
+    vendor = facts.orientation
+    if vendor is not None and vendor.yaw is not None:
+        return vendor.yaw % 360.0, None
     if facts.equirectangular:
         pose = facts.xnum("GPano:PoseHeadingDegrees")
         if pose is not None:
@@ -235,43 +300,54 @@ def camera_heading(facts: Facts) -> Tuple[Optional[float], Optional[str]]:
 
 
 def camera_pitch(facts: Facts) -> Optional[float]:
-    """90 + DJI gimbal pitch (−90 nadir → 0), or 90 + GPano pose pitch; else None (layer default)."""
-    pitch = facts.xnum("drone-dji:GimbalPitchDegree")
-    if pitch is None:
-        pitch = facts.xnum("GPano:PosePitchDegrees")
-    if pitch is None:
-        return None
-    value = 90.0 + pitch
+    """The vendor's camera pitch as an OI pitch (DJI: 90 + gimbal pitch, −90 nadir → 0; Pix4D
+    ``Camera:Pitch`` as written, 0 nadir), else 90 + GPano pose pitch; else None (layer default)."""
+    vendor = facts.orientation
+    if vendor is not None and vendor.pitch is not None:
+        value, name, raw = vendor.pitch, vendor.rule.pitch, vendor.raw_pitch
+    else:
+        raw = facts.xnum("GPano:PosePitchDegrees")
+        if raw is None:
+            return None
+        value, name = 90.0 + raw, "GPano:PosePitchDegrees"
     if not 0.0 <= value <= 180.0:
-        facts.warnings.append("CameraPitch %.2f is outside 0–180 (gimbal pitch %.2f)" % (value, pitch))
+        facts.warnings.append("CameraPitch %.2f would be outside 0–180 (%s %.2f); left empty" % (value, name, raw))
+        return None
     return value
 
 
 def camera_roll(facts: Facts) -> Optional[float]:
-    roll = facts.xnum("drone-dji:GimbalRollDegree")
-    if roll is None:
-        roll = facts.xnum("GPano:PoseRollDegrees")
-    return roll
+    vendor = facts.orientation
+    if vendor is not None and vendor.roll is not None:
+        return vendor.roll
+    return facts.xnum("GPano:PoseRollDegrees")
 
 
 def camera_height(facts: Facts) -> Optional[float]:
-    """DJI RelativeAltitude: height above the take-off point (= above ground only on flat terrain)."""
-    height = facts.xnum("drone-dji:RelativeAltitude")
+    """The drone's height above its take-off point (DJI, Skydio RelativeAltitude): that is height
+    above ground only on flat terrain."""
+    rule = facts.drone
+    height = facts.xnum(rule.height) if rule is not None and rule.height else None
     if height is None:
         return None
     if height < 0:
-        facts.warnings.append("DJI RelativeAltitude %.2f m is below the take-off point; CameraHeight left empty"
-                              % height)
+        facts.warnings.append("%s %.2f m is below the take-off point; CameraHeight left empty" % (rule.height, height))
+        return None
+    if height > MAX_HEIGHT:
+        facts.warnings.append("%s %.6g m is out of a drone's reach (over %g m); CameraHeight left empty"
+                              % (rule.height, height, MAX_HEIGHT))
         return None
     return height
 
 
 def oriented_imagery_type(facts: Facts) -> str:
+    """360 for equirectangular photos; a drone photo is Nadir when its camera looks within 10° of
+    straight down (DJI gimbal pitch ≤ −80), else Oblique; everything else Horizontal."""
     if facts.equirectangular:
         return "360"
-    if facts.is_dji:
-        pitch = facts.xnum("drone-dji:GimbalPitchDegree")
-        return "Nadir" if pitch is not None and pitch <= NADIR_PITCH else "Oblique"
+    if facts.drone is not None:
+        pitch = facts.orientation.pitch if facts.orientation is not None else None
+        return "Nadir" if pitch is not None and 0.0 <= pitch <= NADIR_BELOW else "Oblique"
     return "Horizontal"
 
 
@@ -316,12 +392,36 @@ def _panorama_fov(facts: Facts) -> Tuple[float, float]:
 
 
 def _image_size(facts: Facts) -> Optional[Tuple[float, float]]:
-    width, height = first(facts.exif, "PixelXDimension"), first(facts.exif, "PixelYDimension")
-    if width and height and width > 0 and height > 0:
+    width, height = _exif_size(facts)
+    if width and height:
         return float(width), float(height)
     if facts.frame_size:
         return float(facts.frame_size[0]), float(facts.frame_size[1])
     return None
+
+
+def _exif_size(facts: Facts) -> Tuple[Optional[float], Optional[float]]:
+    width, height = first(facts.exif, "PixelXDimension"), first(facts.exif, "PixelYDimension")
+    if width and height and width > 0 and height > 0:
+        return width, height
+    return None, None
+
+
+def _resized(facts: Facts, same_aspect_is_enough: bool) -> Optional[str]:
+    """Why the EXIF pixel size is not the image's own (SOF) size, or None when they agree (or
+    either is unknown). Portrait swaps count as agreeing. With *same_aspect_is_enough*, a
+    proportional resize agrees too (the 35 mm formula needs only the aspect ratio)."""
+    width, height = _exif_size(facts)
+    if not (width and height and facts.frame_size):
+        return None
+    exif_long, exif_short = max(width, height), min(width, height)
+    own_long, own_short = max(facts.frame_size), min(facts.frame_size)
+    if (exif_long, exif_short) == (own_long, own_short):
+        return None
+    if same_aspect_is_enough and abs(exif_long / exif_short / (own_long / own_short) - 1.0) <= ASPECT_TOLERANCE:
+        return None
+    return "EXIF gives %dx%d pixels but the image is %dx%d (resized or cropped after capture)" % (
+        width, height, facts.frame_size[0], facts.frame_size[1])
 
 
 def _fov_35mm(facts: Facts) -> Optional[Tuple[float, float]]:
@@ -333,6 +433,11 @@ def _fov_35mm(facts: Facts) -> Optional[Tuple[float, float]]:
     size = _image_size(facts)
     if size is None:
         return None
+    cropped = _resized(facts, same_aspect_is_enough=True)
+    if cropped:
+        facts.warnings.append("field of view left empty: %s, so the 35 mm focal length no longer describes the "
+                              "picture" % cropped)
+        return None
     long_side, short_side = max(size), min(size)
     w35 = DIAGONAL_35MM * long_side / math.hypot(long_side, short_side)
     hfov = 2.0 * math.atan(w35 / (2.0 * f35))
@@ -341,10 +446,13 @@ def _fov_35mm(facts: Facts) -> Optional[Tuple[float, float]]:
 
 
 def _fov_focal_plane(facts: Facts) -> Optional[Tuple[float, float]]:
-    """Sensor size from FocalPlaneX/YResolution (pixels per unit) and the capture size.
+    """Sensor size from FocalPlaneX/YResolution (pixels per unit on the sensor) and the capture size.
 
-    Only trusted when the sensor diagonal is 1–100 mm (ExifTool's sanity range): resized
-    photos keep the original resolution tags and would give absurd sensors."""
+    Why so wary: a resized photo keeps the camera's resolution tags, so the sensor it implies
+    shrinks with the picture (a resized Canon came out 3.6× to 10.9× too narrow). The estimate is
+    refused when the EXIF pixel size is not the image's own (SOF) size, when the sensor it implies
+    is not a camera sensor (diagonal 4–70 mm: a 1/4" phone sensor to medium format), or when the
+    lens it implies is not a camera lens (35 mm equivalent 8–1200 mm)."""
     focal = first(facts.exif, "FocalLength")
     x_res = first(facts.exif, "FocalPlaneXResolution")
     y_res = first(facts.exif, "FocalPlaneYResolution") or x_res
@@ -355,11 +463,23 @@ def _fov_focal_plane(facts: Facts) -> Optional[Tuple[float, float]]:
     width, height = size
     if unit not in MM_PER_UNIT:
         return None
+    resized = _resized(facts, same_aspect_is_enough=False)
+    if resized:
+        facts.warnings.append("field of view from the focal plane resolution left empty: %s, and the resolution "
+                              "tags still describe the original" % resized)
+        return None
     sensor_w = width / x_res * MM_PER_UNIT[unit]
     sensor_h = height / y_res * MM_PER_UNIT[unit]
-    if not 1.0 <= math.hypot(sensor_w, sensor_h) <= 100.0:
-        facts.warnings.append("focal plane resolution gives an implausible %.1f x %.1f mm sensor; FOV left empty"
-                              % (sensor_w, sensor_h))
+    diagonal = math.hypot(sensor_w, sensor_h)
+    if not SENSOR_DIAGONAL_MM[0] <= diagonal <= SENSOR_DIAGONAL_MM[1]:
+        facts.warnings.append("focal plane resolution gives an implausible %.1f x %.1f mm sensor (a camera's is "
+                              "%g–%g mm across; resized?); FOV left empty" % ((sensor_w, sensor_h) + SENSOR_DIAGONAL_MM))
+        return None
+    f35 = focal * DIAGONAL_35MM / diagonal
+    if not LENS_35MM[0] <= f35 <= LENS_35MM[1]:
+        facts.warnings.append("FocalLength %g mm on the %.1f x %.1f mm sensor the focal plane resolution gives is a "
+                              "%.0f mm lens in 35 mm terms, not a camera's; FOV left empty" % (focal, sensor_w,
+                                                                                              sensor_h, f35))
         return None
     long_side, short_side = max(sensor_w, sensor_h), min(sensor_w, sensor_h)
     return (math.degrees(2.0 * math.atan(long_side / (2.0 * focal))),
@@ -417,7 +537,8 @@ def _gps_datetime(facts: Facts) -> Optional[dt.datetime]:
 
 def acquisition_date(facts: Facts) -> Optional[str]:
     """ISO 8601. DateTimeOriginal + OffsetTimeOriginal → UTC ``Z``; else the GPS date and
-    time (always UTC); else DateTimeOriginal as local time with a "time zone unknown" warning."""
+    time (always UTC) when it can be trusted (:func:`_gps_clock_problem`); else DateTimeOriginal
+    as local time with a "time zone unknown" warning."""
     local = _exif_datetime(facts.exif.get("DateTimeOriginal"), facts.exif.get("SubSecTimeOriginal"))
     if facts.exif.get("DateTimeOriginal") and local is None:
         facts.warnings.append("DateTimeOriginal %r is not a valid date" % str(facts.exif.get("DateTimeOriginal"))[:40])
@@ -428,9 +549,44 @@ def acquisition_date(facts: Facts) -> Optional[str]:
         return _utc_text(local - sign * delta) + "Z"
     gps = _gps_datetime(facts)
     if gps is not None:
-        return _utc_text(gps) + "Z"
+        problem = _gps_clock_problem(facts, gps, local)
+        if problem is None:
+            return _utc_text(gps) + "Z"
+        facts.warnings.append(problem)
     if local is not None:
         facts.warnings.append("time zone unknown: AcquisitionDate is the camera's local time "
-                              "(no OffsetTimeOriginal or GPS time)")
+                              "(no OffsetTimeOriginal or usable GPS time)")
         return _utc_text(local)
     return None
+
+
+def _gps_clock_problem(facts: Facts, gps: dt.datetime, local: Optional[dt.datetime]) -> Optional[str]:
+    """Why the GPS date and time cannot be trusted, or None.
+
+    A receiver without a fix (GPSStatus V, or position 0,0) keeps whatever its clock held; and a
+    GPS time that differs from the camera's clock by anything but a time-zone offset (a whole
+    quarter hour within ±14 h, give or take ZONE_DRIFT of clock drift) is a stale fix, not
+    the moment of the photo (seen: 27 hours, 9 days, 7 years)."""
+    stamp = _utc_text(gps) + "Z"
+    if str(facts.gps.get("GPSStatus") or "").strip().upper() == "V":
+        return "GPS time %s ignored: the receiver reported no fix (GPSStatus V)" % stamp
+    if _exif_coordinate(facts, "GPSLatitude", "S") == 0.0 and _exif_coordinate(facts, "GPSLongitude", "W") == 0.0:
+        return "GPS time %s ignored: the receiver had no fix (position 0,0)" % stamp
+    if local is None:
+        return None
+    difference = (local - gps).total_seconds()
+    zone = round(difference / 900.0) * 900.0
+    if abs(zone) <= 14 * 3600 and abs(difference - zone) <= ZONE_DRIFT:
+        return None
+    return ("GPS time %s ignored: it differs from the camera's clock (%s) by %s, which is no time-zone offset "
+            "(a whole quarter hour within ±14 h): a stale GPS fix" % (stamp, _utc_text(local), _span(difference)))
+
+
+def _span(seconds: float) -> str:
+    """A clock difference in words: '27 h 3 min', '9 days', '7.0 years'."""
+    seconds = abs(seconds)
+    if seconds < 2 * 86400:
+        return "%d h %d min" % (seconds // 3600, seconds % 3600 // 60)
+    if seconds < 365 * 86400:
+        return "%d days" % round(seconds / 86400)
+    return "%.1f years" % (seconds / (365.25 * 86400))

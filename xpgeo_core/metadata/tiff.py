@@ -34,11 +34,14 @@ WANTED = {
              0xA003: "PixelYDimension", 0xA20E: "FocalPlaneXResolution", 0xA20F: "FocalPlaneYResolution",
              0xA210: "FocalPlaneResolutionUnit"},
     "gps": {0x0001: "GPSLatitudeRef", 0x0002: "GPSLatitude", 0x0003: "GPSLongitudeRef", 0x0004: "GPSLongitude",
-            0x0005: "GPSAltitudeRef", 0x0006: "GPSAltitude", 0x0007: "GPSTimeStamp", 0x000E: "GPSTrackRef",
+            0x0005: "GPSAltitudeRef", 0x0006: "GPSAltitude", 0x0007: "GPSTimeStamp", 0x0009: "GPSStatus", 0x000E: "GPSTrackRef",
             0x000F: "GPSTrack", 0x0010: "GPSImgDirectionRef", 0x0011: "GPSImgDirection", 0x001D: "GPSDateStamp"},
 }
 
-BLOBS = frozenset(("XMLPacket",))  # tags kept as raw bytes whatever their type (BYTE, UNDEFINED or ASCII)
+BLOBS = frozenset(("XMLPacket",))
+# Unsigned rationals some firmware fills with a signed number: also kept read as signed, as
+# ``<name>AsSigned``, so a rule can recognise the wrap (4294967284/1 is -12/1).
+SIGNED_VIEWS = frozenset(("GPSAltitude",))  # tags kept as raw bytes whatever their type (BYTE, UNDEFINED or ASCII)
 
 # TIFF type -> (struct code, size). 2 = ASCII and 7 = UNDEFINED are bytes. 13 = IFD (an offset,
 # TIFF Technical Note 1), 16-18 = BigTIFF's LONG8, SLONG8, IFD8 (seen in files converted by odd tools).
@@ -106,6 +109,8 @@ def _read_ifd(data: bytes, bo: str, offset: int, name: str, into: Dict[str, Any]
         if tag not in wanted or kind not in _TYPES:
             continue
         into[wanted[tag]] = _value(data, bo, pos, kind, n, name, wanted[tag])
+        if kind == 5 and wanted[tag] in SIGNED_VIEWS:
+            into[wanted[tag] + "AsSigned"] = _value(data, bo, pos, 10, n, name, wanted[tag])
     return pointers
 
 

@@ -18,13 +18,13 @@ import re
 import xml.etree.ElementTree as ET
 from typing import Dict, Optional, Tuple
 
+from xpgeo_core.metadata import vendors
+
 NAMESPACES = {
-    "http://www.dji.com/drone-dji/1.0/": "drone-dji",
     "http://ns.google.com/photos/1.0/panorama/": "GPano",
     "http://ns.adobe.com/exif/1.0/": "exif",
     "http://ns.adobe.com/tiff/1.0/": "tiff",
-    "http://pix4d.com/camera/1.0/": "Camera",
-    "http://pix4d.com/camera/1.0": "Camera",
+    **vendors.namespaces(),  # drone-dji, drone-parrot, drone-skydio, Camera (Pix4D, senseFly)
 }
 RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 MAX_XMP_BYTES = 2 * 1024 * 1024
@@ -40,8 +40,10 @@ def read_xmp(packet: bytes) -> Dict[str, str]:
     """``{"drone-dji:GimbalYawDegree": "+12.30", "GPano:ProjectionType": ..., ...}``.
 
     Properties may be attributes of ``rdf:Description`` or child elements (the first
-    ``rdf:li`` of an ``rdf:Seq``/``rdf:Alt`` stands for a list). Unknown namespaces are
-    dropped. Raises :class:`XmpRefused` for unsafe, oversized or malformed packets.
+    ``rdf:li`` of an ``rdf:Seq``/``rdf:Alt`` stands for a list). A structure (Skydio's
+    ``CameraOrientationNED``) gives one entry per field, ``prefix:Struct/Field``, whether its
+    fields are attributes, ``rdf:parseType="Resource"`` children or an inner
+    ``rdf:Description``. Unknown namespaces are dropped. Raises :class:`XmpRefused` for unsafe, oversized or malformed packets.
     """
     if len(packet) > MAX_XMP_BYTES:
         raise XmpRefused("XMP packet of %d bytes is larger than %d bytes; ignored" % (len(packet), MAX_XMP_BYTES))
@@ -74,7 +76,23 @@ def read_xmp(packet: bytes) -> Dict[str, str]:
                 text = _text(child)
                 if text is not None:
                     found.setdefault(name, text)
+                else:
+                    _struct_fields(child, name, found)
     return found
+
+
+def _struct_fields(element: ET.Element, name: str, found: Dict[str, str]) -> None:
+    """The fields of a structure property, one level deep, as ``name/Field``."""
+    holders = [element] + [d for d in element if d.tag == "{%s}Description" % RDF]
+    for holder in holders:
+        for key, value in holder.attrib.items():
+            field = _short(key)
+            if field:
+                found.setdefault(name + "/" + field.partition(":")[2], value.strip())
+        for child in holder:
+            field = _short(child.tag)
+            if field and child.text and child.text.strip():
+                found.setdefault(name + "/" + field.partition(":")[2], child.text.strip())
 
 
 def _envelope(packet: bytes) -> bytes:

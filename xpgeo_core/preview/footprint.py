@@ -75,8 +75,10 @@ def to_lonlat(lon0: float, lat0: float, east: float, north: float) -> Tuple[floa
 
 # -- shapes ---------------------------------------------------------------------------
 
-def _axes(heading: float, pitch: float, roll: float):
-    """The camera's forward, right and up unit vectors (east, north, up) for OI angles."""
+def camera_axes(heading: float, pitch: float, roll: float):
+    """The camera's forward, right and up unit vectors (east, north, up) for OI angles: the
+    ray through the image point (a, b) (tangents of the angles off the centre, b up) is
+    ``forward + a * right + b * up``."""
     h, p, r = (math.radians(v) for v in (heading, pitch, roll))
     forward = (math.sin(p) * math.sin(h), math.sin(p) * math.cos(h), -math.cos(p))
     right0 = (math.cos(h), -math.sin(h), 0.0)
@@ -107,7 +109,7 @@ def _ground(ray: Sequence[float], height: float, far: float) -> Optional[Point]:
 def ground_footprint(height: float, heading: float, pitch: float, roll: float, hfov: float, vfov: float,
                      far: float) -> Tuple[Tuple[Point, ...], Point]:
     """The frame's ground polygon and the ground point at its centre (see the module docstring)."""
-    forward, right, up = _axes(heading, pitch, roll)
+    forward, right, up = camera_axes(heading, pitch, roll)
     tx, ty = math.tan(math.radians(hfov) / 2), math.tan(math.radians(vfov) / 2)
     corners = [(-tx, ty), (tx, ty), (tx, -ty), (-tx, -ty)]  # top left, clockwise as seen in the photo
 

@@ -104,7 +104,7 @@
   var selectedShape = null, spotMarker = null, selected = -1;
 
   function fit() {
-    if (bounds.isValid()) map.fitBounds(bounds, { padding: [20, 20], maxZoom: 20 });
+    if (bounds.isValid()) map.fitBounds(bounds, { padding: [56, 56], maxZoom: 20 });  // clear of the controls
     else map.setView([0, 0], 2);
   }
 
@@ -148,7 +148,11 @@
     document.body.setAttribute("data-selected", show(rows[i][col.OBJECTID]));
     if (src && allowedSource(src)) {
       note.textContent = "Loading the photo...";
-      img.onload = function () { note.textContent = show(rows[i][col.ImagePath]); document.body.setAttribute("data-photo", "loaded"); };
+      img.onload = function () {
+        var path = show(rows[i][col.ImagePath]);
+        note.textContent = (src === path ? "" : "A copy kept beside this page of ") + path;
+        document.body.setAttribute("data-photo", "loaded");
+      };
       img.onerror = function () {
         document.body.setAttribute("data-photo", "failed");
         note.textContent = "The photo could not be loaded: this browser cannot reach " + show(rows[i][col.ImagePath]) +

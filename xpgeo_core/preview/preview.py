@@ -36,7 +36,7 @@ import os
 import re
 import time
 from functools import lru_cache
-from pathlib import Path
+from pathlib import Path, PureWindowsPath
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 from urllib.parse import quote, urlsplit
 
@@ -165,6 +165,8 @@ def photo_source(image_path: Any, folder: Optional[Path] = None, copies: Mapping
         return text
     if text.lower().startswith("file:"):
         return text if urlsplit(text).path else None
+    if re.match(r"^[A-Za-z]:[\\/]", text) and os.name != "nt":  # a Windows path, rendered elsewhere
+        return PureWindowsPath(text).as_uri()
     if _SCHEME.match(text) and not re.match(r"^[A-Za-z]:[\\/]", text):  # another scheme; C:\ is a path
         return None
     path = Path(os.path.expanduser(text))

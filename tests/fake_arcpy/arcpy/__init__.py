@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Tuple
 
-from arcpy import mp  # noqa: F401  (arcpy.mp.ArcGISProject)
+from types import SimpleNamespace
+
+from arcpy import conversion, mp  # noqa: F401  (arcpy.mp.ArcGISProject, arcpy.conversion.JSONToFeatures)
 
 MESSAGES: List[Tuple[str, str]] = []
 """(severity, text): severity is message, warning or error."""
@@ -23,8 +25,22 @@ ACTIVE_PORTAL: str = ""
 PRODUCT = "ArcGISPro"
 
 
+class _Env:
+    """``arcpy.env``: ``isCancelled`` is what Pro sets when the person presses Cancel; ``addOutputsToMap``
+    is Pro's "Add output datasets to an open map" option (on by default); ``scratchGDB`` its scratch workspace."""
+
+    def __init__(self) -> None:
+        self.isCancelled = False
+        self.addOutputsToMap = True
+        self.scratchGDB = ""
+
+
+env = _Env()
+
+
 def reset() -> None:
     global SIGNIN, ACTIVE_PORTAL, PRODUCT
+    env.isCancelled = False
     MESSAGES.clear()
     PROGRESS.clear()
     CALLS.clear()
@@ -32,6 +48,44 @@ def reset() -> None:
     ACTIVE_PORTAL = ""
     PRODUCT = "ArcGISPro"
     mp.HOME_FOLDER = None
+    mp.MAP_LAYERS.clear()
+    conversion.CONVERTED.clear()
+    env.addOutputsToMap, env.scratchGDB, env.isCancelled = True, "", False
+
+
+class Layer:
+    """A layer of the map, as a GPFeatureLayer parameter's value holds it when one is picked."""
+
+    def __init__(self, name: str, dataSource: str) -> None:
+        self.name = name
+        self.dataSource = dataSource
+
+    def __str__(self) -> str:  # valueAsText of a picked layer is its name in the map
+        return self.name
+
+
+def Describe(value: Any) -> Any:
+    """arcpy.Describe: a layer's catalogPath is its data source (a service layer URL or a dataset path)."""
+    CALLS.append("Describe")
+    if isinstance(value, Layer):
+        return SimpleNamespace(catalogPath=value.dataSource, dataType="FeatureLayer", name=value.name)
+    raise OSError(f"Describe: {value!r} does not exist or is not supported")
+
+
+def ValidateTableName(name: str, workspace: str = "") -> str:
+    import re
+
+    return re.sub(r"[^A-Za-z0-9_]", "_", name)
+
+
+def add_outputs_to_map(params: List["Parameter"]) -> None:
+    """What Pro does after a tool runs: with "Add output datasets to an open map" on, every output
+    that is a dataset or layer (not a string or number) is added to the active map."""
+    if not env.addOutputsToMap:
+        return
+    for p in params:
+        if p.direction == "Output" and p.datatype in ("GPFeatureLayer", "DEFeatureClass") and p.value:
+            mp.ArcGISProject("CURRENT").activeMap.addDataFromPath(str(p.value))
 
 
 class ExecuteError(Exception):
@@ -65,6 +119,8 @@ class Parameter:
         self.hasBeenValidated = False
         self.message: Optional[str] = None
         self.messageType: Optional[str] = None
+        if isinstance(datatype, (list, tuple)):  # a composite type: arcpy keeps the list
+            self.datatype = list(datatype)
         self.parameterDependencies: List[Any] = []
 
     def set(self, value: Any) -> "Parameter":
@@ -89,6 +145,8 @@ class Parameter:
     def valueAsText(self) -> Optional[str]:
         if self.value is None or self.value == "":
             return None
+        if isinstance(self.value, Layer):
+            return str(self.value)
         if isinstance(self.value, bool):
             return "true" if self.value else "false"
         if isinstance(self.value, (list, tuple)):

@@ -140,6 +140,7 @@ def add_features(client: PortalClient, layer_url: str, features: Sequence[Dict[s
 
 
 def query(client: PortalClient, layer_url: str, **params: Any) -> Dict[str, Any]:
-    """Always POST: a ``where`` listing image URLs is longer than any GET allows."""
+    """Always POST: a ``where`` listing image URLs is longer than any GET allows. It only reads,
+    so it is retried as a GET would be."""
     params.setdefault("where", "1=1")
-    return client.call("POST", layer_url + "/query", params, what="query")
+    return client.call("POST", layer_url + "/query", params, what="query", idempotent=True)

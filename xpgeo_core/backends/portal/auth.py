@@ -17,10 +17,13 @@ objects shows its secret in ``repr``.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from typing import Any, Callable, Dict, List, Optional, Tuple
+from urllib.parse import urlsplit
 
-from xpgeo_core.errors import AuthError, ConfigError, RequestError, XpgeoError
+from xpgeo_core.errors import AuthError, ConfigError, RequestError, ServerError, XpgeoError
+from xpgeo_core.urls import safe_url
 
 log = logging.getLogger("xpgeo.backends.portal")
 
@@ -46,6 +49,61 @@ def epoch_seconds(value: Any) -> Optional[float]:
     except (TypeError, ValueError):
         return None
     return number / 1000.0 if number > 1e11 else number
+
+
+PORTAL_URL_FORM = ("A portal URL is the portal's root: https://<host>/<web adaptor> for ArcGIS Enterprise, "
+                   "usually https://gis.example.com/portal, or https://www.arcgis.com (or "
+                   "https://<org>.maps.arcgis.com) for ArcGIS Online.")
+_BROWSER_PAGE = re.compile(r"/(home/.+|apps(/.*)?|portaladmin(/.*)?|[^/]+\.(html?|aspx|jsp))$", re.I)
+"""A page of a portal (``/home/index.html``, ``/apps/…``, ``/portaladmin``); ``…/home`` alone is accepted."""
+
+
+class PortalUrlError(ServerError):
+    """The portal URL does not name a portal: says what is wrong with it and the form it should take
+    (exit 4, like any server that is not the one we expected; never reported as a wrong password)."""
+
+    kind = "portal_url"
+
+
+def check_portal_url(portal_url: str) -> None:
+    """Refuse, before any request, a portal URL that is a page of the portal rather than the portal:
+    ``…/portal/home/index.html`` copied from a browser's address bar, an app or admin page."""
+    parts = urlsplit(portal_url)
+    path = parts.path.rstrip("/")
+    match = _BROWSER_PAGE.search(path)
+    if match is None:
+        return
+    root = f"{parts.scheme}://{parts.netloc}{path[:match.start()]}"
+    raise PortalUrlError(f"The portal URL {safe_url(portal_url)!r} is the address of a page of the portal (as a browser "
+                         f"shows it), not the portal itself; use {root!r}.", hint=PORTAL_URL_FORM)
+
+
+def _probe_portal(client: Any, sharing_root: str) -> Optional[str]:
+    """Why the URL is not an ArcGIS portal, or None when ``…/sharing/rest`` answers as one
+    (an unauthenticated GET of the REST root gives ``currentVersion``). A 5xx or no answer
+    says nothing about the URL: reported as ``"unavailable"``."""
+    try:
+        answer = client.call("GET", sharing_root, authenticate=False, what="the portal's REST root")
+    except RequestError:
+        return "unavailable"
+    except XpgeoError as exc:
+        if exc.status is not None and exc.status >= 500:
+            return "unavailable"
+        return exc.message
+    if isinstance(answer, dict) and answer.get("currentVersion") is not None:
+        return None
+    return f"{sharing_root} answered JSON without the portal's currentVersion"
+
+
+def not_a_portal(portal_url: str, why: str) -> PortalUrlError:
+    """The error for a URL that does not answer as a portal: the answer, and the URL's likely fault."""
+    parts = urlsplit(portal_url)
+    fault = ""
+    if parts.path.strip("/") == "" and not parts.netloc.lower().endswith("arcgis.com"):
+        fault = (f" It has no path: an ArcGIS Enterprise portal sits under its web adaptor name, usually "
+                 f"{portal_url.rstrip('/')}/portal.")
+    return PortalUrlError(f"The portal URL {safe_url(portal_url)!r} does not answer as an ArcGIS portal ({why}).{fault}",
+                          hint=PORTAL_URL_FORM)
 
 
 class PortalAuth:
@@ -147,9 +205,10 @@ class UserPasswordAuth(_TokenAuth):
     rejected_hint = "Check USERNAME and PASSWORD, and that REFERER (if set) is allowed by the portal."
 
     def __init__(self, sharing_root: str, username: str, password: str, *, referer: str, minutes: int,
-                 clock: Clock = time.time) -> None:
+                 clock: Clock = time.time, portal_url: Optional[str] = None) -> None:
         super().__init__(clock)
         self.sharing_root = sharing_root
+        self.portal_url = portal_url or sharing_root
         self.username = username
         self._password = password
         self.referer = referer
@@ -167,11 +226,7 @@ class UserPasswordAuth(_TokenAuth):
         except RequestError:
             raise
         except XpgeoError as exc:
-            raise AuthError(f"The portal did not give a token to {self.username!r}: {exc.message}",
-                            status=exc.status,
-                            hint="Check USERNAME and PASSWORD (XPGEO_USERNAME / XPGEO_PASSWORD). Accounts that "
-                                 "sign in through SAML or OAuth have no password here: use an API key or "
-                                 "ArcGIS Pro's sign-in instead.") from None
+            raise self._refusal(client, exc) from None
         token = answer.get("token")
         if not isinstance(token, str) or not token:
             raise AuthError("The portal's generateToken answer holds no token.",
@@ -179,6 +234,22 @@ class UserPasswordAuth(_TokenAuth):
         if answer.get("ssl") and not url.lower().startswith("https://"):
             log.warning("The portal requires HTTPS for its tokens (ssl: true); set PORTAL_URL to https://...")
         return token, epoch_seconds(answer.get("expires"))
+
+    def _refusal(self, client: Any, exc: XpgeoError) -> XpgeoError:
+        """What a failed generateToken means. Only a portal that answers as a portal can say the
+        credentials are wrong: a URL that is not a portal is a URL error, a 5xx a server error."""
+        why = _probe_portal(client, self.sharing_root)
+        if why == "unavailable" or (why is None and exc.status is not None and exc.status >= 500):
+            return ServerError(f"The portal's generateToken failed ({exc.message}); the portal or a proxy in "
+                               "front of it is not working.", status=exc.status,
+                               hint="Try again later; if it persists, ask the portal's administrator.")
+        if why is not None:
+            return not_a_portal(self.portal_url, why)
+        return AuthError(f"The portal did not give a token to {self.username!r}: {exc.message}",
+                         status=exc.status,
+                         hint="Check USERNAME and PASSWORD (XPGEO_USERNAME / XPGEO_PASSWORD). Accounts that "
+                              "sign in through SAML or OAuth have no password here: use an API key or "
+                              "ArcGIS Pro's sign-in instead.")
 
 
 class ProSignInAuth(_TokenAuth):
@@ -212,6 +283,7 @@ def make_auth(settings: Any, sharing_root: str, portal_url: str, token_provider:
               clock: Clock = time.time) -> PortalAuth:
     """The credential the settings call for. Precedence: an API key, then a username and
     password, then ArcGIS Pro's sign-in (the tools' default when nothing is configured)."""
+    check_portal_url(portal_url)
     if settings.api_key:
         return ApiKeyAuth(settings.api_key.reveal())
     if settings.username or settings.password:
@@ -221,7 +293,8 @@ def make_auth(settings: Any, sharing_root: str, portal_url: str, token_provider:
                               hint="Set both USERNAME and PASSWORD (XPGEO_USERNAME / XPGEO_PASSWORD), "
                                    "or use CLIENT_ESRI_API_KEY.")
         return UserPasswordAuth(sharing_root, settings.username, settings.password.reveal(),
-                                referer=settings.referer or portal_url, minutes=settings.token_minutes, clock=clock)
+                                referer=settings.referer or portal_url, minutes=settings.token_minutes, clock=clock,
+                                portal_url=portal_url)
     if token_provider is not None:
         return ProSignInAuth(token_provider, clock)
     raise ConfigError("No portal credentials are set.",

@@ -21,7 +21,6 @@ The call sequence and why each step is there:
 
 from __future__ import annotations
 
-import itertools
 import logging
 import re
 import time
@@ -31,10 +30,11 @@ from xpgeo_core.backends.base import Backend
 from xpgeo_core.backends.portal import api
 from xpgeo_core.backends.portal.auth import make_auth
 from xpgeo_core.backends.portal.rest import PortalClient, is_transient
-from xpgeo_core.errors import AuthError, ConfigError, ServerError, ValidationError, XpgeoError
-from xpgeo_core.urls import without_credentials
-from xpgeo_core.results import (APPENDED, FAILED, SKIPPED, AppendReport, CreateResult, HealthResult, ImageResult,
-                                Progress, ProgressCallback, no_progress)
+from xpgeo_core.errors import AnswerLost, AuthError, Cancelled, ConfigError, ServerError, ValidationError, XpgeoError
+from xpgeo_core.pipeline.identity import Image
+from xpgeo_core.pipeline.sink import Item, Sink, Stop, result
+from xpgeo_core.results import (APPENDED, FAILED, SKIPPED, UNCONFIRMED, AppendReport, CreateResult, HealthResult,
+                                ImageResult)
 from xpgeo_core.backends.portal import lookup
 from xpgeo_core.backends.portal.create import (LayerMaker, clean_service_name, follow_appended, item_fields,
                                                timestamped)
@@ -92,15 +92,6 @@ def _query_chunks(urls: Sequence[str]) -> Iterator[List[str]]:
         yield chunk
 
 
-class _Stop(Exception):
-    """The run cannot go on (credentials refused, portal gone): the rest is not sent."""
-
-    def __init__(self, reason: str, cause: XpgeoError) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.cause = cause
-
-
 class PortalBackend(Backend):
     """ArcGIS Online or Enterprise, through ``sharing/rest`` and the hosted feature service."""
 
@@ -117,7 +108,6 @@ class PortalBackend(Backend):
         self.auth = make_auth(settings, self.root, self.portal_url, self.token_provider)
         self._client: Optional[PortalClient] = None
         self._me: Optional[Dict[str, Any]] = None
-        self._far: Dict[str, Any] = {}  # FarDistance per photo sent, for the layer's maximumDistance
 
     @property
     def client(self) -> PortalClient:
@@ -191,7 +181,7 @@ class PortalBackend(Backend):
         if wanted != name:
             messages.append(f"Service names are letters, digits and underscores: '{name}' was cleaned to "
                             f"'{wanted}'.")
-            log.warning(messages[-1])
+            log.info(messages[-1])  # routine, and foretold by the tool's validation: not a warning
         service_name = wanted
         if not api.is_service_name_available(self.client, self.root, service_name):
             service_name = timestamped(wanted)
@@ -242,151 +232,28 @@ class PortalBackend(Backend):
                                       "xssInputRule": "rejectInvalid"}}
 
     # -- append ------------------------------------------------------------------------
-    def append_images(self, name: str, urls: Sequence[str], *, progress: ProgressCallback = no_progress,
-                      imagery_type: Optional[str] = None) -> AppendReport:
-        report = AppendReport(backend=self.name, layer_name=name)
-        target = self._find_layer(name)
-        layer_url = target["layer_url"]
-        batch_size = max(1, min(self.settings.batch_size, target["max_record_count"]))
-        results: Dict[str, ImageResult] = {}
-        present = self._present(layer_url, list(urls))
-        for url in urls:
-            if url in present:
-                results[url] = ImageResult(url, SKIPPED, ALREADY_THERE)
-        if present:
-            report.messages.append(f"{len(present)} image(s) already in the layer were skipped.")
-        pending = [u for u in urls if u not in results]
-        batches = [pending[i:i + batch_size] for i in range(0, len(pending), batch_size)]
-        done = len(results)
-        stop: Optional[_Stop] = None
-        infos = self._inspect(pending, imagery_type)
-        try:
-            for step, batch in enumerate(batches, start=1):
-                if stop is None:
-                    try:
-                        self._append_batch(layer_url, batch, infos, results)
-                    except _Stop as halted:
-                        stop = halted
-                        report.messages.append(halted.reason)
-                        log.warning(halted.reason)
-                if stop is not None:
-                    for url in batch:
-                        results.setdefault(url, ImageResult(url, FAILED, "not sent: " + stop.reason))
-                done += len(batch)
-                progress(Progress(done, len(urls), sum(1 for r in results.values() if r.status == FAILED), step,
-                                  len(batches), f"batch {step} of {len(batches)}"))
-        finally:
-            infos.close()
-        report.results = [results[u] for u in urls]
-        report.extra = {"item_id": target["item"].get("id"), "service_url": target["service_url"],
-                        "layer_url": layer_url, "batch_size": batch_size}
-        if report.appended:
-            self._write_extent(target, report)
-            self._follow_appended(target, [self._far.get(u) for u in urls if results[u].status == APPENDED], report)
-        return report
+    def open_sink(self, name: str, *, imagery_type: Optional[str] = None, single: bool = False) -> "PortalSink":
+        return PortalSink(self, name)
 
-    def _inspect(self, urls: List[str], imagery_type: Optional[str]) -> Iterator[Any]:
-        from xpgeo_core.metadata import inspect_many
-
-        return inspect_many(urls, settings=self.settings, imagery_type=imagery_type)
-
-    def _append_batch(self, layer_url: str, batch: List[str], infos: Iterator[Any],
-                      results: Dict[str, ImageResult]) -> None:
-        features: List[Tuple[str, Dict[str, Any]]] = []
-        for url, info in zip(batch, itertools.islice(infos, len(batch))):
-            if info.ok:
-                features.append((url, feature_of(info.attributes)))
-                self._far[url] = features[-1][1]["attributes"].get("FarDistance")
-            else:
-                results[url] = ImageResult(url, FAILED, info.error or "the photo could not be read")
-        if not features:
-            return
-        try:
-            self._send(layer_url, features, results)
-        except AuthError as exc:
-            self._unresolved(features, results, exc.message)
-            raise _Stop(f"the portal refused the credentials ({exc.message})", exc) from None
-        except XpgeoError as exc:  # transient and still failing after the retries
-            self._unresolved(features, results,
-                             f"not confirmed: the portal stopped answering while this batch was sent ({exc.message}); "
-                             "run the same list again to add it (images already in the layer are skipped)")
-            raise _Stop(f"the portal stopped answering ({exc.message})", exc) from None
-
-    @staticmethod
-    def _unresolved(features: List[Tuple[str, Dict[str, Any]]], results: Dict[str, ImageResult],
-                    reason: str) -> None:
-        for url, _ in features:
-            results.setdefault(url, ImageResult(url, FAILED, reason))
-
-    def _send(self, layer_url: str, features: List[Tuple[str, Dict[str, Any]]],
-              results: Dict[str, ImageResult]) -> None:
-        """addFeatures for one batch. After a transient failure the layer is asked which
-        of the batch landed (the portal may have saved them before the answer was lost),
-        and only the rest is sent again: a retry never duplicates."""
-        pending = features
-        attempt = 0
-        while pending:
-            try:
-                answer = api.add_features(self.client, layer_url, [f for _, f in pending])
-            except XpgeoError as exc:
-                if not is_transient(exc):
-                    for url, _ in pending:
-                        results[url] = ImageResult(url, FAILED, exc.message)
-                    return
-                attempt += 1
-                landed = self._present(layer_url, [u for u, _ in pending])
-                for url, _ in pending:
-                    if url in landed:
-                        results[url] = ImageResult(url, APPENDED)
-                pending = [p for p in pending if p[0] not in landed]
-                if not pending:
-                    return
-                if attempt > max(0, self.settings.retries):
-                    raise
-                delay = self.settings.retry_backoff * (2 ** (attempt - 1))
-                log.info("addFeatures failed (%s); retrying %d image(s) in %.1fs.", exc.message, len(pending), delay)
-                time.sleep(delay)
-                continue
-            self._read_add_results(answer, pending, results)
-            return
-
-    @staticmethod
-    def _read_add_results(answer: Dict[str, Any], sent: List[Tuple[str, Dict[str, Any]]],
-                          results: Dict[str, ImageResult]) -> None:
-        adds = answer.get("addResults")
-        adds = adds if isinstance(adds, list) else []
-        for index, (url, _) in enumerate(sent):
-            entry = adds[index] if index < len(adds) and isinstance(adds[index], dict) else None
-            if entry is None:
-                results[url] = ImageResult(url, FAILED, "the portal's addFeatures answer has no result for it")
-            elif entry.get("success") in (True, "true"):
-                results[url] = ImageResult(url, APPENDED)
-            else:
-                error = entry.get("error") if isinstance(entry.get("error"), dict) else {}
-                said = error.get("description") or error.get("message") or "no reason given"
-                code = f" (code {error['code']})" if error.get("code") is not None else ""
-                results[url] = ImageResult(url, FAILED, f"the portal refused the feature: {said}{code}")
-
-    def _present(self, layer_url: str, urls: Sequence[str]) -> Set[str]:
-        """Which of *urls* are already ``ImagePath`` values of the layer (the layer holds a URL
-        without its ``user:password@``, as the engine writes it)."""
-        stored = {url: without_credentials(url) for url in urls}
+    def present(self, layer_url: str, image_paths: Sequence[str]) -> Set[str]:
+        """Which of *image_paths* are already ``ImagePath`` values of the layer. The query is a
+        POST (a ``where`` listing URLs is longer than any GET allows) that only reads, so the
+        HTTP policy retries it like a GET."""
         found: Set[str] = set()
-        for chunk in _query_chunks(sorted(set(stored.values()))):
+        for chunk in _query_chunks(sorted(set(image_paths))):
             answer = api.query(self.client, layer_url, where=where_in(IMAGE_PATH, chunk), outFields=IMAGE_PATH,
                                returnGeometry=False)
             for feature in answer.get("features") or []:
                 value = (feature.get("attributes") or {}).get(IMAGE_PATH)
                 if isinstance(value, str):
                     found.add(value)
-        return {url for url, path in stored.items() if path in found}
+        return found
 
     def _find_layer(self, name: str) -> Dict[str, Any]:
         """The service, layer and item a layer reference names: a name or title (looked up in
         the user's own content, not search), an item id, or a service, layer or item URL
         (:mod:`~xpgeo_core.backends.portal.lookup`)."""
-        owner = self.me().get("username") if name and not lookup.parse_reference(name)[0] == "url" else None
-        return lookup.resolve(self.client, self.root, owner, name, self.portal_url)
+        return lookup.resolve(self.client, self.root, self.me().get("username"), name, self.portal_url)
 
     def _follow_appended(self, target: Dict[str, Any], far_distances: List[Any], report: AppendReport) -> None:
         """The layer-level values with no per-photo field follow what was appended: the layer's
@@ -422,3 +289,145 @@ class PortalBackend(Backend):
             note = f"The images were added, but the layer's extent could not be updated: {exc.message}"
             report.messages.append(note)
             log.warning(note)
+
+
+class PortalSink(Sink):
+    """addFeatures into a hosted OI layer, in batches of ``ADD_FEATURES_BATCH_SIZE`` (at most the
+    layer's maxRecordCount).
+
+    Never duplicate, never misreport: when a batch's answer is lost or says the portal could
+    not do it (a reset, a time-out, a cut body, a 5xx, an ``addResults`` shorter than the
+    batch), the layer is asked which of the batch landed before anything is sent again; what
+    landed is appended, only the rest is re-sent (at most RETRIES times, with the policy's
+    back-off, which Cancel ends).
+    """
+
+    backend = "portal"
+    takes_photos = True
+
+    def __init__(self, owner: PortalBackend, name: str) -> None:
+        self.owner = owner
+        self.target = owner._find_layer(name)
+        self.layer_url = self.target["layer_url"]
+        self.far: Dict[str, Any] = {}  # FarDistance per photo sent, for the layer's maximumDistance
+        super().__init__(name, max(1, min(owner.settings.batch_size, self.target["max_record_count"])))
+
+    def known(self, images: Sequence[Image]) -> Dict[str, ImageResult]:
+        there = self.owner.present(self.layer_url, [i.image_path for i in images])
+        return {i.image_path: result(i, SKIPPED, ALREADY_THERE) for i in images if i.image_path in there}
+
+    def send(self, items: Sequence[Item]) -> Dict[str, ImageResult]:
+        results: Dict[str, ImageResult] = {}
+        pending = [(item.image, feature_of(self._attributes(item))) for item in items]
+        for image, feature in pending:
+            self.far[image.image_path] = feature["attributes"].get("FarDistance")
+        attempt = 0
+        while pending:
+            try:
+                answer = api.add_features(self.owner.client, self.layer_url, [f for _, f in pending])
+            except AuthError as exc:  # refused (after one token refresh): not done
+                for image, _ in pending:
+                    results[image.image_path] = result(image, FAILED, "not sent: the portal refused the credentials")
+                raise Stop(f"the portal refused the credentials ({exc.message})", exc, results) from None
+            except XpgeoError as exc:
+                if not is_transient(exc):
+                    for image, _ in pending:
+                        results[image.image_path] = result(image, FAILED, exc.message)
+                    return results
+                pending = self._resolve(pending, results, exc)
+                attempt += 1
+                if pending and attempt > self.owner.settings.retries:
+                    for image, _ in pending:  # checked: not in the layer
+                        results[image.image_path] = result(image, FAILED, exc.message)
+                    if isinstance(exc, AnswerLost) or exc.status is None:
+                        raise Stop(f"the portal stopped answering ({exc.message})", exc, results) from None
+                    return results
+                if pending:
+                    log.info("addFeatures failed (%s); sending %d image(s) of the batch again.", exc.message,
+                             len(pending))
+                    self._back_off(attempt)
+                continue
+            pending = self._read_add_results(answer, pending, results)
+            if pending:  # addResults shorter than the batch: ask the layer about the rest
+                pending = self._resolve(pending, results, None)
+                for image, _ in pending:
+                    results[image.image_path] = result(image, FAILED,
+                                                       "the portal's addFeatures answer has no result for it, and "
+                                                       "it is not in the layer")
+                pending = []
+        return results
+
+    def _attributes(self, item: Item) -> Dict[str, Any]:
+        attributes = dict(item.attributes or {})
+        attributes["ImagePath"] = item.image.image_path  # the key reruns recognise the photo by
+        return attributes
+
+    def _resolve(self, pending: List[Tuple[Image, Dict[str, Any]]], results: Dict[str, ImageResult],
+                 exc: Optional[XpgeoError]) -> List[Tuple[Image, Dict[str, Any]]]:
+        """Ask the layer which of *pending* landed; those are appended. Returns the rest."""
+        try:
+            landed = self.owner.present(self.layer_url, [image.image_path for image, _ in pending])
+        except XpgeoError as check:
+            for image, _ in pending:
+                results[image.image_path] = result(
+                    image, UNCONFIRMED, "not confirmed: the portal stopped answering while this batch was sent "
+                    f"({(exc or check).message}); run the same list again to add it (images already in the layer "
+                    "are skipped)")
+            raise Stop(f"the portal stopped answering ({check.message})", check, results) from None
+        for image, _ in pending:
+            if image.image_path in landed:
+                results[image.image_path] = result(image, APPENDED)
+        return [p for p in pending if p[0].image_path not in landed]
+
+    def _back_off(self, attempt: int) -> None:
+        delay = min(self.owner.settings.retry_backoff * (2 ** (attempt - 1)), 60.0)
+        if delay > 0 and self.owner.session.tracker.cancel.wait(delay):
+            raise Cancelled()
+
+    @staticmethod
+    def _read_add_results(answer: Dict[str, Any], sent: List[Tuple[Image, Dict[str, Any]]],
+                          results: Dict[str, ImageResult]) -> List[Tuple[Image, Dict[str, Any]]]:
+        """Each addResults entry, in order; returns the features the answer says nothing about."""
+        adds = answer.get("addResults")
+        adds = adds if isinstance(adds, list) else []
+        unknown = []
+        for index, (image, feature) in enumerate(sent):
+            entry = adds[index] if index < len(adds) and isinstance(adds[index], dict) else None
+            if entry is None:
+                unknown.append((image, feature))
+            elif entry.get("success") in (True, "true"):
+                results[image.image_path] = result(image, APPENDED)
+            else:
+                error = entry.get("error") if isinstance(entry.get("error"), dict) else {}
+                said = error.get("description") or error.get("message") or "no reason given"
+                code = f" (code {error['code']})" if error.get("code") is not None else ""
+                results[image.image_path] = result(image, FAILED, f"the portal refused the feature: {said}{code}")
+        return unknown
+
+    def new_report(self) -> AppendReport:
+        return AppendReport(backend=self.backend, layer_name=self.layer_name,
+                            extra={"item_id": self.target["item"].get("id"), "service_url": self.target["service_url"],
+                                   "layer_url": self.layer_url, "batch_size": self.batch_size})
+
+    def finish(self, report: AppendReport) -> None:
+        if report.appended:
+            self.owner._write_extent(self.target, report)
+            self.owner._follow_appended(self.target, [self.far.get(r.url) for r in report.results
+                                                      if r.status == APPENDED], report)
+        if report.skipped:
+            report.messages.append(f"{report.skipped} image(s) already in the layer were skipped.")
+
+    def abort(self) -> None:
+        self.owner.abort()
+
+
+class PortalLayerCheck:
+    """Asks the portal which images a layer holds: how the XPGEO server backend, whose API has
+    no listing, finds out what landed when an answer was lost (same key: ImagePath)."""
+
+    def __init__(self, settings: Any, layer_name: str, *, token_provider: Any = None) -> None:
+        self.backend = PortalBackend(settings, token_provider=token_provider)
+        self.target = self.backend._find_layer(layer_name)
+
+    def present(self, image_paths: Sequence[str]) -> Set[str]:
+        return self.backend.present(self.target["layer_url"], image_paths)

@@ -183,7 +183,8 @@ class LayerMaker:
         """Type keyword and item data, both read back."""
         item = api.get_item(self.client, self.root, item_id)
         before = item.get("typeKeywords")
-        fields: Dict[str, Any] = {"text": json.dumps(schema.item_data(layer_id), separators=(",", ":"))}
+        current = self._item_data(item_id)  # kept: a portal may already hold pop-ups or settings there
+        fields: Dict[str, Any] = {"text": json.dumps(schema.item_data(layer_id, current), separators=(",", ":"))}
         if isinstance(before, list):
             keywords = [str(k) for k in before if k]
             if schema.OI_TYPE_KEYWORD not in keywords:
@@ -270,22 +271,29 @@ def item_fields(options: LayerOptions, title: str) -> Dict[str, Any]:
 def follow_appended(client: PortalClient, service_url: str, layer_id: int, far_distances: List[Any]) -> Optional[float]:
     """Raise the layer's ``maximumDistance`` to the farthest appended photo's FarDistance (the
     viewer only looks that far from a clicked point). The new value, or None when none was
-    needed. The layer is read back: an update that did not hold, or that cost the layer its
-    OI type, is an error."""
+    needed (or the layer has no ``orientedImageryProperties`` to raise). The layer is read
+    back: an update that did not hold is an error."""
     layer = api.layer_info(client, f"{service_url}/{layer_id}")
     info = layer.get("orientedImageryInfo") if isinstance(layer.get("orientedImageryInfo"), dict) else {}
-    props = dict(info.get("orientedImageryProperties") or {})
+    props = info.get("orientedImageryProperties")
+    if not isinstance(props, dict) or not props:
+        return None
     wanted = schema.maximum_distance(props.get("maximumDistance"), far_distances)
     if wanted is None:
         return None
-    props["maximumDistance"] = wanted
-    update = dict(info, orientedImageryProperties=props)
+    update = dict(info, orientedImageryProperties=dict(props, maximumDistance=wanted))
     api.update_layer_definition(client, service_url, layer_id, {"orientedImageryInfo": update})
-    problems = schema.oi_problems(api.layer_info(client, f"{service_url}/{layer_id}"), {"maximumDistance": wanted})
-    if problems:
-        raise ServerError(f"updateDefinition of the layer's maximumDistance to {wanted:g} m did not hold: "
-                          + "; ".join(problems) + ".", hint="Set Maximum distance in the layer's Oriented Imagery "
-                                                             "properties in the portal.")
+    after = api.layer_info(client, f"{service_url}/{layer_id}")
+    kept = ((after.get("orientedImageryInfo") or {}).get("orientedImageryProperties") or {}).get("maximumDistance")
+    if not isinstance(kept, (int, float)) or kept < wanted:
+        raise ServerError(f"updateDefinition of the layer's maximumDistance to {wanted:g} m did not hold (it reads "
+                          f"back as {kept!r}).", hint="Set Maximum distance in the layer's Oriented Imagery "
+                                                      "properties in the portal.")
+    if after.get("type") != layer.get("type"):
+        raise ServerError(f"updateDefinition of the layer's maximumDistance changed its type from "
+                          f"{layer.get('type')!r} to {after.get('type')!r}.",
+                          hint="Check the layer in the portal; recreate it with create-oi-layer if it is no longer "
+                               "an Oriented Imagery layer.")
     return wanted
 
 

@@ -134,6 +134,25 @@ def find_item(client: PortalClient, root: str, owner: Optional[str], typed: str,
     return candidates[0]
 
 
+def _host(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme.lower()}://{(parts.hostname or '').lower()}:{parts.port or ''}"
+
+
+def _owned_service(client: PortalClient, root: str, owner: Optional[str], service_url: str,
+                   portal_url: str) -> Dict[str, Any]:
+    """The owner's item for a service URL on another host than the portal (ArcGIS Online's
+    hosting servers, a federated server): the credentials go to that host only when the
+    portal itself lists the service, never to a host someone merely typed."""
+    wanted = service_url.rstrip("/").lower()
+    for item in owned_items(client, root, owner) if owner else ():
+        if str(item.get("url") or "").rstrip("/").lower() == wanted:
+            return item
+    raise ValidationError(f"The service {service_url} is not on the portal {portal_url} and is not one of your "
+                          "items there, so XPGEO does not send your credentials to it.", status=404,
+                          hint="Pass the layer's item id or name instead (create-oi-layer prints both).")
+
+
 def resolve(client: PortalClient, root: str, owner: Optional[str], reference: str,
             portal_url: str) -> Dict[str, Any]:
     """The service, layer and item a reference names (module docstring): ``item``,
@@ -142,6 +161,8 @@ def resolve(client: PortalClient, root: str, owner: Optional[str], reference: st
     item: Dict[str, Any] = {}
     if kind == "url":
         service_url = value
+        if _host(service_url) != _host(portal_url):
+            item = _owned_service(client, root, owner, service_url, portal_url)
     else:
         if kind == "item":
             try:

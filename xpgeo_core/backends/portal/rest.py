@@ -5,7 +5,10 @@ ArcGIS answers most errors with HTTP 200 and an ``error`` body, some with
 or newer services with real 4xx/5xx statuses. :func:`check_for_errors` turns every
 one of those into an :mod:`xpgeo_core.errors` exception, so no caller ever looks at a
 raw answer for failure. A rejected token (498/499) is refreshed and the request
-replayed exactly once by :meth:`PortalClient.call`; it never loops.
+replayed exactly once by :meth:`PortalClient.call` (the portal did nothing with a request
+it refused); it never loops. Retries and time-outs are the HTTP policy's (:mod:`xpgeo_core.http`),
+not this module's: a read (GET, or a POST ``idempotent=True`` such as ``query``) is retried on
+the policy's statuses, a write only where the portal did nothing.
 """
 
 from __future__ import annotations
@@ -17,14 +20,16 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional
 import requests
 
 from xpgeo_core.backends.portal.auth import PortalAuth
-from xpgeo_core.errors import AuthError, RequestError, ServerError, XpgeoError, redact
-from xpgeo_core.http import describe_request_failure
+from xpgeo_core.errors import AnswerLost, AuthError, RequestError, ServerError, XpgeoError, redact
+from xpgeo_core.http import RETRY_STATUSES, describe_request_failure
 
 log = logging.getLogger("xpgeo.backends.portal")
 
 TOKEN_CODES = (498, 499)
 AUTH_CODES = (401, 403) + TOKEN_CODES
-TRANSIENT_STATUSES = (429, 500, 502, 503, 504)
+TRANSIENT_STATUSES = (500,) + RETRY_STATUSES
+"""An answer worth finding out what landed and trying again: the policy's statuses, and the
+portal's own ``error 500`` ("Unable to complete operation") it gives for a passing failure."""
 _LIMIT = 400
 
 
@@ -108,6 +113,11 @@ def check_for_errors(status: int, text: str, what: str, secrets: Iterable[str] =
                               status=status, hint=NOT_A_PORTAL_HINT)
         snippet = "(an HTML page)" if text.lstrip().startswith("<") else (text.strip()[:200] or "(no body)")
         raise fail(status, f"HTTP {status} {snippet}")
+    if not isinstance(parsed, dict) and text.lstrip()[:1] in ("{", "[", ""):
+        # Cut off (no Content-Length, the connection closed early) or empty: not an answer. For a
+        # write the portal may have done it; the caller asks the layer before sending again.
+        raise AnswerLost(f"The answer to {what} was empty or cut off.",
+                         hint="Check the network and any proxy; a rerun finds out what landed.")
     if not isinstance(parsed, dict):
         raise ServerError(f"The answer to {what} is not ArcGIS JSON: "
                           f"{redact(text.strip()[:120], secrets)!r}.",
@@ -142,22 +152,24 @@ class PortalClient:
         return self.auth.secrets() + self._extra_secrets
 
     def call(self, method: str, url: str, params: Optional[Mapping[str, Any]] = None, *,
-             authenticate: bool = True, what: Optional[str] = None) -> Dict[str, Any]:
-        """One ArcGIS request; the checked JSON answer. Reads may be GET; writes are POST."""
+             authenticate: bool = True, what: Optional[str] = None,
+             idempotent: Optional[bool] = None) -> Dict[str, Any]:
+        """One ArcGIS request; the checked JSON answer. Reads may be GET; writes are POST.
+        ``idempotent=True`` marks a POST that only reads (the policy then retries it)."""
         what = what or url.rstrip("/").rsplit("/", 1)[-1]
         try:
-            return self._once(method, url, params, authenticate, what)
+            return self._once(method, url, params, authenticate, what, idempotent)
         except TokenRejected as first:
             if not authenticate or not self.auth.refresh(self):
                 raise AuthError(first.message, status=first.status, hint=self.auth.rejected_hint) from None
             log.debug("The portal rejected the token (%s); replaying %s once with a new one.", first.status, what)
             try:
-                return self._once(method, url, params, authenticate, what)
+                return self._once(method, url, params, authenticate, what, idempotent)
             except TokenRejected as second:
                 raise AuthError(second.message, status=second.status, hint=self.auth.rejected_hint) from None
 
     def _once(self, method: str, url: str, params: Optional[Mapping[str, Any]], authenticate: bool,
-              what: str) -> Dict[str, Any]:
+              what: str, idempotent: Optional[bool] = None) -> Dict[str, Any]:
         fields = encode_params(params or {})
         headers = {"Accept": "application/json"}
         if authenticate:
@@ -168,10 +180,11 @@ class PortalClient:
         if self.auth.referer:
             headers["Referer"] = self.auth.referer
         try:
+            extra = {"idempotent": idempotent} if idempotent is not None else {}
             if method == "GET":
-                response = self.session.request("GET", url, params=fields, headers=headers)
+                response = self.session.request("GET", url, params=fields, headers=headers, **extra)
             else:
-                response = self.session.request(method, url, data=fields, headers=headers)
+                response = self.session.request(method, url, data=fields, headers=headers, **extra)
         except requests.RequestException as exc:
             raise describe_request_failure(exc, url, self.secrets()) from None
         return check_for_errors(response.status_code, response.text or "", what, self.secrets())

@@ -1,0 +1,461 @@
+"""The one append loop.
+
+Every append, of one image or ten thousand, on every backend, runs here:
+
+1. the images are taken in windows; the sink says which of a window its layer already holds
+   (skipped, not read, not sent);
+2. the others are read once by the :class:`~xpgeo_core.pipeline.photos.PhotoPass` when the
+   sink takes photos or ``preflight`` asks (a photo that cannot be placed fails with its
+   reason and is not sent);
+3. what remains goes in chunks of the sink's batch size to a sender thread, so the next
+   chunk is read while this one is sent (memory: one window of photos and two chunks);
+4. each image's result is recorded once, and the progress callback hears of it at once
+   (``image``), of each chunk (``chunk``), and about five times a second while the run waits
+   (``tick``);
+5. a :class:`~xpgeo_core.pipeline.sink.Stop` (credentials refused, server gone) fails every
+   image not yet sent with the reason; nothing is ever left without a result;
+6. Cancel (the callback raises :class:`~xpgeo_core.errors.Cancelled`) or Ctrl+C: photo reads
+   are cancelled and their sockets shut at once, the chunk in flight gets a moment to finish
+   (then its sockets are shut too and its images are "not confirmed"), and the report says
+   exactly what landed. All within two seconds.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import queue
+import threading
+import time
+from collections import Counter
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence
+
+from xpgeo_core.errors import AnswerLost, AuthError, Cancelled, XpgeoError
+from xpgeo_core.pipeline.identity import Image
+from xpgeo_core.pipeline.photos import PhotoPass
+from xpgeo_core.pipeline.sink import Item, Sink, Stop, result
+from xpgeo_core.results import (APPENDED, CHUNK, FAILED, IMAGE, SKIPPED, TICK, UNCONFIRMED, AppendReport,
+                                ImageResult, Progress, ProgressCallback, no_progress)
+
+log = logging.getLogger("xpgeo.pipeline")
+
+TICK_SECONDS = 0.2
+"""How often a waiting loop calls the progress callback (so Cancel is heard)."""
+CANCEL_GRACE = 0.8
+"""Seconds the chunk in flight may take to finish after a cancel before its sockets are shut."""
+ABORT_WAIT = 0.6
+"""Seconds to wait for a send whose sockets were shut to return."""
+WINDOW_MIN = 200
+NOT_SENT_CANCELLED = "not sent: the run was cancelled"
+NO_RESULT = "the backend gave no result for this image"
+
+
+def run_append(sink: Sink, images: Sequence[Image], *, settings: Any, imagery_type: Optional[str] = None,
+               preflight: bool = False, progress: ProgressCallback = no_progress,
+               overlap: bool = True) -> AppendReport:
+    """Append *images* (distinct, valid) through *sink*; one result per image, in input order.
+
+    ``overlap=False`` sends each chunk before reading the next (the order of earlier releases;
+    the benchmark's baseline).
+    """
+    return _Run(sink, images, settings=settings, imagery_type=imagery_type, preflight=preflight,
+                progress=progress, overlap=overlap).go()
+
+
+class _Run:
+    def __init__(self, sink: Sink, images: Sequence[Image], *, settings: Any, imagery_type: Optional[str],
+                 preflight: bool, progress: ProgressCallback, overlap: bool) -> None:
+        self.sink = sink
+        self.images = list(images)
+        self.settings = settings
+        self.imagery_type = imagery_type
+        self.preflight = preflight
+        self.progress = progress
+        self.overlap = overlap
+        self.cancel = threading.Event()
+        self.results: Dict[str, ImageResult] = {}
+        self.checked: set = set()  # ImagePaths the sink was asked about (known)
+        self.failed = 0
+        self.step = 0
+        self.handed = 0
+        self.steps = max(1, math.ceil(len(self.images) / sink.batch_size))
+        self.stopped: Optional[Stop] = None
+        self.quiet = False  # after a cancel the callback is not called again
+        self.reader: Optional[PhotoPass] = None
+        self.sender = _Sender(sink, self)
+        self.rejected = 0
+        self.warnings: Counter = Counter()
+        self.warning_example: Dict[str, str] = {}
+        self.last_tick = time.monotonic()
+
+    # -- accounting -------------------------------------------------------------------------
+    def record(self, outcome: ImageResult, *, notify: bool = True) -> None:
+        """An image's one result (the first one recorded wins)."""
+        if outcome.url in self.results:
+            return
+        self.results[outcome.url] = outcome
+        if outcome.status in (FAILED, UNCONFIRMED):
+            self.failed += 1
+        if notify:
+            self.notify(IMAGE)
+
+    def notify(self, kind: str) -> None:
+        if self.quiet:
+            return
+        self.last_tick = time.monotonic()
+        self.progress(Progress(len(self.results), len(self.images), self.failed, min(self.step, self.steps),
+                               self.steps, kind=kind))
+
+    def tick(self) -> None:
+        """While waiting: a heartbeat, so a callback that raises Cancelled is heard."""
+        if time.monotonic() - self.last_tick >= TICK_SECONDS:
+            self.notify(TICK)
+
+    def wait(self, event: threading.Event) -> None:
+        while not event.wait(TICK_SECONDS):
+            self.tick()
+            self.drain()
+
+    # -- the run ----------------------------------------------------------------------------
+    def go(self) -> AppendReport:
+        report = self.sink.new_report()
+        raise_after: Optional[BaseException] = None
+        try:
+            self.main()
+        except (Cancelled, KeyboardInterrupt) as exc:
+            self.cancelled(report, exc)
+        except BaseException as exc:
+            self.shut(abort=True)
+            self.fail_rest(f"not sent: {getattr(exc, 'message', exc.__class__.__name__)}")
+            raise_after = exc
+        if self.stopped is not None and raise_after is None and getattr(self.stopped, "unexpected", None):
+            raise_after = self.stopped.unexpected
+        if self.stopped is not None and raise_after is None and self.stopped.cause is not None and (
+                isinstance(self.stopped.cause, AuthError) or getattr(self.stopped.cause, "whole_run", False)
+                or getattr(self.sink, "raises_errors", False)) and not any(
+                r.status in (APPENDED, UNCONFIRMED) for r in self.results.values()):
+            raise_after = self.stopped.cause  # nothing was sent: say it as it is (exit code 3 or 4)
+        report.results = [self.results.get(i.image_path) or result(i, FAILED, NO_RESULT) for i in self.images]
+        if self.stopped is not None:
+            report.messages.append(self.stopped.reason)
+        self.summarise_warnings()
+        if self.preflight and self.rejected:
+            log.warning("Preflight: %d of %d image(s) cannot be placed and were not sent.", self.rejected,
+                        len(self.images))
+        if raise_after is None or isinstance(raise_after, XpgeoError):  # not after a bug: nothing more is written
+            try:
+                self.sink.finish(report)
+            except XpgeoError as exc:
+                report.messages.append(exc.message)
+                log.warning(exc.message)
+        if raise_after is not None:
+            raise raise_after
+        return report
+
+    def main(self) -> None:
+        self.sender.start()
+        batch: List[Item] = []
+        if self.sink.takes_photos or self.preflight:
+            self.reader = PhotoPass(self.settings, self.imagery_type, cancel=self.cancel)
+            batch = self.read_and_send(self.reader)
+        else:
+            for image in self.to_send():
+                batch.append(Item(image))
+                if len(batch) >= self.sink.batch_size:
+                    self.hand(batch)
+                    batch = []
+        if batch and self.stopped is None:
+            self.hand(batch)
+        elif batch:
+            for item in batch:
+                self.record(result(item.image, FAILED, "not sent: " + self.stopped.reason))
+        self.shut(abort=False)
+
+    def to_send(self) -> Iterator[Image]:
+        """The images in order, less those the layer already holds. The layer is asked window by
+        window, one window ahead (while this window's photos are read, the next one is checked)."""
+        window = max(WINDOW_MIN, 2 * self.sink.batch_size)
+        chunks = [self.images[start:start + window] for start in range(0, len(self.images), window)]
+        ahead = self.start_call(self.sink.known, chunks[0]) if chunks else None
+        for number, chunk in enumerate(chunks):
+            check, ahead = ahead, None
+            if self.stopped is not None:
+                for image in chunk:
+                    self.not_sent(image, "not sent: " + self.stopped.reason)
+                continue
+            try:
+                known = self.finish_call(check)
+            except XpgeoError as exc:
+                if not self.results and isinstance(exc, AuthError):
+                    raise
+                self.stopped = Stop(f"the layer could not be checked for images already in it ({exc.message})",
+                                    exc)
+                log.warning(self.stopped.reason)
+                for image in chunk:
+                    self.not_sent(image, "not sent: " + self.stopped.reason)
+                continue
+            if number + 1 < len(chunks):
+                ahead = self.start_call(self.sink.known, chunks[number + 1])
+            self.checked.update(i.image_path for i in chunk)
+            for image in chunk:
+                outcome = known.get(image.image_path)
+                if outcome is not None:
+                    self.record(outcome)
+                else:
+                    yield image
+
+    def read_and_send(self, reader: PhotoPass) -> List[Item]:
+        batch: List[Item] = []
+        source = self.to_send()
+        exhausted = False
+        while True:
+            while not exhausted and not reader.full and self.stopped is None:
+                try:
+                    reader.submit(next(source))
+                except StopIteration:
+                    exhausted = True
+            self.drain()
+            if reader.empty:
+                if exhausted or self.stopped is not None:
+                    break
+                continue
+            got = reader.next(TICK_SECONDS)
+            if got is None:
+                self.tick()
+                continue
+            image, info = got
+            if self.stopped is not None:
+                self.record(result(image, FAILED, "not sent: " + self.stopped.reason))
+                continue
+            self.note_warnings(image, info)
+            if not info.ok:
+                reason = info.error or "the photo could not be read"
+                if self.preflight:
+                    self.rejected += 1
+                    reason = "preflight: " + reason
+                self.record(result(image, FAILED, reason))
+                continue
+            batch.append(Item(image, dict(info.attributes) if self.sink.takes_photos else None,
+                              tuple(info.warnings)))
+            if len(batch) >= self.sink.batch_size:
+                self.hand(batch)
+                batch = []
+        if not exhausted:  # stopped: whatever was not read is not sent
+            for image in source:
+                self.record(result(image, FAILED, "not sent: " + self.stopped.reason))
+        return batch
+
+    def start_call(self, function: Callable[..., Any], *args: Any) -> Dict[str, Any]:
+        """Run a sink call on a daemon thread (nothing waits for it at exit); see :meth:`finish_call`."""
+        box: Dict[str, Any] = {"done": threading.Event()}
+
+        def work() -> None:
+            try:
+                box["value"] = function(*args)
+            except BaseException as exc:
+                box["error"] = exc
+            finally:
+                box["done"].set()
+
+        threading.Thread(target=work, name="xpgeo-check", daemon=True).start()
+        return box
+
+    def finish_call(self, box: Dict[str, Any]) -> Any:
+        """Wait for a call, with heartbeats (Cancel is heard); its value, or its error raised."""
+        self.wait(box["done"])
+        if "error" in box:
+            raise box["error"]
+        return box["value"]
+
+    def hand(self, batch: List[Item]) -> None:
+        """Give a chunk to the sender (waiting, with heartbeats, while the one before is queued)."""
+        while True:
+            try:
+                self.sender.inbox.put(batch, timeout=TICK_SECONDS)
+                break
+            except queue.Full:
+                self.tick()
+                self.drain()
+        self.handed += 1
+        if not self.overlap:
+            self.wait_idle()
+
+    def wait_idle(self) -> None:
+        """Until every chunk handed over has come back and been recorded."""
+        while self.step < self.handed:
+            self.sender.returned.wait(TICK_SECONDS)
+            self.sender.returned.clear()
+            self.tick()
+            self.drain()
+
+    def drain(self) -> None:
+        """Record the results of every chunk the sender has finished."""
+        while True:
+            try:
+                batch, outcomes, stop = self.sender.outbox.get_nowait()
+            except queue.Empty:
+                return
+            if stop is not None and self.stopped is None:
+                self.stopped = stop
+                log.warning(stop.reason)
+            for item in batch:
+                outcome = outcomes.get(item.image.image_path)
+                if outcome is None:
+                    outcome = result(item.image, FAILED, ("not sent: " + self.stopped.reason) if (
+                        self.stopped is not None) else NO_RESULT)
+                self.record(outcome)
+            self.step += 1
+            self.notify(CHUNK)
+
+    def shut(self, *, abort: bool) -> None:
+        """End the reader and the sender; with ``abort``, at once (Cancel, an error)."""
+        if self.reader is not None:
+            if abort:
+                for image in self.reader.drain_unread():
+                    self.record(result(image, FAILED, NOT_SENT_CANCELLED), notify=False)
+            self.reader.close(abort=abort)
+        self.sender.inbox_close(abort=abort)
+        if not abort:
+            self.wait_idle()
+            self.sender.join()
+            self.drain()
+
+    def cancelled(self, report: AppendReport, exc: BaseException) -> None:
+        """Stop within two seconds; the report says exactly what landed."""
+        self.quiet = True
+        self.cancel.set()
+        report.cancelled = True
+        if self.reader is not None:
+            for image in self.reader.drain_unread():
+                self.record(result(image, FAILED, NOT_SENT_CANCELLED), notify=False)
+            self.reader.close(abort=True)
+        self.sender.inbox_close(abort=True)
+        if not self.sender.idle.wait(CANCEL_GRACE):
+            self.sink.abort()  # shut the chunk's sockets: its send returns now
+            self.sender.idle.wait(ABORT_WAIT)
+        self.drain()
+        in_flight = self.sender.in_flight
+        if in_flight is not None:
+            for item in in_flight:
+                self.record(result(item.image, UNCONFIRMED, "not confirmed: the run was cancelled while this "
+                                   "image was being sent; run the same list again to find out (it is not sent "
+                                   "twice)"), notify=False)
+        self.fail_rest(NOT_SENT_CANCELLED)
+        landed = sum(1 for r in self.results.values() if r.status == APPENDED)
+        note = (f"Cancelled: {landed} image(s) were appended before the cancel; the other images of the list "
+                f"were not sent (a rerun of the same list sends only those).")
+        report.messages.append(note)
+        log.warning(note)
+
+    def fail_rest(self, reason: str) -> None:
+        for image in self.images:
+            if image.image_path not in self.results:
+                self.not_sent(image, reason, notify=False)
+
+    def not_sent(self, image: Image, reason: str, *, notify: bool = True) -> None:
+        """An image this run did not send: failed when the layer was checked and lacks it;
+        unconfirmed when it was never checked (an earlier run may have added it)."""
+        if image.image_path in self.checked:
+            self.record(result(image, FAILED, reason), notify=notify)
+        else:
+            self.record(result(image, UNCONFIRMED, reason + "; the layer was not checked for it, so an earlier "
+                               "run may have added it (a rerun finds out)"), notify=notify)
+
+    # -- warnings: one summary per kind per run ------------------------------------------------
+    def note_warnings(self, image: Image, info: Any) -> None:
+        for warning in getattr(info, "warnings", None) or ():
+            key = str(warning).split(":", 1)[0] if str(warning).startswith("time zone unknown") else str(warning)
+            self.warnings[key] += 1
+            self.warning_example.setdefault(key, f"{image.display}: {warning}")
+            log.debug("%s: %s", image.display, warning)
+
+    def summarise_warnings(self) -> None:
+        for key, count in self.warnings.most_common():
+            example = self.warning_example[key]
+            if count == 1:
+                log.info(example)
+            else:
+                log.info("%d photos: %s (e.g. %s)", count, example.split(": ", 1)[-1], example.split(": ", 1)[0])
+
+
+class _Sender:
+    """The thread that sends chunks, one at a time, while the coordinator reads the next."""
+
+    def __init__(self, sink: Sink, run: _Run) -> None:
+        self.sink = sink
+        self.run = run
+        self.inbox: "queue.Queue[Optional[List[Item]]]" = queue.Queue(maxsize=1)
+        self.outbox: "queue.Queue[Any]" = queue.Queue()
+        self.idle = threading.Event()
+        self.idle.set()
+        self.returned = threading.Event()
+        self.in_flight: Optional[List[Item]] = None
+        self.halted: Optional[Stop] = None
+        self.thread = threading.Thread(target=self.work, name="xpgeo-send", daemon=True)
+        self._closing = False
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def join(self) -> None:
+        self.thread.join()
+
+    def inbox_close(self, *, abort: bool) -> None:
+        if self._closing:
+            return
+        self._closing = True
+        if abort:
+            while True:
+                try:
+                    batch = self.inbox.get_nowait()
+                except queue.Empty:
+                    break
+                if batch:
+                    for item in batch:
+                        self.run.record(result(item.image, FAILED, NOT_SENT_CANCELLED), notify=False)
+        while True:
+            try:
+                self.inbox.put(None, timeout=TICK_SECONDS)
+                return
+            except queue.Full:
+                if abort:
+                    return
+                self.run.tick()
+                self.run.drain()
+
+    def work(self) -> None:
+        while True:
+            batch = self.inbox.get()
+            if batch is None:
+                return
+            self.idle.clear()
+            self.in_flight = batch
+            outcomes: Dict[str, ImageResult] = {}
+            stop: Optional[Stop] = None
+            try:
+                halted = self.halted or self.run.stopped
+                if halted is not None or self.run.cancel.is_set():
+                    reason = NOT_SENT_CANCELLED if self.run.cancel.is_set() else "not sent: " + halted.reason
+                    outcomes = {i.image.image_path: result(i.image, FAILED, reason) for i in batch}
+                else:
+                    outcomes = self.sink.send(batch)
+            except Stop as halted:
+                stop, outcomes = halted, dict(halted.results)
+            except AnswerLost as exc:  # a sink that did not resolve it: say so, never "failed"
+                stop = Stop(exc.message, exc)
+                outcomes = {i.image.image_path: result(i.image, UNCONFIRMED, "not confirmed: " + exc.message)
+                            for i in batch}
+            except XpgeoError as exc:
+                stop = Stop(exc.message, exc)
+            except BaseException as exc:  # a bug: the run stops, raising it, and no image is left unaccounted
+                log.debug("Unexpected error sending a chunk", exc_info=True)
+                stop = Stop(f"unexpected error while sending ({exc.__class__.__name__})")
+                stop.unexpected = exc
+                outcomes = {i.image.image_path: result(i.image, UNCONFIRMED, "not confirmed: " + stop.reason)
+                            for i in batch}
+            if stop is not None and self.halted is None:
+                self.halted = stop  # the next chunk, already queued, is not sent
+            self.outbox.put((batch, outcomes, stop))
+            self.in_flight = None
+            self.idle.set()
+            self.returned.set()

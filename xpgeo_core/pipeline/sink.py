@@ -1,0 +1,89 @@
+"""What a backend is to the append loop: a sink.
+
+The loop owns chunking, progress, per-image accounting, fatal stops and Cancel; a sink
+owns only its wire: which images its layer already holds, how one chunk is sent, and what
+landed when an answer was lost. So "every image gets one result" is written once, in
+:mod:`xpgeo_core.pipeline.loop`, and each backend's rule for never duplicating lives beside
+the requests it protects.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass
+from typing import Any, Dict, Optional, Sequence
+
+from xpgeo_core.errors import XpgeoError
+from xpgeo_core.pipeline.identity import Image
+from xpgeo_core.results import AppendReport, ImageResult
+
+
+@dataclass
+class Item:
+    """One image handed to a sink, with its attributes when the sink takes photos."""
+
+    image: Image
+    attributes: Optional[Dict[str, Any]] = None
+    warnings: Sequence[str] = ()
+
+
+def result(image: Image, status: str, reason: Optional[str] = None, **extra: Any) -> ImageResult:
+    """The result of *image*: keyed by its ImagePath, shown by its display form."""
+    return ImageResult(image.image_path, status, reason, image.line, display=image.display, **extra)
+
+
+class Stop(Exception):
+    """The run cannot go on (credentials refused, the server stopped answering).
+
+    Raised by :meth:`Sink.send` with the results it could give for its own chunk (an image of
+    that chunk without one is failed with the reason); every image not yet sent is failed
+    with ``not sent: <reason>``.
+    """
+
+    def __init__(self, reason: str, cause: Optional[XpgeoError] = None,
+                 results: Optional[Dict[str, ImageResult]] = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.cause = cause
+        self.results = results or {}
+
+
+class Sink(abc.ABC):
+    """One layer being appended to. Made by ``Backend.open_sink``; used by one run."""
+
+    backend: str = "backend"
+    takes_photos: bool = True
+    """True: items carry the photo's attributes (portal, local). False: URLs only (XPGEO server)."""
+
+    def __init__(self, layer_name: str, batch_size: int) -> None:
+        self.layer_name = layer_name
+        self.batch_size = max(1, int(batch_size))
+
+    def known(self, images: Sequence[Image]) -> Dict[str, ImageResult]:
+        """Results for the images that need no sending (already in the layer), by ImagePath."""
+        return {}
+
+    @abc.abstractmethod
+    def send(self, items: Sequence[Item]) -> Dict[str, ImageResult]:
+        """Send one chunk; a result for each item, by ImagePath. Never sends an image twice:
+        after a lost answer it finds out what landed first. Raises :class:`Stop` when the run
+        cannot go on."""
+
+    def finish(self, report: AppendReport) -> None:
+        """After the last chunk (and after a stop or a cancel): extents, derived files."""
+
+    def abort(self) -> None:
+        """Cancel: close in-flight connections so a blocked send returns at once."""
+
+    def new_report(self) -> AppendReport:
+        return AppendReport(backend=self.backend, layer_name=self.layer_name)
+
+
+def fill(items: Sequence[Item], results: Dict[str, ImageResult], status: str, reason: str) -> None:
+    """Give every item of *items* still without a result the same one (never lose one)."""
+    for item in items:
+        if item.image.image_path not in results:
+            results[item.image.image_path] = result(item.image, status, reason)
+
+
+__all__ = ["Item", "Sink", "Stop", "result", "fill"]
