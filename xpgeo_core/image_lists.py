@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Iterable, List, Optional, Sequence, Tuple
 
 from xpgeo_core.errors import ValidationError
+from xpgeo_core.settings import BACKEND_PLACES
 from xpgeo_core.urls import image_url_problem
 
 Entry = Tuple[Optional[int], str]
@@ -98,9 +99,9 @@ def refuse_local_photos(entries: Iterable[Entry], backend: str) -> None:
         return
     line, text = local[0]
     where = f"line {line}: " if line else ""
-    target = {"xpgeo": "an XPGEO server", "portal": "a portal"}.get(backend, f"the {backend} backend")
+    place = BACKEND_PLACES.get(backend, f"of the {backend} backend")
     raise ValidationError(
-        f"{len(local)} image(s) are local files ({where}{text!r}): a layer on {target} stores each photo's "
+        f"{len(local)} image(s) are local files ({where}{text!r}): a layer {place} stores each photo's "
         f"address, and its viewers could not reach a file on this machine.",
         status=400, hint="Upload the photos (to S3 or a web server) and list their http(s) URLs, or make the layer "
                          "with the local backend (--backend local).")

@@ -22,7 +22,7 @@ from xpgeo_core.catalogue import (CREATE_LAYER, PRO, PRO_TOOLS, TOOLS as CATALOG
 from xpgeo_core.errors import ConfigError, XpgeoError
 from xpgeo_core.image_lists import entry_problem, is_local_photo
 from xpgeo_core.results import ProgressCallback, no_progress
-from xpgeo_core.settings import BACKEND_LABELS, SPECS_BY_ATTR, Settings, load_settings
+from xpgeo_core.settings import BACKEND_LABELS, BACKEND_PLACES, SPECS_BY_ATTR, Settings, load_settings
 from xpgeo_core.urls import MALFORMED_URL, MISSING_NAME, image_url_problem, layer_name_problem
 
 log = logging.getLogger("xpgeo")
@@ -184,13 +184,12 @@ def _final_names(name: str, backends: Tuple[str, ...]) -> Tuple[bool, str]:
         final = next(iter(names.values()))
         return False, (f"The layer will be created as '{final}': service names are letters, digits and "
                        "underscores (a taken name also gets a _YYYYMMDD_HHMMSS suffix).")
-    shown = "; ".join(f"'{final}' {BACKEND_WHERE[b]}" for b, final in names.items())
+    shown = "; ".join(f"'{final}' {BACKEND_PLACES[b]}" for b, final in names.items())
     return False, f"The layer will be created as {shown} (a taken name also gets a _YYYYMMDD_HHMMSS suffix)."
 
 
 FINAL_NAME_RULES: Dict[str, Callable[[str], str]] = {"portal": clean_service_name, "local": folder_name}
 """How each backend cleans a layer name (the XPGEO server's own rule is not published: none applied)."""
-BACKEND_WHERE = {"portal": "on a portal", "local": "in a local folder", "xpgeo": "on the XPGEO server"}
 
 
 def setting_problem(attr: str, value: Any) -> Optional[str]:
