@@ -191,7 +191,8 @@ SETTINGS: Tuple[SettingSpec, ...] = (
     SettingSpec("timeout_seconds", ("TIMEOUT_SECONDS",), "XPGEO_TIMEOUT_SECONDS", _parse_non_negative_float, 60.0,
                 "Seconds to wait for a server to connect or answer; 0 waits without limit."),
     SettingSpec("retries", ("RETRIES",), "XPGEO_RETRIES", _parse_retries, 3,
-                "Retries on 429/502/503/504 and dropped connections (0 to 10)."),
+                "Retries of reads on 429/502/503/504 and dropped connections; of writes only where the server did nothing "
+                "(429/503, no connection) (0 to 10)."),
     SettingSpec("retry_backoff", ("RETRY_BACKOFF",), "XPGEO_RETRY_BACKOFF", _parse_non_negative_float, 0.5,
                 "Back-off factor in seconds between retries (doubles each time; Retry-After wins)."),
     SettingSpec("output_dir", ("XPGEO_OUTPUT_DIR", "OUTPUT_DIR"), "XPGEO_OUTPUT_DIR", _parse_str, "xpgeo-layers",

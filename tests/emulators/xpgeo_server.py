@@ -9,7 +9,9 @@ check what went over the wire, and has knobs for failures:
 * ``fail_append_calls``: 1-based numbers of ``/append-images`` calls answered with 500;
 * ``error_body_calls``: 1-based numbers of ``/append-images`` calls answered HTTP 200 with an
   ``{"error": ...}`` body (nothing stored), as some gateways and older servers do;
-* ``taken``: layer names that already exist (create then adds a timestamp).
+* ``taken``: layer names that already exist (create then adds a timestamp);
+* ``on_append``: called with (layer name, image URLs) after each append is stored (a test
+  mirrors the layer into a portal emulator, as the real server writes to its portal).
 
 Run on its own: ``python tests/emulators/xpgeo_server.py --port 0`` prints its URL.
 """
@@ -49,6 +51,7 @@ class FakeXpgeoState:
     max_list_size: int = 100
     fail_append_calls: Set[int] = field(default_factory=set)
     error_body_calls: Set[int] = field(default_factory=set)
+    on_append: Optional[Any] = None
     taken: Set[str] = field(default_factory=set)
     unknown_layer: str = "item_id_required"
     """How an append to a layer the server lacks is answered: ``item_id_required`` (the documented 400
@@ -136,6 +139,8 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._unknown_layer(name)
             with self.state.lock:
                 self.state.layers[name].append(url)
+                if self.state.on_append:
+                    self.state.on_append(name, [url])
             return self._send(200, "response: true", "text/plain")
         return self._error(404, "Not found")
 
@@ -171,6 +176,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(200, {"error": "Unable to add the images to the layer"})
         with self.state.lock:
             self.state.layers[name].extend(images)
+            if self.state.on_append:
+                self.state.on_append(name, list(images))
         return self._send(200, "true", "application/json")
 
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from xpgeo_core.errors import EXIT_OK, EXIT_SOME_FAILED
+from xpgeo_core.errors import EXIT_CANCELLED, EXIT_OK, EXIT_SOME_FAILED
 from xpgeo_core.results import AppendReport
-from xpgeo_core.urls import without_credentials
 
 
 def response_text(report: AppendReport) -> str:
@@ -31,14 +30,18 @@ def _one(response: Any) -> str:
 
 
 def print_summary(ctx, report: AppendReport) -> None:
+    unconfirmed = f", not confirmed {report.unconfirmed}" if report.unconfirmed else ""
     ctx.say(f"Appended {report.appended}, skipped {report.skipped} (already in the layer), "
-            f"failed {report.failed} of {report.total} image(s) in layer '{report.layer_name}'.")
+            f"failed {report.failed}{unconfirmed} of {report.total} image(s) in layer '{report.layer_name}'.")
     if report.duplicates_removed:
         ctx.say(f"Removed {report.duplicates_removed} duplicate URL(s) from the list.")
     for r in report.failures():
         where = f"line {r.line}: " if r.line else ""
-        ctx.say(f"  failed {where}{without_credentials(r.url)}: {r.reason}")
+        label = "failed" if r.status == "failed" else "not confirmed"
+        ctx.say(f"  {label} {where}{r.shown}: {r.reason}")  # the display form: no credentials, no query
 
 
 def exit_code(report: AppendReport) -> int:
+    if report.cancelled:
+        return EXIT_CANCELLED  # 130, as a shell reports Ctrl+C
     return EXIT_OK if report.ok else EXIT_SOME_FAILED

@@ -74,6 +74,7 @@ class _Run:
         self.overlap = overlap
         self.cancel = threading.Event()
         self.results: Dict[str, ImageResult] = {}
+        self.checked: set = set()  # ImagePaths the sink was asked about (known)
         self.failed = 0
         self.step = 0
         self.handed = 0
@@ -171,16 +172,19 @@ class _Run:
         self.shut(abort=False)
 
     def to_send(self) -> Iterator[Image]:
-        """The images in order, less those the layer already holds (asked window by window)."""
+        """The images in order, less those the layer already holds. The layer is asked window by
+        window, one window ahead (while this window's photos are read, the next one is checked)."""
         window = max(WINDOW_MIN, 2 * self.sink.batch_size)
-        for start in range(0, len(self.images), window):
-            chunk = self.images[start:start + window]
+        chunks = [self.images[start:start + window] for start in range(0, len(self.images), window)]
+        ahead = self.start_call(self.sink.known, chunks[0]) if chunks else None
+        for number, chunk in enumerate(chunks):
+            check, ahead = ahead, None
             if self.stopped is not None:
                 for image in chunk:
-                    self.record(result(image, FAILED, "not sent: " + self.stopped.reason))
+                    self.not_sent(image, "not sent: " + self.stopped.reason)
                 continue
             try:
-                known = self.call(self.sink.known, chunk)
+                known = self.finish_call(check)
             except XpgeoError as exc:
                 if not self.results and isinstance(exc, AuthError):
                     raise
@@ -188,8 +192,11 @@ class _Run:
                                     exc)
                 log.warning(self.stopped.reason)
                 for image in chunk:
-                    self.record(result(image, FAILED, "not sent: " + self.stopped.reason))
+                    self.not_sent(image, "not sent: " + self.stopped.reason)
                 continue
+            if number + 1 < len(chunks):
+                ahead = self.start_call(self.sink.known, chunks[number + 1])
+            self.checked.update(i.image_path for i in chunk)
             for image in chunk:
                 outcome = known.get(image.image_path)
                 if outcome is not None:
@@ -238,10 +245,9 @@ class _Run:
                 self.record(result(image, FAILED, "not sent: " + self.stopped.reason))
         return batch
 
-    def call(self, function: Callable[..., Any], *args: Any) -> Any:
-        """Run a sink call on a daemon thread and wait for it with heartbeats (Cancel is heard)."""
-        box: Dict[str, Any] = {}
-        done = threading.Event()
+    def start_call(self, function: Callable[..., Any], *args: Any) -> Dict[str, Any]:
+        """Run a sink call on a daemon thread (nothing waits for it at exit); see :meth:`finish_call`."""
+        box: Dict[str, Any] = {"done": threading.Event()}
 
         def work() -> None:
             try:
@@ -249,10 +255,14 @@ class _Run:
             except BaseException as exc:
                 box["error"] = exc
             finally:
-                done.set()
+                box["done"].set()
 
         threading.Thread(target=work, name="xpgeo-check", daemon=True).start()
-        self.wait(done)
+        return box
+
+    def finish_call(self, box: Dict[str, Any]) -> Any:
+        """Wait for a call, with heartbeats (Cancel is heard); its value, or its error raised."""
+        self.wait(box["done"])
         if "error" in box:
             raise box["error"]
         return box["value"]
@@ -340,7 +350,16 @@ class _Run:
     def fail_rest(self, reason: str) -> None:
         for image in self.images:
             if image.image_path not in self.results:
-                self.record(result(image, FAILED, reason), notify=False)
+                self.not_sent(image, reason, notify=False)
+
+    def not_sent(self, image: Image, reason: str, *, notify: bool = True) -> None:
+        """An image this run did not send: failed when the layer was checked and lacks it;
+        unconfirmed when it was never checked (an earlier run may have added it)."""
+        if image.image_path in self.checked:
+            self.record(result(image, FAILED, reason), notify=notify)
+        else:
+            self.record(result(image, UNCONFIRMED, reason + "; the layer was not checked for it, so an earlier "
+                               "run may have added it (a rerun finds out)"), notify=notify)
 
     # -- warnings: one summary per kind per run ------------------------------------------------
     def note_warnings(self, image: Image, info: Any) -> None:
