@@ -117,6 +117,9 @@ def test_cli_local_photos_with_the_local_backend(tmp_path):
     assert code == 0, err
     doc = json.loads(out)
     assert doc["appended"] == 3
+    code, out, _ = run(["append-images", "--name=site", "--folder", str(photos)], env)
+    assert out.splitlines()[0] == f"Appending images from {photos} to layer site..."
+    assert "Reading photos from folder" in out and "skipped 3" in out
     features = json.loads((tmp_path / "layers" / "site" / "features.geojson").read_text())["features"]
     assert sorted(f["properties"]["ImagePath"] for f in features) == sorted(str(p) for p in paths)
     listing = tmp_path / "list.txt"

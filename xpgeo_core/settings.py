@@ -138,6 +138,10 @@ def _parse_url(text: str) -> Optional[str]:
     return (scheme.lower() + sep + rest).rstrip("/")  # schemes are case-insensitive (RFC 3986)
 
 
+parse_url = _parse_url
+"""The one URL rule (http/https in any case, a trailing slash dropped), for parameters that are no setting."""
+
+
 def _parse_backend(text: str) -> str:
     value = str(text).strip().lower() or "auto"
     aliases = {"server": "xpgeo", "rest": "xpgeo", "xpgeo_rest": "xpgeo", "folder": "local"}

@@ -22,7 +22,7 @@ from xpgeo_core.catalogue import (CREATE_LAYER, PRO, PRO_TOOLS, TOOLS as CATALOG
 from xpgeo_core.errors import ConfigError, XpgeoError
 from xpgeo_core.image_lists import entry_problem, is_local_photo
 from xpgeo_core.results import ProgressCallback, no_progress
-from xpgeo_core.settings import BACKEND_LABELS, BACKEND_PLACES, SPECS_BY_ATTR, Settings, load_settings
+from xpgeo_core.settings import BACKEND_LABELS, BACKEND_PLACES, SPECS_BY_ATTR, parse_url, Settings, load_settings
 from xpgeo_core.urls import MALFORMED_URL, MISSING_NAME, image_url_problem, layer_name_problem
 
 log = logging.getLogger("xpgeo")
@@ -132,9 +132,10 @@ def check_tool(tool_name: str, values: Mapping[str, Any], *, search_dirs: Sequen
     if values.get("ground_height") not in (None, "") and values.get("elevation_service"):
         errors["elevation_service"] = "Give a ground elevation or an elevation service URL, not both."
     elif values.get("elevation_service"):
-        problem = setting_problem("rest_url", values["elevation_service"])
-        if problem:
-            errors["elevation_service"] = f"Elevation service URL: {problem}."
+        try:
+            parse_url(str(values["elevation_service"]))
+        except ValueError as exc:
+            errors["elevation_service"] = f"Elevation service URL: {exc}."
     if tool.needs_one_of and not any(values.get(name) for name in tool.needs_one_of):
         first = tool.needs_one_of[0]
         labels = [tool.param(name).label for name in tool.needs_one_of]

@@ -10,9 +10,14 @@ from xpgeo_core.commands._report import exit_code, print_summary, response_text
 
 
 def run(args: argparse.Namespace, ctx) -> int:
-    ctx.say(f"Appending images from {args.url_file} to layer {args.layer_name}...")
-    ctx.say("Reading image URLs from file...")
-    ctx.say(f"File location: {args.url_file}")
+    source = args.url_file or args.photo_folder
+    ctx.say(f"Appending images from {source} to layer {args.layer_name}...")
+    if args.url_file:  # the reference client's lines
+        ctx.say("Reading image URLs from file...")
+        ctx.say(f"File location: {args.url_file}")
+    if args.photo_folder:
+        ctx.say(f"Reading photos from folder {args.photo_folder} (sub-folders too, files matching "
+                f"{args.photo_filter})...")
     with progress_printer(ctx) as progress:  # ends a live progress line even when the append raises
         report = TOOL.run(ctx.call(progress))
     ctx.say(f"Append images response: {response_text(report)}")

@@ -22,8 +22,6 @@ The call sequence and why each step is there:
 from __future__ import annotations
 
 import logging
-import re
-import time
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Set, Tuple
 
 from xpgeo_core.backends.base import Backend
@@ -39,7 +37,7 @@ from xpgeo_core.backends.portal import lookup
 from xpgeo_core.backends.portal.create import (LayerMaker, clean_service_name, follow_appended, item_fields,
                                                timestamped)
 from xpgeo_core.layer_options import LayerOptions
-from xpgeo_core.schema import (OI_LAYER_TYPE, OI_TYPE_KEYWORD, acquisition_ms, complete_photo, field_names,
+from xpgeo_core.schema import (OI_LAYER_TYPE, acquisition_ms, complete_photo, field_names,
                                layer_definition)
 
 log = logging.getLogger("xpgeo.backends.portal")

@@ -31,7 +31,7 @@ import logging
 import re
 import time
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional
 
 from xpgeo_core import schema
 from xpgeo_core.backends.portal import api
@@ -301,8 +301,3 @@ def _brief(answer: Any) -> str:
     text = json.dumps(answer, separators=(",", ":"), default=str) if not isinstance(answer, str) else answer
     return text if len(text) <= 120 else text[:117] + "..."
 
-
-def layer_reads_as_oi(layer: Dict[str, Any]) -> Tuple[bool, str]:
-    """For the live-portal check: is *layer* an OI layer Esri's clients open, and why not."""
-    problems = schema.oi_problems(layer, {})
-    return (not problems, "; ".join(problems))
