@@ -242,3 +242,43 @@ def test_pro_cancel_button_stops_the_append_images_tool(tmp_path, monkeypatch):
     report = json.loads(out["out_report"])
     assert report["cancelled"] is True and report["total"] == 8
     assert any(sev == "warning" and "Cancelled" in text for sev, text in arcpy.MESSAGES) or report["messages"]
+
+
+def test_cancel_while_a_batch_hangs_shuts_its_socket_and_calls_it_not_confirmed(tmp_path):
+    """addFeatures hangs (the portal did the work, its answer never comes; no time-out set): Cancel
+    closes the socket, and the batch is reported not confirmed, never failed or appended."""
+    from emulators.fault_proxy import FaultProxy, Rule
+    from emulators.portal import PASSWORD, USER
+    from portal_support import synthetic_photos
+    from test_fault_matrix import ProxiedPortal
+
+    host = ImageHost().start()
+    portal = ProxiedPortal().start()
+    proxy = FaultProxy(f"http://127.0.0.1:{portal.httpd.server_address[1]}", hang=60.0).start()
+    portal.front = proxy.url
+    settings = load_settings(environ={"XPGEO_PORTAL_URL": portal.portal_url, "XPGEO_USERNAME": USER,
+                                      "XPGEO_PASSWORD": PASSWORD, "XPGEO_TIMEOUT_SECONDS": "0",
+                                      "XPGEO_BATCH_SIZE": "3"})
+    try:
+        operations.create_layer(settings, "hang")
+        urls = synthetic_photos(host, 6)
+        proxy.state.rules = [Rule("addFeatures", ["hang_after"], probability=1.0)]
+        ticks = []
+
+        def progress(p):
+            if p.kind == TICK:
+                ticks.append(p)
+                if len(ticks) == 8:
+                    raise Cancelled()
+
+        report = operations.append_images(settings, "hang", urls=urls, progress=progress)
+        in_layer = {f["attributes"].get("ImagePath") for f in portal.features("hang")}
+    finally:
+        proxy.state.hang = 0
+        proxy.stop(), portal.stop(), host.stop()
+    assert report.cancelled
+    for r in report.results:
+        assert r.status in (UNCONFIRMED, FAILED), r
+        if r.status == FAILED:
+            assert r.url not in in_layer
+    assert any(r.status == UNCONFIRMED for r in report.results)

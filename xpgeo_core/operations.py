@@ -16,7 +16,7 @@ with their line numbers.
 from __future__ import annotations
 
 import logging
-from typing import Any, Iterable, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 from xpgeo_core.backends import TokenProvider, choose_backend_name, get_backend
 from xpgeo_core.errors import ValidationError
@@ -147,8 +147,20 @@ def inspect_photos(settings: Settings, sources: Sequence[str], *, imagery_type: 
     return inspect_many(sources, settings=settings, imagery_type=normalize_imagery_type(imagery_type))
 
 
+EXAMPLES_PER_REASON = 5
+"""Failures logged one by one per reason; the rest of the same reason are counted in one line (a
+cancelled run of 10,000 photos must not write 10,000 warnings to Pro's messages)."""
+
+
 def _log_failures(report: AppendReport) -> None:
+    shown: Dict[Tuple[str, str], int] = {}
     for outcome in report.failures():
-        where = f" (line {outcome.line})" if outcome.line else ""
         label = "Not confirmed" if outcome.status != FAILED else "Failed"
-        log.warning("%s%s: %s: %s", label, where, outcome.shown, outcome.reason)
+        key = (label, outcome.reason or "")
+        shown[key] = shown.get(key, 0) + 1
+        if shown[key] <= EXAMPLES_PER_REASON:
+            where = f" (line {outcome.line})" if outcome.line else ""
+            log.warning("%s%s: %s: %s", label, where, outcome.shown, outcome.reason)
+    for (label, reason), count in shown.items():
+        if count > EXAMPLES_PER_REASON:
+            log.warning("%s: %d more image(s): %s", label, count - EXAMPLES_PER_REASON, reason)

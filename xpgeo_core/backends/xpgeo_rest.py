@@ -17,8 +17,8 @@ from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
 import requests
 
 from xpgeo_core.backends.base import Backend
-from xpgeo_core.errors import (AnswerLost, AuthError, ConfigError, RequestError, ServerError, ValidationError,
-                               XpgeoError, redact)
+from xpgeo_core.errors import (AnswerLost, AuthError, Cancelled, ConfigError, RequestError, ServerError,
+                               ValidationError, XpgeoError, redact)
 from xpgeo_core.http import describe_request_failure
 from xpgeo_core.layer_options import LayerOptions
 from xpgeo_core.ledger import FAILED as LEDGER_FAILED
@@ -261,6 +261,9 @@ class XpgeoSink(Sink):
         except AnswerLost as exc:
             self._lost(images, results, exc, resend=resend)
             return
+        except Cancelled as exc:  # stopped before the request went out (or while waiting to retry a 429/503)
+            self._failed(images, results, "not sent: the run was cancelled")
+            raise Stop("the run was cancelled", exc, results) from None
         except RequestError as exc:  # never reached the server
             self._failed(images, results, exc.message)
             self.network_failures += 1

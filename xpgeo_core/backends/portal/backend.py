@@ -343,7 +343,12 @@ class PortalSink(Sink):
                 if pending:
                     log.info("addFeatures failed (%s); sending %d image(s) of the batch again.", exc.message,
                              len(pending))
-                    self._back_off(attempt)
+                    try:
+                        self._back_off(attempt)
+                    except Cancelled as cancelled:  # checked: not in the layer, and not sent again
+                        for image, _ in pending:
+                            results[image.image_path] = result(image, FAILED, "not sent: the run was cancelled")
+                        raise Stop("the run was cancelled", cancelled, results) from None
                 continue
             pending = self._read_add_results(answer, pending, results)
             if pending:  # addResults shorter than the batch: ask the layer about the rest
