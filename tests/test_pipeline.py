@@ -96,6 +96,17 @@ def test_xpgeo_server_warns_that_it_decides_the_imagery_type(tmp_path, caplog):
     assert "decides each photo's imagery type itself" in err
 
 
+def test_one_photo_spelled_several_ways_is_one_image():
+    """Scheme and host are case-insensitive and a fragment is never sent: one photo, one feature."""
+    gathered = gather([(1, "http://photos.example.com/a.jpg"), (2, "HTTP://Photos.EXAMPLE.com/a.jpg"),
+                       (3, "http://photos.example.com/a.jpg#view"), (4, "http://photos.example.com/A.jpg"),
+                       (5, "https://U:P@Photos.example.com/a.jpg?X-Amz-Signature=Ab")])
+    assert [i.line for i in gathered.images] == [1, 4, 5]
+    assert [d.line for d, _ in gathered.duplicates] == [2, 3]
+    assert gathered.images[2].fetch_url == "https://U:P@photos.example.com/a.jpg?X-Amz-Signature=Ab"
+    assert gathered.images[2].image_path == "https://photos.example.com/a.jpg?X-Amz-Signature=Ab"
+
+
 def test_presigned_signatures_never_reach_the_log(tmp_path, caplog):
     with PhotoServer(sample_files(1)) as server:
         settings = local_settings(tmp_path)
@@ -105,6 +116,21 @@ def test_presigned_signatures_never_reach_the_log(tmp_path, caplog):
             report = operations.append_images(settings, "sig", urls=[signed, signed.replace("no_gps", "nothere")])
     assert report.failed == 2
     assert "deadbeefcafe" not in caplog.text
+
+
+def test_presigned_signatures_never_reach_the_summary_or_the_preview_failure_list(tmp_path):
+    """A failed photo's signature has no place in the console summary or the preview's failure
+    list (both are read by people; the layer holds no failed photo whose ImagePath needs it)."""
+    with PhotoServer(sample_files(1)) as server:
+        env = {"XPGEO_BACKEND": "local", "XPGEO_OUTPUT_DIR": str(tmp_path / "layers")}
+        assert run(["create-oi-layer", "--name=sig"], env)[0] == 0
+        signed = server.url_for("nothere.jpg") + "?X-Amz-Signature=deadbeefcafe"
+        code, out, err = run(["append-images", "--name=sig", "--file", write_list(tmp_path, [signed])], env)
+    assert code == 1
+    assert "failed line 1: " + server.url_for("nothere.jpg") + ":" in out
+    assert "deadbeefcafe" not in out + err
+    failures = read_layer(tmp_path / "layers" / "sig")["preview_data"]["failures"]
+    assert [f["line"] for f in failures] == [1] and "deadbeefcafe" not in json.dumps(failures)
 
 
 def test_one_time_zone_summary_per_run(tmp_path, caplog):

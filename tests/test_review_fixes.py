@@ -234,3 +234,18 @@ def test_ledger_is_the_same_for_every_spelling_of_the_server(tmp_path):
     assert a.path == b.path != c.path
     a.record(["https://h/1.jpg"])
     assert "https://h/1.jpg" in Ledger("https://xpgeo.example.com/api", "lyr", folder=tmp_path)
+
+
+# -- a line the command prints itself is not logged a second time ---------------------
+
+def test_create_announces_itself_once_on_the_command_line_and_once_in_pro(tmp_path):
+    from toolbox_harness import arcpy, load_toolbox, run_tool  # the fake arcpy
+
+    code, out, err = run(["--output-dir", str(tmp_path / "cli"), "create-oi-layer", "--name=once"])
+    assert code == 0
+    assert (out + err).count("Starting layer creation for 'once'...") == 1
+    assert out.splitlines()[0] == "Starting layer creation for 'once'..."
+    arcpy.reset()
+    run_tool(load_toolbox(), "CreateOrientedImageryLayer",
+             {"layer_name": "pro_once", "backend": "Local folder", "output_folder": str(tmp_path / "pro")})
+    assert [t for _, t in arcpy.MESSAGES].count("Starting layer creation for 'pro_once'...") == 1

@@ -24,6 +24,7 @@ from xpgeo_core.catalogue import CLI, GLOBAL_PARAMS, Param, ToolCall, ToolSpec, 
 from xpgeo_core.commands import COMMANDS
 from xpgeo_core.results import ProgressCallback, no_progress
 from xpgeo_core.errors import EXIT_SERVER, EXIT_USAGE, XpgeoError, redact
+from xpgeo_core.operations import ECHOED_BY_CLI
 from xpgeo_core.settings import Settings, load_settings
 
 log = logging.getLogger("xpgeo")
@@ -195,6 +196,7 @@ def _install_log_handler(ctx: CliContext) -> logging.Handler:
     level = logging.DEBUG if getattr(ctx.args, "verbose", False) else (
         logging.WARNING if ctx.quiet else logging.INFO)
     handler.setLevel(level)
+    handler.addFilter(lambda record: not getattr(record, ECHOED_BY_CLI, False))  # the command says it on stdout
     log.addHandler(handler)
     log.setLevel(logging.DEBUG)
     log.propagate = False

@@ -30,7 +30,7 @@ from typing import Iterable, List, Optional, Sequence, Tuple
 
 from xpgeo_core.errors import ValidationError
 from xpgeo_core.settings import BACKEND_PLACES
-from xpgeo_core.urls import image_url_problem
+from xpgeo_core.urls import image_url_problem, normal_url
 
 Entry = Tuple[Optional[int], str]
 """A list entry: (line number in the list file, or None; the text)."""
@@ -86,9 +86,10 @@ def entry_problem(text: str, *, local_ok: bool) -> Optional[str]:
 
 
 def canonical(text: str, *, local_ok: bool) -> str:
-    """The entry as the pipeline should identify it: local photos as absolute paths."""
+    """The entry as the pipeline should identify it: local photos as absolute paths, URLs with
+    their scheme and host in lower case and no fragment (:func:`~xpgeo_core.urls.normal_url`)."""
     text = text.strip()
-    return local_path(text) if local_ok and is_local_photo(text) else text
+    return local_path(text) if local_ok and is_local_photo(text) else normal_url(text)
 
 
 def refuse_local_photos(entries: Iterable[Entry], backend: str) -> None:

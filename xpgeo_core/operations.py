@@ -32,6 +32,11 @@ from xpgeo_core.urls import (MALFORMED_URL, MISSING_NAME, MISSING_NAME_OR_LIST, 
 
 log = logging.getLogger("xpgeo")
 
+ECHOED_BY_CLI = "xpgeo_echoed_by_cli"
+"""Marks a log record whose line the command line prints itself, on stdout, as the reference
+client does (``Starting layer creation for ...``): its log handler drops the record, so the
+line is not shown twice; in ArcGIS Pro it is the tool's message."""
+
 
 def health_check(settings: Settings, *, token_provider: Optional[TokenProvider] = None,
                  portal_url: Optional[str] = None) -> HealthResult:
@@ -49,7 +54,7 @@ def create_layer(settings: Settings, name: Optional[str], imagery_type: Optional
     name = check_layer_name(name, MISSING_NAME)
     imagery_type = normalize_imagery_type(imagery_type)
     with get_backend(settings, token_provider=token_provider, portal_url=portal_url) as backend:
-        log.info("Starting layer creation for '%s'...", name)
+        log.info("Starting layer creation for '%s'...", name, extra={ECHOED_BY_CLI: True})
         result = backend.create_layer(name, imagery_type, options=options)
     if result.renamed and not result.messages:  # routine (a taken name): one message, not a warning
         log.info("The layer was created as '%s' (asked for '%s').", result.layer_name, name)

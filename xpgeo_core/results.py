@@ -84,6 +84,14 @@ class ImageResult:
         return out
 
 
+def failure_entries(results: List[ImageResult]) -> List[Dict[str, Any]]:
+    """The failed and unconfirmed images as people read them (the preview's failure list): the
+    shown form of each URL (no credentials, no query: a presigned signature stays out), the
+    reason and the list line."""
+    return [{"url": r.shown, "reason": r.reason, "line": r.line}
+            for r in results if r.status in (FAILED, UNCONFIRMED)]
+
+
 @dataclass
 class AppendReport:
     backend: str

@@ -157,6 +157,23 @@ def without_credentials(url: str) -> str:
     return re.sub(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/?#]*@", r"\1", url)
 
 
+_URL_PARTS = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://([^/?#]*)(.*)$", re.S)
+
+
+def normal_url(url: str) -> str:
+    """The URL spelled the one way a photo is known by: the scheme and host in lower case (RFC
+    3986 6.2.2.1: they are case-insensitive) and no ``#fragment`` (never sent to the server), so
+    ``HTTP://Photos.Example.com/a.jpg#x`` and ``http://photos.example.com/a.jpg`` are one photo, not
+    two features. Path, query and ``user:password`` stay as typed (they are case-sensitive); a URL
+    with an ``@`` after its authority (a password holding ``/``, ``?`` or ``#``) is left alone."""
+    match = _URL_PARTS.match(url)
+    if not match or "@" in match.group(3):
+        return url
+    scheme, authority, rest = match.groups()
+    userinfo, at, host = authority.rpartition("@")
+    return f"{scheme.lower()}://{userinfo}{at}{host.lower()}{rest.split('#', 1)[0]}"
+
+
 def strip_query(url: str) -> str:
     """Drop the query string: it may hold signatures (presigned S3) or, from other clients, tokens."""
     return url.split("?", 1)[0]

@@ -43,7 +43,8 @@ from xpgeo_core.errors import ConfigError, ValidationError, XpgeoError
 from xpgeo_core.layer_options import LayerOptions
 from xpgeo_core.pipeline.identity import Image
 from xpgeo_core.pipeline.sink import Item, Sink, result
-from xpgeo_core.results import APPENDED, FAILED, SKIPPED, AppendReport, CreateResult, HealthResult, ImageResult
+from xpgeo_core.results import (APPENDED, FAILED, SKIPPED, AppendReport, CreateResult, HealthResult, ImageResult,
+                                failure_entries)
 from xpgeo_core import schema
 
 log = logging.getLogger("xpgeo.backends.local")
@@ -322,7 +323,7 @@ class LocalBackend(Backend):
             if farther is not None:
                 props["maximumDistance"] = farther
         document["layer"] = layer
-        failures = [{"url": r.url, "reason": r.reason, "line": r.line} for r in results if r.status == FAILED]
+        failures = failure_entries(results)
         self._write(folder, LAYER_FILE, json.dumps(document, indent=2) + "\n")
         self._write(folder, OI_TABLE_FILE, oi_table_csv(features))
         self._write(folder, PREVIEW_FILE, render_preview(folder.name, features, failures, folder=folder,

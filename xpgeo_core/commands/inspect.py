@@ -14,6 +14,7 @@ from typing import Any, List, Optional
 from xpgeo_core.catalogue import INSPECT as TOOL, ToolCall
 from xpgeo_core.errors import EXIT_OK, EXIT_SOME_FAILED, ValidationError
 from xpgeo_core.image_lists import read_list_file
+from xpgeo_core.urls import safe_url
 
 COLUMNS = (("Name", 24), ("Y (lat)", 12), ("X (lon)", 13), ("Z", 8), ("Heading", 9), ("Pitch", 6),
            ("HFOV", 6), ("VFOV", 6), ("Type", 10), ("AcquisitionDate", 24), ("Bytes", 8))
@@ -59,7 +60,7 @@ def _cells(info) -> List[str]:
     heading = _fmt(a.get("CameraHeading"), 1)
     if a.get("CameraHeadingReference") == "M":
         heading += "M"
-    name = a.get("Name") or info.source
+    name = a.get("Name") or safe_url(info.source)  # never the URL's user:password or signature
     if not info.ok:
         name = "!" + name
     return [name, _fmt(a.get("Y"), 7), _fmt(a.get("X"), 7), _fmt(a.get("Z"), 1), heading,

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple
 
 from xpgeo_core import operations
-from xpgeo_core.results import AppendReport, CreateResult, HealthResult, ProgressCallback, no_progress
+from xpgeo_core.results import (AppendReport, CreateResult, HealthResult, ProgressCallback, failure_entries,
+                                no_progress)
 from xpgeo_core.settings import Settings
 
 log = logging.getLogger("xpgeo.demo")
@@ -112,7 +113,7 @@ def write_preview(settings: Settings, layer_name: str, urls: Sequence[str], repo
         if info.ok and info.attributes.get("X") is not None:
             attributes = dict(info.attributes, ImagePath=info.source)
             features.append(feature_from_attributes(attributes, len(features) + 1))
-    failures = [{"url": r.url, "reason": r.reason, "line": r.line} for r in report.failures()]
+    failures = failure_entries(report.results)
     folder = preview_folder(settings, layer_name)
     path = folder / PREVIEW_FILE
     try:

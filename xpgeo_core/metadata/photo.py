@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
+from xpgeo_core.urls import without_credentials
+
 ATTRIBUTE_KEYS = (
     "X", "Y", "Z", "ImagePath", "Name", "AcquisitionDate", "CameraHeading", "CameraHeadingReference",
     "CameraPitch", "CameraRoll", "CameraHeight", "HorizontalFieldOfView", "VerticalFieldOfView",
@@ -48,6 +50,7 @@ class PhotoInfo:
     attributes: Dict[str, Any] = field(default_factory=empty_attributes)
 
     def to_dict(self) -> Dict[str, Any]:
-        """The ``xpgeo inspect --json`` object for this photo."""
-        return {"source": self.source, "ok": self.ok, "error": self.error, "bytes_read": self.bytes_read,
+        """The ``xpgeo inspect --json`` object for this photo; ``source`` without ``user:password@``
+        (as the ImagePath and the append reports give it)."""
+        return {"source": without_credentials(self.source), "ok": self.ok, "error": self.error, "bytes_read": self.bytes_read,
                 "warnings": list(self.warnings), "attributes": {k: self.attributes.get(k) for k in ATTRIBUTE_KEYS}}
