@@ -7,7 +7,7 @@ import io
 from unittest import mock
 
 import pytest
-from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+from hypothesis import HealthCheck, event, given, settings as hsettings, strategies as st
 
 from conftest import SAMPLES, requires_samples
 from emulators.image_host import ImageHost
@@ -176,6 +176,9 @@ _SEGMENT = st.one_of(
     st.tuples(st.sampled_from([0xE2, 0xEC, 0xFE]), st.integers(0, 65533)),  # any size
     st.tuples(st.just("exif"), st.just(0)), st.tuples(st.just("xmp"), st.integers(0, 60000)),
 )
+# runs of one segment repeated, so that long runs of large segments (up to 120) are common
+_LAYOUT = st.lists(st.tuples(_SEGMENT, st.integers(1, 120)), max_size=6).map(
+    lambda runs: [seg for seg, count in runs for _ in range(count if seg[0] not in ("exif", "xmp") else 1)])
 
 
 def _layout_photo(layout) -> bytes:
@@ -192,12 +195,13 @@ def _layout_photo(layout) -> bytes:
 
 
 @hsettings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-@given(st.lists(_SEGMENT, max_size=90))
+@given(_LAYOUT)
 def test_no_layout_reads_more_than_128_kib(layout):
     """Whatever the segments before the frame: at most 128 KiB and 64 reads, and either the same
     attributes as a reader with no limits, or header_too_large."""
     data = _layout_photo(layout)
     info = run(data)
+    event("ok" if info.ok else info.error_code)
     assert info.bytes_read <= READ_BUDGET
     with mock.patch.object(fetch, "READ_BUDGET", 1 << 30), mock.patch.object(fetch, "MAX_FETCHES", 1 << 20):
         unlimited = inspect_bytes(data, source="p.jpg", settings=SETTINGS.replace(max_header_bytes=1 << 30))

@@ -139,9 +139,11 @@ def append_images(settings: Settings, name: Optional[str], *, urls: Optional[Ite
 
 def inspect_photos(settings: Settings, sources: Sequence[str], *, imagery_type: Optional[str] = None) -> Iterator[Any]:
     """Read each photo's header and give its OI attributes, in input order (see :mod:`xpgeo_core.metadata`)."""
-    from xpgeo_core.metadata import inspect_many
+    from xpgeo_core.pipeline.identity import Image
+    from xpgeo_core.pipeline.photos import read_all
 
-    return inspect_many(sources, settings=settings, imagery_type=normalize_imagery_type(imagery_type))
+    images = (Image.of(str(source)) for source in sources)
+    return read_all(settings, images, imagery_type=normalize_imagery_type(imagery_type))
 
 
 EXAMPLES_PER_REASON = 5

@@ -17,7 +17,9 @@ API (small on purpose)::
         ...
         host.requests                          # [Request(method, path, range, headers, peer), ...]
 
-Knobs on the host: ``honour_range`` (False: answer 200 with the whole body, as Python's
+Knobs on the host: ``cors`` (True: every answer carries ``Access-Control-Allow-Origin: *``, as
+an S3 bucket or CDN with a CORS rule does; Esri's web viewer fetches photos with ``fetch``, so a
+browser refuses a photo from a host without it), ``honour_range`` (False: answer 200 with the whole body, as Python's
 ``http.server`` does), ``latency`` seconds from a request's arrival to its answer's first
 byte, headers included (its own parsing happens inside it), ``bandwidth`` bytes/s shared by all
 connections (one link), ``burst`` the depth in bytes of that link's token bucket (0, the default:
@@ -111,9 +113,10 @@ class _Link:
 
 
 class ImageHost:
-    def __init__(self, *, honour_range: bool = True, latency: float = 0.0, bandwidth: Optional[float] = None,
+    def __init__(self, *, cors: bool = False, honour_range: bool = True, latency: float = 0.0, bandwidth: Optional[float] = None,
                  burst: int = 0, sleep: Callable[[float], None] = time.sleep,
                  clock: Callable[[], float] = time.monotonic) -> None:
+        self.cors = cors
         self.honour_range = honour_range
         self.latency = latency
         self.sleep = sleep
@@ -261,6 +264,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", str(length))
             for key, value in extra.items():
                 self.send_header(key, value)
+            if self.owner.cors:
+                self.send_header("Access-Control-Allow-Origin", "*")
             self.end_headers()
         finally:
             self._holding_headers = False

@@ -47,7 +47,9 @@ if command -v npm >/dev/null 2>&1; then
     say "npm $name: npm ci into $dest"
     mkdir -p "$dest"
     cp "$src/package.json" "$lock" "$dest/"
-    (cd "$dest" && npm ci --no-audit --no-fund --loglevel=error)
+    # --ignore-scripts: no package here needs one, and @vaadin/vaadin-usage-statistics (pulled in by
+    # @arcgis/core) would phone home from its postinstall.
+    (cd "$dest" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
     printf '%s' "$want" > "$dest/.xpgeo-installed"
   done
 else

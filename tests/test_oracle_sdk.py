@@ -1,0 +1,286 @@
+"""The ArcGIS Maps SDK for JavaScript (``@arcgis/core``, pinned in tests/oracles/sdk/package.json) opens
+XPGEO's layers in headless Chromium: the oracle of issue 9 item 4 (portal) and item 5 (local backend).
+
+Everything the browser fetches comes from loopback servers this module starts: the SDK's modules and
+assets (tests/sdk_support.py), the portal emulator over https, the photo host. Every other request is
+refused and must not have been needed: each browser session asserts that none was made.
+
+What is checked, against the values XPGEO itself wrote:
+
+* the layer opens as an ``OrientedImageryLayer`` from its portal item (the SDK's generic factory picks
+  the class from the item) and from its layer URL, under each emulator rule where XPGEO makes one;
+* every ``orientedImageryProperties`` key XPGEO wrote is read by the SDK's own service-JSON reader and
+  written back unchanged by its web-map writer (so no key is misspelled, unknown or silently unset), and
+  ``timeInfo`` is on ``AcquisitionDate``;
+* a query gives back the photos' camera values and ImagePath as XPGEO computed them;
+* a real click on the map in front of one camera makes the ``OrientedImageryViewer`` pick that photo
+  and load it from the photo host;
+* item 5: a client-side ``OrientedImageryLayer`` built from the local backend's ``layer.json`` and
+  ``features.geojson`` loads with the same properties and features, dates read as the same instants
+  in a browser whose zone is not UTC.
+
+Without Chromium, Node or the npm packages (``tests/oracles/install.sh``) these tests fail with the
+reason under CI and skip with it elsewhere. One browser session per layer keeps the suite fast: the
+tests below share their fixture's verdict.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Dict, List
+
+import pytest
+import requests
+
+from certs import make_cert
+from emulators.image_host import ImageHost
+from emulators.portal import PASSWORD, USER, PortalEmulator
+from local_support import local_settings
+from portal_support import run_cli, user_env, write_list
+from sdk_support import AssetServer, outcome, require_oracle, run_scenario
+from xpgeo_core import operations
+from xpgeo_core.sample_photos import make_jpeg
+
+# The per-photo values the SDK must give back as XPGEO wrote them.
+CAMERA_FIELDS = ["ImagePath", "Name", "CameraHeading", "CameraPitch", "CameraRoll", "CameraHeight",
+                 "HorizontalFieldOfView", "VerticalFieldOfView", "NearDistance", "FarDistance",
+                 "OrientedImageryType", "ImageRotation", "AcquisitionDate"]
+# The web-map JSON key of each OrientedImageryLayer property, where the SDK spells it differently.
+SDK_KEY = {"referenceIdField": "referenceIDField"}
+HEADINGS = [0.0, 90.0, 200.0]
+LAT, LON = 47.6062, -122.3321
+METRES_PER_DEGREE = 111_320.0
+
+
+def photos(host: ImageHost) -> List[str]:
+    """Three cameras 30 m apart along a street, each looking another way (north, east, south-south-west)."""
+    urls = []
+    for i, heading in enumerate(HEADINGS):
+        data = make_jpeg(lat=LAT + i * 30 / METRES_PER_DEGREE, lon=LON, alt=50.0 + i, heading=heading,
+                         datetime_original="2026:03:01 10:%02d:00" % i, offset_time_original="-08:00",
+                         make="XPGEO", model="Synthetic", focal_length_35mm=28, seed=i)
+        urls.append(host.add(f"cam{i}.jpg", data))
+    return urls
+
+
+def ahead_of(feature: Dict[str, Any], metres: float) -> Dict[str, float]:
+    """The WGS84 point *metres* in front of a camera, along its heading."""
+    x, y = feature["geometry"]["x"], feature["geometry"]["y"]
+    heading = math.radians(feature["attributes"]["CameraHeading"])
+    return {"x": x + metres * math.sin(heading) / (METRES_PER_DEGREE * math.cos(math.radians(y))),
+            "y": y + metres * math.cos(heading) / METRES_PER_DEGREE}
+
+
+def run_named(verdict: Dict[str, Any], name: str) -> Dict[str, Any]:
+    run = outcome(verdict)[name]
+    assert "error" not in run, f"the SDK failed in run {name!r}: {run['error']}\n{run.get('stack', '')}"
+    return run
+
+
+def loaded(verdict: Dict[str, Any], name: str) -> Dict[str, Any]:
+    run = run_named(verdict, name)
+    assert run["loadError"] is None, f"the SDK refused the layer ({name}): {run['loadError']}"
+    return run
+
+
+def assert_properties_read_back(written: Dict[str, Any], run: Dict[str, Any]) -> None:
+    """Every key XPGEO wrote is known to the SDK, set on the layer, and written back as it was."""
+    layer = run["layer"]
+    read_back = (layer["webMapJSON"] or {}).get("orientedImageryProperties") or {}
+    problems = []
+    for key, value in written.items():
+        sdk_key = SDK_KEY.get(key, key)
+        if sdk_key not in layer["props"]:
+            problems.append(f"{key}: not an OrientedImageryLayer property")
+        elif layer["props"][sdk_key] is None and value is not None:
+            problems.append(f"{key}: reads back as unset (wrote {value!r})")
+        elif read_back.get(sdk_key) != value:
+            problems.append(f"{key}: wrote {value!r}, the SDK writes back {read_back.get(sdk_key)!r}")
+    assert not problems, "; ".join(problems)
+
+
+def assert_features_match(sdk: List[Dict[str, Any]], expected: List[Dict[str, Any]]) -> None:
+    """Same photos, same order (object id), the same camera values and position."""
+    assert [f["attributes"]["ImagePath"] for f in sdk] == [f["attributes"]["ImagePath"] for f in expected]
+    for got, want in zip(sdk, expected):
+        for name in CAMERA_FIELDS:
+            assert got["attributes"].get(name) == want["attributes"].get(name), (name, got, want)
+        for axis in ("x", "y", "z"):
+            assert got["geometry"][axis] == pytest.approx(want["geometry"][axis], abs=1e-7), (axis, got, want)
+
+
+# -- the portal: XPGEO's create-oi-layer + append-images, then the SDK -----------------------------
+
+class PortalLayer:
+    """A layer XPGEO made on the https portal emulator, and what the SDK made of it."""
+
+    def __init__(self, tmp: Path, rule: str, viewer: bool) -> None:
+        self.tmp = tmp
+        self.rule = rule
+        self.viewer = viewer
+
+    def __enter__(self) -> "PortalLayer":
+        ca, cert, key = make_cert(self.tmp)
+        self.portal = PortalEmulator(tls=(str(cert), str(key)), layer_type_rule=self.rule).start()
+        self.host = ImageHost(cors=True).start()
+        self.assets = AssetServer().start()
+        env = user_env(self.portal, XPGEO_CA_BUNDLE=str(ca))
+        name = f"SDK_oracle_{self.rule}"
+        code, out, err = run_cli(["--json", "create-oi-layer", "--name", name, "--imagery-type", "Horizontal"], env)
+        assert code == 0, err
+        self.created = json.loads(out)
+        self.urls = photos(self.host)
+        code, out, err = run_cli(["append-images", "--name", name, "--file", write_list(self.tmp, self.urls)], env)
+        assert code == 0, err
+        self.service = self.created["layer_name"]
+        self.definition = self.portal.layer(self.service)
+        self.features = self.portal.features(self.service)
+        # A web app's token is bound to its own origin: what the browser sends as Referer cross-origin.
+        token = requests.post(self.portal.portal_url + "/sharing/rest/generateToken", verify=str(ca), timeout=30,
+                              data={"username": USER, "password": PASSWORD, "client": "referer",
+                                    "referer": self.assets.base_url + "/", "expiration": 60, "f": "json"}).json()["token"]
+        layer_url = self.created["layer"]["url"]
+        runs: List[Dict[str, Any]] = [
+            {"name": "item", "source": "item", "itemId": self.created["item_id"], "portalUrl": self.portal.portal_url},
+            {"name": "url", "source": "url", "layerUrl": layer_url},
+        ]
+        if self.viewer:
+            self.target = self.features[1]
+            runs.append({"name": "viewer", "source": "urlClass", "layerUrl": layer_url,
+                         "click": {**ahead_of(self.target, 12.0), "scale": 1500}})
+        self.verdict = run_scenario(self.assets, {"portalUrl": self.portal.portal_url, "token": token,
+                                                  "userId": USER, "runs": runs},
+                                    allowed=[self.portal.base_url, self.host.base_url], timeout_s=900)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        for server in (self.assets, self.host, self.portal):
+            server.stop()
+
+
+@pytest.fixture(scope="module", params=["keep", "promote_on_update"])
+def portal_layer(request, tmp_path_factory):
+    require_oracle()
+    with PortalLayer(tmp_path_factory.mktemp("sdk-portal"), request.param, viewer=request.param == "keep") as layer:
+        yield layer
+
+
+def test_the_browser_needed_no_other_host(portal_layer):
+    outcome(portal_layer.verdict)
+    assert portal_layer.verdict["refused"] == [], "the SDK asked for hosts other than the loopback servers"
+    assert any(u.startswith(portal_layer.portal.base_url) for u in portal_layer.verdict["requests"])
+
+
+@pytest.mark.parametrize("how", ["item", "url"])
+def test_layer_opens_as_oriented_imagery(portal_layer, how):
+    run = loaded(portal_layer.verdict, how)
+    assert run["factory"] == "esri.layers.OrientedImageryLayer", f"the SDK made a {run['factory']} from the {how}"
+    layer = run["layer"]
+    assert layer["type"] == "oriented-imagery" and layer["sourceJSONType"] == "Oriented Imagery Layer"
+    assert layer["geometryType"] == "point" and layer["objectIdField"] == "OBJECTID"
+    if how == "item":
+        assert layer["portalItemId"] == portal_layer.created["item_id"]
+
+
+@pytest.mark.parametrize("how", ["item", "url"])
+def test_every_oriented_imagery_property_reads_back(portal_layer, how):
+    written = portal_layer.definition["orientedImageryInfo"]["orientedImageryProperties"]
+    assert_properties_read_back(written, loaded(portal_layer.verdict, how))
+
+
+def test_time_info_is_on_acquisition_date(portal_layer):
+    time_info = loaded(portal_layer.verdict, "url")["layer"]["timeInfo"]
+    assert time_info and time_info["startField"] == "AcquisitionDate"
+
+
+def test_query_gives_back_the_values_xpgeo_computed(portal_layer):
+    sdk = loaded(portal_layer.verdict, "url")["features"]
+    expected = [{"attributes": f["attributes"], "geometry": f["geometry"]} for f in portal_layer.features]
+    assert_features_match(sdk, expected)
+    by_path = {f["attributes"]["ImagePath"]: f["attributes"] for f in sdk}
+    for url, heading in zip(portal_layer.urls, HEADINGS):  # the photos' own EXIF, through XPGEO
+        assert by_path[url]["CameraHeading"] == pytest.approx(heading)
+
+
+def _viewer(portal_layer) -> Dict[str, Any]:
+    return loaded(portal_layer.verdict, "viewer")["viewer"]
+
+
+ON_KEEP = pytest.mark.parametrize("portal_layer", ["keep"], indirect=True)  # the viewer runs once
+
+
+@ON_KEEP
+def test_viewer_picks_and_fetches_the_photo_that_looks_at_the_clicked_point(portal_layer):
+    viewer = _viewer(portal_layer)
+    wanted = portal_layer.target["attributes"]["ImagePath"]
+    assert viewer["best"] is not None, f"the viewer picked no photo: {viewer['message']}"
+    assert viewer["best"]["ImagePath"] == wanted, f"picked {viewer['best']['ImagePath']}, candidates {viewer}"
+    assert "error" not in viewer["state"], viewer
+    # The browser's own requests (fetch sets Sec-Fetch-Mode; XPGEO's reads of the headers do not).
+    fetched = {portal_layer.host.url_for(r.path.lstrip("/")) for r in portal_layer.host.requests
+               if r.headers.get("Sec-Fetch-Mode") == "cors"}
+    assert fetched == {wanted}, f"the viewer fetched {sorted(fetched)}"
+
+
+@ON_KEEP
+@pytest.mark.xfail(strict=False, reason="headless Chromium (SwiftShader, busy 2-core VM): after fetching the photo "
+                                        "the viewer's ImageryTileLayer decode often never reaches 'image-loaded' "
+                                        "(seen in some runs, not others); not an XPGEO property")
+def test_viewer_shows_the_photo(portal_layer):
+    viewer = _viewer(portal_layer)
+    assert viewer["loadedSeen"], f"the photo did not reach 'image-loaded' in the viewer: {viewer['states']}"
+
+
+# -- item 5: the local backend's files as a client-side layer ---------------------------------------
+
+@pytest.fixture(scope="module")
+def local_layer(tmp_path_factory):
+    require_oracle()
+    tmp = tmp_path_factory.mktemp("sdk-local")
+    with ImageHost(cors=True) as host, AssetServer() as assets:
+        settings = local_settings(tmp)
+        operations.create_layer(settings, "sdk local")
+        operations.append_images(settings, "sdk local", urls=photos(host))
+        folder = tmp / "layers" / "sdk_local"
+        layer_file = json.loads((folder / "layer.json").read_text(encoding="utf-8"))
+        collection = json.loads((folder / "features.geojson").read_text(encoding="utf-8"))
+        run = {"name": "local", "source": "local",
+               "layerJsonUrl": assets.add("layer.json", (folder / "layer.json").read_bytes()),
+               "featuresUrl": assets.add("features.geojson", (folder / "features.geojson").read_bytes())}
+        verdict = run_scenario(assets, {"runs": [run]}, allowed=[host.base_url], timeout_s=600)
+    yield {"layer": layer_file, "features": collection["features"], "verdict": verdict}
+
+
+def test_local_layer_needs_no_other_host(local_layer):
+    outcome(local_layer["verdict"])
+    assert local_layer["verdict"]["refused"] == []
+
+
+def test_local_layer_json_is_an_oriented_imagery_layer_the_sdk_loads(local_layer):
+    run = loaded(local_layer["verdict"], "local")
+    assert run["extra"]["definitionType"] == "Oriented Imagery Layer"
+    assert run["layer"]["type"] == "oriented-imagery" and run["layer"]["loaded"]
+    assert_properties_read_back(local_layer["layer"]["layer"]["orientedImageryInfo"]["orientedImageryProperties"], run)
+
+
+def _instant(text: str) -> int:
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    assert moment.tzinfo is not None, f"{text!r} has no offset: a browser reads it in its own zone"
+    return int(moment.astimezone(timezone.utc).timestamp() * 1000)
+
+
+def test_local_features_read_back_with_the_same_values_and_instants(local_layer):
+    run = loaded(local_layer["verdict"], "local")
+    expected = []
+    for feature in local_layer["features"]:
+        x, y, *z = feature["geometry"]["coordinates"]
+        attributes = dict(feature["properties"])
+        attributes["AcquisitionDate"] = _instant(attributes["AcquisitionDate"])
+        expected.append({"attributes": attributes, "geometry": {"x": x, "y": y, "z": z[0] if z else None}})
+    assert_features_match(run["features"], expected)
+    for feature in expected:  # 10:0i at -08:00 in the photos' EXIF
+        assert datetime.fromtimestamp(feature["attributes"]["AcquisitionDate"] / 1000, timezone.utc).hour == 18
