@@ -107,6 +107,18 @@ def test_one_photo_spelled_several_ways_is_one_image():
     assert gathered.images[2].image_path == "https://photos.example.com/a.jpg?X-Amz-Signature=Ab"
 
 
+def test_a_line_with_control_characters_is_shown_escaped(tmp_path):
+    """A terminal escape or a line separator in a list line is shown, not acted on or hidden."""
+    gathered = gather([(1, "http://h.example/a.jpg\x1b[2J"), (2, "http://h.example/b\u2028c.jpg")])
+    assert [(image.display, reason.startswith("Malformed")) for image, reason in gathered.malformed] == [
+        ("http://h.example/a.jpg\\x1b[2J", True), ("http://h.example/b\\u2028c.jpg", True)]
+    env = {"XPGEO_BACKEND": "local", "XPGEO_OUTPUT_DIR": str(tmp_path / "layers")}
+    assert run(["create-oi-layer", "--name=ctl"], env)[0] == 0
+    code, out, err = run(["append-images", "--name=ctl", "--file",
+                          write_list(tmp_path, ["http://h.example/a.jpg\x1b[2J"])], env)
+    assert code == 1 and "\x1b" not in out + err and "a.jpg\\x1b[2J" in out
+
+
 def test_presigned_signatures_never_reach_the_log(tmp_path, caplog):
     with PhotoServer(sample_files(1)) as server:
         settings = local_settings(tmp_path)

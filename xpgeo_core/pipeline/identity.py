@@ -18,6 +18,15 @@ Entry = Tuple[Optional[int], str]
 """A list entry: (line number in the list file or None, the text)."""
 
 
+def printable(text: str) -> str:
+    """*text* with its control and separator characters written as escapes (``\\x1b``, ``\\u2028``):
+    a list line is shown in a terminal and in Pro's messages, where an escape sequence would act
+    and a NUL or a line separator would hide what is wrong with it."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
 @dataclass(frozen=True)
 class Image:
     """One photo as every step of a run knows it."""
@@ -33,7 +42,7 @@ class Image:
     @classmethod
     def of(cls, text: str, line: Optional[int] = None) -> "Image":
         text = text.strip()
-        return cls(fetch_url=text, image_path=without_credentials(text), display=safe_url(text), line=line)
+        return cls(fetch_url=text, image_path=without_credentials(text), display=printable(safe_url(text)), line=line)
 
     @property
     def where(self) -> str:
