@@ -282,3 +282,14 @@ def test_cancel_while_a_batch_hangs_shuts_its_socket_and_calls_it_not_confirmed(
         if r.status == FAILED:
             assert r.url not in in_layer
     assert any(r.status == UNCONFIRMED for r in report.results)
+
+
+def test_inspect_stopped_early_does_not_wait_for_stalled_photos(tmp_path):
+    host, urls, settings = _stalled_world(tmp_path, good=1, stalled=6)
+    try:
+        infos = operations.inspect_photos(settings, urls)
+        first = next(infos)
+        infos.close()  # what Ctrl+C does to the command's loop: the stalled reads end now, not after a time-out
+    finally:
+        host.stop()
+    assert first.ok

@@ -30,3 +30,16 @@ def test_bad_values_are_named(build, words):
     with pytest.raises(ValidationError) as caught:
         build()
     assert words in caught.value.message and caught.value.status == 400
+
+
+@pytest.mark.parametrize("url", [
+    "https://u:pw-SECRET@elev.example.com/arcgis/rest/services/T/ImageServer",
+    "https://elev.example.com/arcgis/rest/services/T/ImageServer?token=SECRET",
+    "https://elev.example.com/arcgis/rest/services/T/ImageServer?f=json&X-Amz-Signature=SECRET",
+])
+def test_an_elevation_service_url_with_credentials_is_refused_without_echoing_them(url):
+    """The URL is written into the layer's definition, which everyone it is shared with can read."""
+    with pytest.raises(ValidationError) as caught:
+        ElevationSource(service_url=url)
+    assert "carries credentials" in caught.value.message and "SECRET" not in caught.value.message
+    assert ElevationSource(service_url="https://elev.example.com/arcgis/rest/services/T/ImageServer?f=json")

@@ -249,3 +249,10 @@ def test_create_announces_itself_once_on_the_command_line_and_once_in_pro(tmp_pa
     run_tool(load_toolbox(), "CreateOrientedImageryLayer",
              {"layer_name": "pro_once", "backend": "Local folder", "output_folder": str(tmp_path / "pro")})
     assert [t for _, t in arcpy.MESSAGES].count("Starting layer creation for 'pro_once'...") == 1
+
+
+def test_usage_errors_end_their_sentence_before_the_hint():
+    code, _, err = run(["health-check", "--backend", "nope"])
+    assert code == 2 and "'local'). Run xpgeo --help" in err
+    code, _, err = run(["append-images", "--name", "x"])
+    assert code == 2 and err.rstrip().endswith("give --file or --photo-folder. Run xpgeo append-images --help.")

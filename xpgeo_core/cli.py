@@ -260,7 +260,8 @@ def _usage_error(stdout: TextIO, stderr: TextIO, wants_json: bool, message: str,
     if wants_json:
         document = {"ok": False, "error": {"type": "usage", "message": message, "hint": hint, "status": None}}
         print(json.dumps(document, indent=2), file=stdout, flush=True)
-    print(f"Error: {message} {hint}", file=stderr, flush=True)
+    ended = message if message.rstrip().endswith((".", "!", "?")) else message.rstrip() + "."
+    print(f"Error: {ended} {hint}", file=stderr, flush=True)  # argparse's own messages end without a full stop
     return EXIT_USAGE
 
 

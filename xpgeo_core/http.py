@@ -195,6 +195,15 @@ class XpgeoRetry(Retry):
             raise CancelledRequest("cancelled during a retry wait")
 
 
+def back_off(attempt: int, backoff: float, cancel: Optional[threading.Event] = None) -> None:
+    """Wait before attempt *attempt* + 1 of something the caller retries itself (the portal
+    re-sending what a batch's lost answer did not land): the policy's doubling back-off, capped
+    at :data:`RETRY_AFTER_MAX`, ended at once by Cancel (:class:`~xpgeo_core.errors.Cancelled`)."""
+    delay = max(0.0, min(backoff * (2 ** max(0, attempt - 1)), RETRY_AFTER_MAX))
+    if delay > 0 and (cancel or threading.Event()).wait(delay):
+        raise Cancelled()
+
+
 def make_retry(retries: int, backoff: float, *, write: bool = False, post: Optional[bool] = None,
                cancel: Optional[threading.Event] = None) -> XpgeoRetry:
     """The retry policy of one kind of request (see the module docstring).

@@ -10,8 +10,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from typing import Iterable, List, Optional, Tuple, Union
+from urllib.parse import parse_qsl, urlsplit
 
 from xpgeo_core.errors import ValidationError
+from xpgeo_core.urls import safe_url
 
 SHARING_LEVELS = ("private", "organization", "public")
 _SHARING_ALIASES = {"org": "organization", "everyone": "public", "none": "private"}
@@ -31,9 +33,16 @@ class ElevationSource:
             raise ValidationError("Elevation source: give a constant elevation or an elevation service URL, not "
                                   "both.", status=400, hint="Leave one of them empty.")
         if url is not None and not url.lower().startswith(("https://", "http://")):
-            raise ValidationError(f"Elevation source {url!r} is not an http(s) URL.", status=400,
+            raise ValidationError(f"Elevation source {safe_url(url)!r} is not an http(s) URL.", status=400,
                                   hint="Give an image service URL, e.g. https://elevation3d.arcgis.com/arcgis/rest/"
                                        "services/WorldElevation3D/Terrain3D/ImageServer, or a constant in metres.")
+        if url is not None and _carries_credentials(url):
+            raise ValidationError(
+                f"Elevation source {safe_url(url)!r} carries credentials (a user:password@ or a token, key or "
+                f"signature in its query): the layer's definition, where it is written, is readable by everyone "
+                f"the layer is shared with.", status=400,
+                hint="Give the elevation service's URL without them; the viewer signs in to a secured service "
+                     "itself.")
         if self.constant_m is not None:
             try:
                 value = float(self.constant_m)
@@ -50,6 +59,19 @@ class ElevationSource:
         if self.service_url:
             return {"url": self.service_url}
         return {"constantElevation": float(self.constant_m or 0.0)}
+
+
+_CREDENTIAL_QUERY_KEYS = ("token", "key", "apikey", "api_key", "password", "sig", "signature", "access_token")
+
+
+def _carries_credentials(url: str) -> bool:
+    """A ``user:password@`` in the authority, or a query key that holds a secret (``token=``,
+    ``key=``, presigned ``X-Amz-*`` and ``Signature=``...)."""
+    parts = urlsplit(url)
+    if "@" in parts.netloc:
+        return True
+    keys = [k.lower() for k, _ in parse_qsl(parts.query, keep_blank_values=True)]
+    return any(k in _CREDENTIAL_QUERY_KEYS or k.startswith("x-amz-") for k in keys)
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from xpgeo_core.backends import TokenProvider, choose_backend_name, get_backend
 from xpgeo_core.errors import ValidationError
 from xpgeo_core.image_lists import LIST_HINT, canonical, entry_problem, is_local_photo, list_entries, refuse_local_photos
 from xpgeo_core.layer_options import LayerOptions
-from xpgeo_core.pipeline import Gathered, gather, run_append
+from xpgeo_core.pipeline import gather, run_append
 from xpgeo_core.pipeline.sink import result as image_result
 from xpgeo_core.results import FAILED, AppendReport, CreateResult, HealthResult, ProgressCallback, no_progress
 from xpgeo_core.schema import normalize_imagery_type
@@ -90,14 +90,6 @@ def _check_image(settings: Settings, image: Optional[str], token_provider: Optio
     return check_image_url(image)
 
 
-def gather_urls(urls: Optional[Iterable[str]] = None, url_file: Optional[str] = None, *,
-                photo_folder: Optional[str] = None, photo_filter: Optional[str] = None,
-                local_ok: bool = False) -> Gathered:
-    """The images of a list file, of URLs given directly and of a photo folder (entries read by
-    :mod:`xpgeo_core.image_lists`): checked, de-duplicated on ImagePath."""
-    return gather(list_entries(url_file, urls or (), photo_folder, photo_filter), local_ok=local_ok)
-
-
 def append_images(settings: Settings, name: Optional[str], *, urls: Optional[Iterable[str]] = None,
                   url_file: Optional[str] = None, imagery_type: Optional[str] = None, preflight: bool = False,
                   progress: ProgressCallback = no_progress, token_provider: Optional[TokenProvider] = None,
@@ -147,9 +139,11 @@ def append_images(settings: Settings, name: Optional[str], *, urls: Optional[Ite
 
 def inspect_photos(settings: Settings, sources: Sequence[str], *, imagery_type: Optional[str] = None) -> Iterator[Any]:
     """Read each photo's header and give its OI attributes, in input order (see :mod:`xpgeo_core.metadata`)."""
-    from xpgeo_core.metadata import inspect_many
+    from xpgeo_core.pipeline.identity import Image
+    from xpgeo_core.pipeline.photos import read_all
 
-    return inspect_many(sources, settings=settings, imagery_type=normalize_imagery_type(imagery_type))
+    images = (Image.of(str(source)) for source in sources)
+    return read_all(settings, images, imagery_type=normalize_imagery_type(imagery_type))
 
 
 EXAMPLES_PER_REASON = 5

@@ -177,12 +177,6 @@ def model_for(year: float) -> Optional[Model]:
     return None
 
 
-def years_covered() -> Tuple[float, float]:
-    """(first, last) decimal years any shipped model covers (the last one excluded)."""
-    shipped = models()
-    return min(m.epoch for m in shipped), max(m.valid_until for m in shipped)
-
-
 # -- evaluation ---------------------------------------------------------------------------------
 
 _recursion_cache: dict = {}

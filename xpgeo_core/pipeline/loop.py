@@ -156,7 +156,7 @@ class _Run:
         self.sender.start()
         batch: List[Item] = []
         if self.sink.takes_photos or self.preflight:
-            self.reader = PhotoPass(self.settings, self.imagery_type, cancel=self.cancel)
+            self.reader = PhotoPass(self.settings, self.imagery_type, cancel=threading.Event())
             batch = self.read_and_send(self.reader)
         else:
             for image in self.to_send():
@@ -209,6 +209,11 @@ class _Run:
         source = self.to_send()
         exhausted = False
         while True:
+            if self.stopped is not None:  # what is being read is not sent: stop reading it now
+                for image in reader.drain_unread():
+                    self.record(result(image, FAILED, "not sent: " + self.stopped.reason))
+                reader.close(abort=True)
+                break
             while not exhausted and not reader.full and self.stopped is None:
                 try:
                     reader.submit(next(source))

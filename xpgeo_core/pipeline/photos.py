@@ -128,3 +128,30 @@ class PhotoPass:
                 future.set_result(info)
             except BaseException as exc:  # inspect_source never raises for a bad photo; a bug costs one photo
                 future.set_exception(exc)
+
+
+def read_all(settings: Any, images: Any, imagery_type: Optional[str] = None) -> Any:
+    """Every photo's PhotoInfo, in input order, read by one :class:`PhotoPass` (``xpgeo inspect``).
+
+    Lazy and bounded like the append loop; when the consumer stops (Ctrl+C, ``close()``) the reads
+    in flight are cancelled and their sockets shut instead of being waited for.
+    """
+    reader = PhotoPass(settings, imagery_type, cancel=threading.Event())
+    pending = iter(images)
+    exhausted = False
+    finished = False
+    try:
+        while True:
+            while not exhausted and not reader.full:
+                try:
+                    reader.submit(next(pending))
+                except StopIteration:
+                    exhausted = True
+            if reader.empty:
+                break
+            got = reader.next(0.2)
+            if got is not None:
+                yield got[1]
+        finished = True
+    finally:
+        reader.close(abort=not finished)

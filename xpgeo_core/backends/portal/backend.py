@@ -28,6 +28,7 @@ from xpgeo_core.backends.base import Backend
 from xpgeo_core.backends.portal import api
 from xpgeo_core.backends.portal.auth import make_auth
 from xpgeo_core.backends.portal.rest import PortalClient, is_transient
+from xpgeo_core.http import back_off
 from xpgeo_core.errors import AnswerLost, AuthError, Cancelled, ConfigError, ServerError, ValidationError, XpgeoError
 from xpgeo_core.pipeline.identity import Image
 from xpgeo_core.pipeline.sink import Item, Sink, Stop, result
@@ -383,9 +384,7 @@ class PortalSink(Sink):
         return [p for p in pending if p[0].image_path not in landed]
 
     def _back_off(self, attempt: int) -> None:
-        delay = min(self.owner.settings.retry_backoff * (2 ** (attempt - 1)), 60.0)
-        if delay > 0 and self.owner.session.tracker.cancel.wait(delay):
-            raise Cancelled()
+        back_off(attempt, self.owner.settings.retry_backoff, self.owner.session.tracker.cancel)
 
     @staticmethod
     def _read_add_results(answer: Dict[str, Any], sent: List[Tuple[Image, Dict[str, Any]]],
