@@ -283,20 +283,37 @@ def _session_profile() -> Path:
     return _profile
 
 
+def spki_pin(cert_pem: Path) -> str:
+    """Base64 SHA-256 of a certificate's public key: what Chromium's
+    ``--ignore-certificate-errors-spki-list`` accepts (that one test certificate, nothing else)."""
+    import base64
+    import hashlib
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    key = x509.load_pem_x509_certificate(cert_pem.read_bytes()).public_key()
+    der = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return base64.b64encode(hashlib.sha256(der).digest()).decode()
+
+
 def run_scenario(assets: AssetServer, config: Dict[str, Any], *, allowed: Iterable[str] = (),
-                 timezone: str = "America/Los_Angeles", timeout_s: float = 90.0) -> Dict[str, Any]:
+                 trusted_certs: Iterable[Path] = (), timezone: str = "America/Los_Angeles",
+                 timeout_s: float = 90.0) -> Dict[str, Any]:
     """Run one scenario page in headless Chromium; the driver's verdict (see driver.mjs).
 
     *allowed* are the other loopback origins the page may reach (the portal, the photo host); every
     other request is refused and listed in ``refused``. The browser runs in a zone that is not UTC, so
     a date written without its offset shows up. *timeout_s* only guards against a hung browser (the
-    machine may be busy): nothing is asserted about time.
+    machine may be busy): nothing is asserted about time. *trusted_certs* are the test's own server
+    certificates, pinned by public key; every other certificate error still fails.
     """
     origins = sorted({assets.base_url, *(_origin(u) for u in allowed)})
     with tempfile.TemporaryDirectory(prefix="xpgeo-sdk-") as work:
         spec = {"playwrightCore": str(NODE_MODULES / "playwright-core" / "index.mjs"), "executablePath": CHROMIUM,
                 "url": assets.page_url(config), "allowedOrigins": origins, "timeoutMs": int(timeout_s * 1000),
-                "timezoneId": timezone, "userDataDir": str(_session_profile())}
+                "timezoneId": timezone, "userDataDir": str(_session_profile()),
+                "trustedSpki": [spki_pin(Path(c)) for c in trusted_certs]}
         spec_file = Path(work) / "spec.json"
         spec_file.write_text(json.dumps(spec), encoding="utf-8")
         env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}

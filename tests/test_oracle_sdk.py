@@ -124,8 +124,8 @@ class PortalLayer:
         self.viewer = viewer
 
     def __enter__(self) -> "PortalLayer":
-        ca, cert, key = make_cert(self.tmp)
-        self.portal = PortalEmulator(tls=(str(cert), str(key)), layer_type_rule=self.rule).start()
+        ca, self.cert, key = make_cert(self.tmp)
+        self.portal = PortalEmulator(tls=(str(self.cert), str(key)), layer_type_rule=self.rule).start()
         self.host = ImageHost(cors=True).start()
         self.assets = AssetServer().start()
         env = user_env(self.portal, XPGEO_CA_BUNDLE=str(ca))
@@ -154,7 +154,8 @@ class PortalLayer:
                          "click": {**ahead_of(self.target, 12.0), "scale": 1500}})
         self.verdict = run_scenario(self.assets, {"portalUrl": self.portal.portal_url, "token": token,
                                                   "userId": USER, "runs": runs},
-                                    allowed=[self.portal.base_url, self.host.base_url], timeout_s=900)
+                                    allowed=[self.portal.base_url, self.host.base_url],
+                                    trusted_certs=[self.cert], timeout_s=900)
         return self
 
     def __exit__(self, *exc: Any) -> None:

@@ -6,8 +6,10 @@
 // tell whether the SDK needed another host. DNS is also disabled inside Chromium as a second fence.
 //
 // Input (argv[2], a JSON file): {playwrightCore, executablePath, url, allowedOrigins: [...], timeoutMs,
-// timezoneId, userDataDir}. The page may ask for a real mouse click by setting window.__xpgeo.clickAt = [x, y]
-// (page coordinates); the driver clicks and counts it in window.__xpgeo.clicked. Output: {verdict, refused: [urls], requests: [urls], console: [...], pageErrors: [...]}.
+// timezoneId, userDataDir, trustedSpki: [base64 SHA-256 of a server certificate's public key]}.
+// The page may ask for a real mouse click by setting window.__xpgeo.clickAt = [x, y] (page coordinates);
+// the driver clicks and counts it in window.__xpgeo.clicked.
+// Output: {verdict, refused: [urls], requests: [urls], console: [...], pageErrors: [...]}.
 import { readFileSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 
@@ -27,8 +29,9 @@ const context = await chromium.launchPersistentContext(input.userDataDir, {
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
     "--disable-component-update", "--disable-sync", "--use-angle=swiftshader", "--enable-unsafe-swiftshader",
     "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+    // TLS stays verified: only the test's own server certificate (by its public key) is accepted.
+    ...(input.trustedSpki?.length ? [`--ignore-certificate-errors-spki-list=${input.trustedSpki.join(",")}`] : []),
   ],
-  ignoreHTTPSErrors: true, // the loopback portal's certificate is made by the test itself
   serviceWorkers: "block",
   timezoneId: input.timezoneId,
   viewport: { width: 1000, height: 700 },

@@ -310,8 +310,24 @@ class PortalSink(Sink):
         self.layer_url = self.target["layer_url"]
         self.far: Dict[str, Any] = {}  # FarDistance per photo sent, for the layer's maximumDistance
         super().__init__(name, max(1, min(owner.settings.batch_size, self.target["max_record_count"])))
+        self.empty_at_start = self._count() == 0
+
+    def _count(self) -> Optional[int]:
+        """How many features the layer holds now (None when the portal does not say)."""
+        try:
+            answer = api.query(self.owner.client, self.layer_url, where="1=1", returnCountOnly=True)
+        except XpgeoError as exc:  # then each window is asked, as for a layer that holds features
+            log.debug("The layer's feature count is unknown (%s).", exc.message)
+            return None
+        count = answer.get("count")
+        return count if isinstance(count, int) else None
 
     def known(self, images: Sequence[Image]) -> Dict[str, ImageResult]:
+        """The images already in the layer. A layer that was empty when this run began holds none of
+        them (the run's images are distinct, and what it sends is accounted for as it lands), so the
+        layer is not asked: a first append of 10,000 photos makes no existence query at all."""
+        if self.empty_at_start:
+            return {}
         there = self.owner.present(self.layer_url, [i.image_path for i in images])
         return {i.image_path: result(i, SKIPPED, ALREADY_THERE) for i in images if i.image_path in there}
 
