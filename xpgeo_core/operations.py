@@ -23,11 +23,12 @@ from xpgeo_core.errors import ValidationError
 from xpgeo_core.image_lists import LIST_HINT, canonical, entry_problem, is_local_photo, list_entries, refuse_local_photos
 from xpgeo_core.layer_options import LayerOptions
 from xpgeo_core.pipeline import gather, run_append
+from xpgeo_core.pipeline.identity import Image
 from xpgeo_core.pipeline.sink import result as image_result
 from xpgeo_core.results import FAILED, AppendReport, CreateResult, HealthResult, ProgressCallback, no_progress
 from xpgeo_core.schema import normalize_imagery_type
 from xpgeo_core.settings import Settings
-from xpgeo_core.urls import (MALFORMED_URL, MISSING_NAME, MISSING_NAME_OR_LIST, MISSING_NAME_OR_URL,
+from xpgeo_core.urls import (MALFORMED_URL, is_presigned, MISSING_NAME, MISSING_NAME_OR_LIST, MISSING_NAME_OR_URL,
                              check_image_url, check_layer_name)
 
 log = logging.getLogger("xpgeo")
@@ -69,11 +70,23 @@ def append_image(settings: Settings, name: Optional[str], image_url: Optional[st
     url = _check_image(settings, image_url, token_provider, portal_url)
     imagery_type = normalize_imagery_type(imagery_type)
     gathered = gather([(None, url)], local_ok=is_local_photo(url))
+    _warn_presigned(gathered.images)
     with get_backend(settings, token_provider=token_provider, portal_url=portal_url) as backend:
         sink = backend.open_sink(name, imagery_type=imagery_type, single=True)
         report = run_append(sink, gathered.images, settings=settings, imagery_type=imagery_type, progress=progress)
     _log_failures(report)
     return report
+
+
+def _warn_presigned(images: Sequence[Image]) -> None:
+    """Once a run: a presigned URL is read with its signature, but stored (and recognised on reruns)
+    without it, since a signature is a secret, expires, and changes with every signing."""
+    signed = sum(1 for image in images if is_presigned(image.fetch_url))
+    if signed:
+        log.warning("%d image URL(s) are presigned: XPGEO reads them with their signature, but the layer stores "
+                    "their ImagePath without it (a signature is a secret and expires). Make the photos readable "
+                    "to the layer's viewers (a public or ArcGIS-reachable bucket, or a proxy) so the viewer can "
+                    "open them.", signed)
 
 
 def _check_image(settings: Settings, image: Optional[str], token_provider: Optional[TokenProvider],
@@ -115,6 +128,7 @@ def append_images(settings: Settings, name: Optional[str], *, urls: Optional[Ite
     if not gathered.images and not gathered.malformed:
         where = f"file {url_file!r}" if url_file else "the list"
         raise ValidationError(f"{MISSING_NAME_OR_LIST}: {where} has no image URLs.", status=400, hint=LIST_HINT)
+    _warn_presigned(gathered.images)
     for repeat, first in gathered.duplicates:
         first_where = f"line {first.line}" if first.line else "an earlier entry"
         where = f"line {repeat.line}" if repeat.line else "a repeated entry"

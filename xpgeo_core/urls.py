@@ -151,10 +151,50 @@ def safe_url(url: str) -> str:
     return strip_query(bare).split("#", 1)[0]
 
 
-def without_credentials(url: str) -> str:
-    """The URL without the ``user:password@`` of its authority (RFC 3986: up to the first
-    ``/``, ``?`` or ``#``), everything else kept: what may be stored or shown as the photo's URL."""
+_SIGNING_PREFIXES = ("x-amz-", "x-goog-")
+"""Query parameters of AWS Signature V4 and Google Cloud Storage V4 presigned URLs."""
+_SIGNING_NAMES = frozenset(["awsaccesskeyid", "signature", "expires", "policy", "key-pair-id", "googleaccessid"])
+"""AWS Signature V2 (S3), CloudFront signed URLs, GCS V2 signed URLs."""
+_AZURE_SAS = frozenset(["sv", "ss", "srt", "sp", "se", "st", "spr", "sig", "sr", "si", "sdd", "skoid", "sktid",
+                        "skt", "ske", "sks", "skv", "saoid", "suoid", "scid", "rscc", "rscd", "rsce", "rscl", "rsct"])
+"""Azure shared access signature parameters: dropped only where a ``sig`` marks a SAS."""
+_TOKEN_NAMES = frozenset(["token", "access_token", "api_key", "apikey"])
+
+
+def _without_userinfo(url: str) -> str:
     return re.sub(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/?#]*@", r"\1", url)
+
+
+def _unsigned_query(query: str) -> str:
+    """*query* without presigned-URL signing parameters and tokens: the signature is a secret, it
+    expires, and it changes with every signing, so a photo must be known (and stored) without it."""
+    pairs = [p for p in query.split("&") if p]
+    names = [p.split("=", 1)[0].lower() for p in pairs]
+    sas = "sig" in names
+    kept = [p for p, n in zip(pairs, names)
+            if not (n.startswith(_SIGNING_PREFIXES) or n in _SIGNING_NAMES or n in _TOKEN_NAMES
+                    or (sas and n in _AZURE_SAS))]
+    return "&".join(kept)
+
+
+def without_credentials(url: str) -> str:
+    """What may be stored or shown as the photo's URL, and what a photo is recognised by on reruns:
+    the URL without the ``user:password@`` of its authority (RFC 3986: up to the first ``/``, ``?``
+    or ``#``) and without presigned-URL signing parameters and tokens in its query (S3 and GCS
+    ``X-Amz-*``/``X-Goog-*``, S3 V2 and CloudFront ``Signature``/``Expires``/``Policy``, Azure SAS,
+    ``token``); everything else kept."""
+    url = _without_userinfo(url)
+    if "?" not in url:
+        return url
+    head, _, rest = url.partition("?")
+    query, hash_, fragment = rest.partition("#")
+    query = _unsigned_query(query)
+    return head + ("?" + query if query else "") + hash_ + fragment
+
+
+def is_presigned(url: str) -> bool:
+    """Does *url* carry a signature or token in its query that :func:`without_credentials` leaves out?"""
+    return without_credentials(url) != _without_userinfo(url)
 
 
 _URL_PARTS = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://([^/?#]*)(.*)$", re.S)
