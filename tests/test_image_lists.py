@@ -39,7 +39,15 @@ def test_only_lf_crlf_cr_end_a_line():
 def test_csv_finds_the_url_column_by_name(tmp_path):
     rows = ["site,ImagePath,heading", f"A,{URLS[0]},90", f'B,"{URLS[1]}",180', "C,,0", f"D,{URLS[2]},270"]
     path = _write(tmp_path, "photos.csv", ("\n".join(rows) + "\n").encode("utf-8-sig"))
-    assert read_list_file(path) == [(2, URLS[0]), (3, URLS[1]), (5, URLS[2])]
+    assert read_list_file(path) == [(2, URLS[0]), (3, URLS[1]), (4, "C,,0"), (5, URLS[2])]
+
+
+def test_a_csv_row_without_its_url_fails_with_its_line_number(tmp_path):
+    from xpgeo_core.pipeline import gather
+    rows = ["site,url", f"A,{URLS[0]}", "B,", ","]
+    gathered = gather(read_list_file(_write(tmp_path, "p.csv", ("\n".join(rows) + "\n").encode("utf-8"))))
+    assert [i.line for i in gathered.images] == [2]
+    assert [(image.line, image.display) for image, _ in gathered.malformed] == [(3, "B,")]
 
 
 def test_csv_with_unknown_header_takes_the_column_of_urls(tmp_path):

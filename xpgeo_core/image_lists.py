@@ -227,6 +227,9 @@ def _table_entries(lines: Sequence[str], path: str) -> List[Entry]:
         text = unquote_entry(row[column]) if column < len(row) else ""
         if text and not text.startswith("#"):
             entries.append((number, text))
+        elif not text and any(cell.strip() for cell in row):
+            # a row with data but no URL is reported (as the row) with its line number, never dropped
+            entries.append((number, ",".join(row)))
     return entries
 
 
