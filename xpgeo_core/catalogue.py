@@ -399,7 +399,8 @@ HEALTH_CHECK = ToolSpec(
 CREATE_LAYER = ToolSpec(
     "CreateOrientedImageryLayer", "create-oi-layer", "Create Oriented Imagery Layer",
     "Creates a hosted feature service with an Oriented Imagery layer definition, tags it as an Oriented "
-    "Imagery layer and shares it with the organization. A taken name gets a timestamp.",
+    "Imagery layer, reads it back to prove it, and shares it as asked (the organization by default). A taken "
+    "name gets a timestamp.",
     (_LAYER_NAME, _IMAGERY_TYPE) + _LAYER_PROPERTIES + CONNECTION_PARAMS + (
         _derived("out_layer", "Layer", "GPFeatureLayer", _OUT_LAYER_HELP),
         _derived("out_layer_name", "Created layer name", "GPString",
