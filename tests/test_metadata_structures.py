@@ -30,10 +30,11 @@ def run(data: bytes):
 
 # -- XMP in EXIF tag 700 (DJI Zenmuse XT2 and other thermal payloads) ------------------------------
 
+@pytest.mark.parametrize("ifd", ["ifd0", "exif"])  # TIFF's place, and the Exif IFD where the Zenmuse XT2 writes it
 @pytest.mark.parametrize("order", ["little", "big"])
-def test_xmp_in_exif_tag_700_gives_the_gimbal_angles_height_and_type(order):
+def test_xmp_in_exif_tag_700_gives_the_gimbal_angles_height_and_type(order, ifd):
     data = make_jpeg(lat=45.5, lon=-73.6, make="DJI", model="XT2", byte_order=order,
-                     xmp_in_exif=make_xmp(dji=THERMAL))
+                     xmp_in_exif=make_xmp(dji=THERMAL), xmp_in_exif_ifd=ifd)
     info = run(data)
     assert info.ok, info.error
     attrs = info.attributes
@@ -66,18 +67,6 @@ def test_tag_700_stands_for_the_xmp_so_thermal_data_is_not_searched():
 
 
 # -- XMP in tag 700 of the Exif IFD (the Zenmuse XT2 writes it there, not in IFD0) --------------------
-
-@pytest.mark.parametrize("order", ["little", "big"])
-def test_tag_700_in_the_exif_ifd_gives_the_gimbal_angles_height_and_type(order):
-    data = make_jpeg(lat=45.5, lon=-73.6, make="DJI", model="XT2", byte_order=order, focal_length_35mm=40,
-                     xmp_in_exif=make_xmp(dji=THERMAL), xmp_in_exif_ifd="exif")
-    info = run(data)
-    assert info.ok, info.error
-    attrs = info.attributes
-    assert attrs["CameraHeading"] == pytest.approx(281.2) and attrs["CameraPitch"] == pytest.approx(0.1)
-    assert attrs["CameraRoll"] == 0.0 and attrs["CameraHeight"] == pytest.approx(62.5)
-    assert attrs["OrientedImageryType"] == "Nadir" and info.warnings == []
-
 
 def test_the_exif_ifd_packet_sits_in_a_real_exif_ifd():
     """The structure the test photos carry is what an independent reader sees: exifread finds the
