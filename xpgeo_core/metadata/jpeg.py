@@ -6,9 +6,10 @@ segments have been read and the frame size is known or not needed (EXIF holds th
 dimensions for the 35 mm formula, or there is no focal length formula to use it with; the
 focal plane formula always wants it, to catch resized photos). Why stop early: DJI thermal photos carry 600 KB of radiometric APP segments
 between the XMP and the frame header; reading them would cost ten times the bytes.
-An XMP packet inside the EXIF (TIFF tag 700, DJI's thermal payloads) counts as the XMP once
-the walk reaches bytes not yet read: an APP1 XMP right behind the EXIF is still read (the
-engine merges both), a search through megabytes of thermal data for one is not made.
+An XMP packet inside the EXIF (TIFF tag 700 in IFD0 or the Exif IFD, DJI's thermal payloads)
+counts as the XMP once the walk reaches bytes not yet read: an APP1 XMP right behind the EXIF
+is still read (the engine merges both), a search through megabytes of thermal data for one is
+not made.
 
 Segments it does not need are skipped by their length, unread: only their 4-byte header
 (and, for APP1, the identifier after it) is looked at, so a long run of large segments costs
@@ -26,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
 from xpgeo_core.metadata.photo import PhotoError
-from xpgeo_core.metadata.tiff import read_exif
+from xpgeo_core.metadata.tiff import read_exif, xmp_packets
 
 try:  # typing.Protocol is 3.8+; keep the import cheap and optional
     from typing import Protocol
@@ -180,7 +181,7 @@ def _complete(found: JpegHeader, xmp_in_exif: bool = False) -> bool:
     to compute a field of view from."""
     if found.exif is None:
         return False
-    if found.xmp is None and not (xmp_in_exif and found.exif["ifd0"].get("XMLPacket")):
+    if found.xmp is None and not (xmp_in_exif and xmp_packets(found.exif)):
         return False
     if found.frame_size is not None:
         return True
