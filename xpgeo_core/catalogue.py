@@ -33,7 +33,7 @@ from xpgeo_core.errors import ValidationError
 from xpgeo_core.image_lists import DEFAULT_PHOTO_FILTER
 from xpgeo_core.layer_options import SHARING_LEVELS, ElevationSource, LayerOptions
 from xpgeo_core.results import ProgressCallback, no_progress
-from xpgeo_core.settings import BACKEND_LABELS, IMAGERY_TYPES, Settings
+from xpgeo_core.settings import BACKEND_LABELS, IMAGERY_TYPES, VIEWER_CHECKS, Settings
 
 log = logging.getLogger("xpgeo")
 
@@ -230,6 +230,27 @@ _IMAGERY_TYPE = Param("imagery_type", "Imagery type", "GPString", value_list=IMA
                       flags=("--imagery-type",), metavar="TYPE", cli_help="one of " + ", ".join(IMAGERY_TYPES))
 
 
+_VIEWER = "Viewer check"
+VIEWER_PARAMS: Tuple[Param, ...] = (
+    Param("check_viewer", "Check viewer access", "GPString", value_list=tuple(VIEWER_CHECKS.values()),
+          category=_VIEWER, setting="check_viewer",
+          help="Whether to check that Esri's Oriented Imagery viewer can open the photos from the layer's portal: "
+               "https when the portal is, CORS for the portal's origin, JPEG/TIFF/MRF, no expiring signature, "
+               "readable without XPGEO's credentials. Sample per host (the default: the first 3 photos of each "
+               "host, one small request each), All photos, or Off. Empty: the CHECK_VIEWER setting.",
+          flags=("--check-viewer",), cli_choices=tuple(VIEWER_CHECKS),
+          cli_help="check the viewer can open the photos: a sample per host (default), all, or off"),
+    Param("require_viewer_ready", "Require viewer-ready photos", "GPBoolean", default=False, category=_VIEWER,
+          setting="require_viewer_ready",
+          help="A photo the viewer could not open fails instead of being sent with a warning (with the sample "
+               "check, so do the other photos of a host whose sample lacks CORS or cannot be reached). Check "
+               "Layer fails when any photo is not viewer-ready.",
+          flags=("--require-viewer-ready",),
+          cli_help="a photo the viewer could not open is a failure, not a warning"),
+)
+"""The viewer-readiness check's parameters (:mod:`xpgeo_core.readiness`), shared by the append tools and Check Layer."""
+
+
 _OUT_LAYER_HELP = ("The layer as a feature layer (the service's layer URL, or the local layer's points), added to the "
                    "open map when Pro's Add output datasets to an open map option is on, and ready for Esri's own "
                    "tools in ModelBuilder.")
@@ -299,7 +320,7 @@ def compact_json(value: Any) -> str:
 
 
 def _run_health(call: ToolCall) -> Any:
-    return operations.health_check(call.settings, **call.connection)
+    return operations.health_check(call.settings, sample_url=call.get("sample_url"), **call.connection)
 
 
 def _health_outputs(health: Any) -> Dict[str, Any]:
@@ -381,6 +402,23 @@ def _append_outputs_of(report: Any) -> Dict[str, Any]:
             "out_failed_count": report.failed, "out_report": json.dumps(report.to_dict())}
 
 
+def _run_check_layer(call: ToolCall) -> Any:
+    return operations.check_layer(call.settings, call.get("layer_name"), **call.connection)
+
+
+def _check_outputs(report: Any) -> Dict[str, Any]:
+    import json
+
+    log.info("Checked %d of %d photo(s) of layer '%s': %d not viewer-ready.", report.checked, len(report.photos),
+             report.layer_name, len(report.problems))
+    if not report.ok:
+        raise ValidationError(f"{len(report.problems)} photo(s) of layer '{report.layer_name}' are not "
+                              "viewer-ready (--require-viewer-ready).",
+                              hint="Fix what the warnings above say for each photo, then check the layer again.")
+    return {"out_checked_count": report.checked, "out_problem_count": len(report.problems),
+            "out_report": json.dumps(report.to_dict())}
+
+
 def _run_inspect(call: ToolCall) -> Any:
     return operations.inspect_photos(call.settings, call.get("sources") or [], imagery_type=call.get("imagery_type"))
 
@@ -389,8 +427,13 @@ def _run_inspect(call: ToolCall) -> Any:
 
 HEALTH_CHECK = ToolSpec(
     "HealthCheck", "health-check", "Health Check",
-    "Checks that the backend is reachable and that the credentials can create layers; returns its versions.",
-    CONNECTION_PARAMS + (
+    "Checks that the backend is reachable and that the credentials can create layers; returns its versions. "
+    "With a sample photo URL, also checks that the layer's viewer could open that photo.",
+    (Param("sample_url", "Sample photo URL", "GPString",
+           help="A photo URL to check the way Esri's Oriented Imagery viewer will open it from the backend's "
+                "portal (https, CORS, format, signature, credentials); each problem is a warning with its fix.",
+           flags=("--sample-url",), metavar="URL", cli_help="also check the viewer could open this photo URL"),)
+    + CONNECTION_PARAMS + (
         _derived("out_versions", "Versions (JSON)", "GPString",
                  "The backend's versions as JSON, e.g. currentVersion, enterpriseVersion, enterpriseBuild."),
     ),
@@ -421,7 +464,7 @@ APPEND_IMAGE = ToolSpec(
            help="http(s) URL of the photo (a presigned S3 URL works; spaces encoded as %20), or the path of a photo "
                 "file for the Local folder backend.",
            flags=("--image-url",), metavar="URL", cli_help="http(s) URL of the photo (or a photo file, local backend)"),
-     _IMAGERY_TYPE) + CONNECTION_PARAMS + _append_outputs(),
+     _IMAGERY_TYPE) + VIEWER_PARAMS + CONNECTION_PARAMS + _append_outputs(),
     run=_run_append_image, outputs=_append_outputs_of,
     cli_help="append one image, by URL, to an existing layer")
 
@@ -474,11 +517,27 @@ APPEND_IMAGES = ToolSpec(
            help="Most image URLs sent in one append request (default: the MAX_IMAGE_LIST_SIZE setting, 100).",
            flags=("--max-image-list-size",), metavar="N", front_ends=ONLY_CLI,
            only_because="a reference-client flag; in Pro it is the MAX_IMAGE_LIST_SIZE setting"),
-     ) + CONNECTION_PARAMS + _append_outputs(),
+     ) + VIEWER_PARAMS + CONNECTION_PARAMS + _append_outputs(),
     run=_run_append_images, outputs=_append_outputs_of,
     needs_one_of=("url_file", "image_urls", "photo_folder", "source"),
     cli_help="append a list of images (a URL list file, a bucket, or a photo folder for a local layer) to an "
              "existing layer")
+
+CHECK_LAYER = ToolSpec(
+    "CheckLayer", "check-layer", "Check Layer for the Viewer",
+    "Reads the photo URLs of an existing Oriented Imagery layer and checks that Esri's viewer can open them from "
+    "the layer's portal: https, CORS for the portal's origin, JPEG/TIFF/MRF, no expiring signature, readable "
+    "without credentials. Each problem is a warning with its fix (the CORS rule to paste).",
+    (_EXISTING_LAYER,) + VIEWER_PARAMS + CONNECTION_PARAMS + (
+        _derived("out_checked_count", "Checked count", "GPLong", "Number of photos whose host was asked."),
+        _derived("out_problem_count", "Not viewer-ready count", "GPLong",
+                 "Number of photos the viewer could not open, each reported with its reason and fix."),
+        _derived("out_report", "Report (JSON)", "GPString",
+                 "The check as JSON: the viewer's origins, per host what was checked, per photo its issues "
+                 "(kind, message, fix), and the CORS rules to paste."),
+    ),
+    run=_run_check_layer, outputs=_check_outputs,
+    cli_help="check that Esri's viewer can open the photos of an existing layer")
 
 INSPECT = ToolSpec(
     "Inspect", "inspect", "Inspect Photos",
@@ -492,7 +551,7 @@ INSPECT = ToolSpec(
     run=_run_inspect, front_ends=ONLY_CLI,
     cli_help="read photos' headers and show their Oriented Imagery attributes")
 
-TOOLS: Tuple[ToolSpec, ...] = (HEALTH_CHECK, CREATE_LAYER, APPEND_IMAGE, APPEND_IMAGES, INSPECT)
+TOOLS: Tuple[ToolSpec, ...] = (HEALTH_CHECK, CREATE_LAYER, APPEND_IMAGE, APPEND_IMAGES, CHECK_LAYER, INSPECT)
 PRO_TOOLS: Tuple[ToolSpec, ...] = tuple(t for t in TOOLS if PRO in t.front_ends)
 CLI_TOOLS: Tuple[ToolSpec, ...] = tuple(t for t in TOOLS if CLI in t.front_ends)
 TOOLS_BY_NAME: Dict[str, ToolSpec] = {t.name: t for t in TOOLS}

@@ -162,6 +162,20 @@ def _parse_bucket_access(text: str) -> str:
     return value
 
 
+VIEWER_CHECKS: Dict[str, str] = {"sample": "Sample per host", "all": "All photos", "off": "Off"}
+"""The viewer-readiness check's modes (the ``check_viewer`` setting) with the label the tools show."""
+
+
+def _parse_viewer_check(text: str) -> str:
+    value = str(text).strip().lower() or "sample"
+    aliases = {label.lower(): name for name, label in VIEWER_CHECKS.items()}
+    aliases.update({"none": "off", "false": "off", "no": "off", "every": "all", "true": "sample", "yes": "sample"})
+    value = aliases.get(value, value)
+    if value not in VIEWER_CHECKS:
+        raise ValueError("expected one of " + ", ".join(VIEWER_CHECKS))
+    return value
+
+
 def _parse_secret(text: str) -> Optional[Secret]:
     value = str(text).strip()
     return Secret(value) if value else None
@@ -222,6 +236,13 @@ SETTINGS: Tuple[SettingSpec, ...] = (
                 "much); false keeps them as recorded, with a warning."),
     SettingSpec("batch_size", ("ADD_FEATURES_BATCH_SIZE", "BATCH_SIZE"), "XPGEO_BATCH_SIZE", _parse_positive_int, 250,
                 "Features per addFeatures request (portal backend; capped at the layer's maxRecordCount)."),
+    SettingSpec("check_viewer", ("CHECK_VIEWER",), "XPGEO_CHECK_VIEWER", _parse_viewer_check, "sample",
+                "Whether each append checks that Esri's viewer can open the photos (https, CORS for the portal's "
+                "origin, JPEG/TIFF/MRF, no expiring signature, readable without credentials): sample (the first "
+                "3 photos of each host sent by the run), all (every photo sent), off."),
+    SettingSpec("require_viewer_ready", ("REQUIRE_VIEWER_READY",), "XPGEO_REQUIRE_VIEWER_READY", _parse_bool, False,
+                "true: a photo the viewer could not open is not sent (a failure, not a warning); with the sample "
+                "check, a host whose sample shows a CORS or reachability problem stops the host's other photos too."),
     SettingSpec("token_minutes", ("TOKEN_MINUTES",), "XPGEO_TOKEN_MINUTES", _parse_positive_int, 60,
                 "Lifetime asked for generated portal tokens, in minutes."),
     SettingSpec("referer", ("REFERER",), "XPGEO_REFERER", _parse_str, None,
