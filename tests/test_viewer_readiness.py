@@ -182,31 +182,69 @@ def test_a_local_path_in_a_portal_layer_and_in_a_local_layer(tmp_path):
 
 # -- on every append: the sample per host ------------------------------------------------------
 
+@pytest.fixture
+def portal():
+    with PortalEmulator() as emulator:
+        yield emulator
+
+
 def local_env(tmp_path: Path, **extra: str) -> Dict[str, str]:
     env = {"XPGEO_BACKEND": "local", "XPGEO_OUTPUT_DIR": str(tmp_path / "layers"), "XPGEO_RETRY_BACKOFF": "0"}
     env.update(extra)
     return env
 
 
+def with_origin(host: ImageHost) -> List:
+    """The requests that asked the host for CORS (the header reads the check uses, and probes)."""
+    return [r for r in host.requests if "Origin" in r.headers]
+
+
 @pytest.mark.parametrize("mode, expected", [(None, (SAMPLE_PER_HOST, 2)), ("all", (10, 2)), ("off", (0, 0))])
-def test_each_append_probes_a_sample_per_host(tmp_path, mode, expected):
+def test_each_portal_append_checks_a_sample_per_host_from_its_header_reads(portal, tmp_path, mode, expected):
     with ImageHost(cors=True) as a, ImageHost(cors=True) as b:
         urls = [a.add(f"a{i}.jpg", jpeg(i)) for i in range(10)] + [b.add(f"b{i}.jpg", jpeg(20 + i)) for i in range(2)]
-        env = local_env(tmp_path)
+        env = user_env(portal)
         assert run_cli(["create-oi-layer", "--name", "s"], env)[0] == 0
-        argv = ["append-images", "--name", "s", "--file", write_list(tmp_path, urls)]
+        argv = ["--json", "append-images", "--name", "s", "--file", write_list(tmp_path, urls)]
         code, out, err = run_cli(argv + (["--check-viewer", mode] if mode else []), env)
         assert code == 0, err
-        assert (len(probes(a)), len(probes(b))) == expected
-        headers = [r for r in a.requests if r.range == "bytes=0-65535"]
-        assert len(headers) == 10  # each header read once, whatever the check does
-    report = json.loads((tmp_path / "layers" / "s" / "report.json").read_text())
+        assert (len(with_origin(a)), len(with_origin(b))) == expected
+        for host, count in ((a, 10), (b, 2)):  # each photo read once, and no second request for the check
+            assert len(host.requests) == count and probes(host) == []
+            assert all(r.range == "bytes=0-65535" for r in host.requests)
+    document = json.loads(out)
     if mode == "off":
-        assert "viewer_check" not in report
+        assert "viewer_check" not in document
         return
-    assert report["viewer_check"]["checked"] == sum(expected) and report["viewer_check"]["not_ready"] == 0
-    assert sum(1 for r in report["results"] if r.get("viewer") == []) == sum(expected)
-    assert "Viewer check (" in out
+    assert document["viewer_check"]["checked"] == sum(expected) and document["viewer_check"]["not_ready"] == 0
+    assert sum(1 for r in document["results"] if r.get("viewer") == []) == sum(expected)
+
+
+def test_an_xpgeo_server_append_probes_the_sample_itself(tmp_path):
+    from emulators.xpgeo_server import FakeXpgeoServer
+
+    with FakeXpgeoServer() as server, ImageHost(cors=True) as host:
+        urls = [host.add(f"a{i}.jpg", jpeg(i)) for i in range(5)]
+        env = {"XPGEO_REST_URL": server.url, "XPGEO_RETRY_BACKOFF": "0"}
+        assert run_cli(["create-oi-layer", "--name", "s"], env)[0] == 0
+        code, out, err = run_cli(["--json", "append-images", "--name", "s", "--file", write_list(tmp_path, urls)], env)
+        assert code == 0, err
+        sent = probes(host)
+    assert len(sent) == SAMPLE_PER_HOST and all(r.range == "bytes=0-63" for r in sent)
+    viewer = json.loads(out)["viewer_check"]
+    assert viewer["origins"] == [] and viewer["https_required"] and "PORTAL_URL" in viewer["viewer"]
+    assert viewer["not_ready"] == 5  # http photos (every one: that check needs no request), the portal is https
+
+
+def test_a_local_append_checks_from_the_header_reads_too(tmp_path):
+    with ImageHost(cors=False) as host:
+        urls = [host.add(f"a{i}.jpg", jpeg(i)) for i in range(5)]
+        env = local_env(tmp_path)
+        run_cli(["create-oi-layer", "--name", "s"], env)
+        assert run_cli(["append-images", "--name", "s", "--file", write_list(tmp_path, urls)], env)[0] == 0
+        assert len(host.requests) == 5 and with_origin(host) == []  # the preview needs no CORS
+    report = json.loads((tmp_path / "layers" / "s" / "report.json").read_text())
+    assert report["viewer_check"]["checked"] == SAMPLE_PER_HOST and report["viewer_check"]["not_ready"] == 0
 
 
 def test_a_rerun_checks_nothing_it_does_not_send(tmp_path):
@@ -223,11 +261,6 @@ def test_a_rerun_checks_nothing_it_does_not_send(tmp_path):
 
 # -- portal layers: warnings, and --require-viewer-ready ----------------------------------------
 
-@pytest.fixture
-def portal():
-    with PortalEmulator() as emulator:
-        yield emulator
-
 
 def test_portal_append_warns_per_photo_with_the_cors_rule_and_appends(portal, tmp_path):
     with ImageHost(cors=False) as host:
@@ -238,7 +271,7 @@ def test_portal_append_warns_per_photo_with_the_cors_rule_and_appends(portal, tm
                                   write_list(tmp_path, urls)], env)
         assert code == 0, err
         origin = web_origin(portal.portal_url)
-        assert {r.headers.get("Origin") for r in probes(host)} == {origin}
+        assert [r.headers["Origin"] for r in with_origin(host)] == [origin] * SAMPLE_PER_HOST
     document = json.loads(out)
     assert document["appended"] == 5 and len(feature_paths(portal, "walk")) == 5
     flagged = [r for r in document["results"] if r.get("viewer")]
@@ -254,11 +287,9 @@ def test_require_viewer_ready_sends_nothing_of_a_host_whose_sample_fails(portal,
         run_cli(["create-oi-layer", "--name", "walk"], env)
         code, out, err = run_cli(["--json", "append-images", "--name", "walk", "--file", write_list(tmp_path, urls),
                                   "--require-viewer-ready"], env)
-        read = [r for r in bad.requests if r.range == "bytes=0-65535"]
     document = json.loads(out)
     assert code == 1 and document["appended"] == 1 and document["failed"] == 5
     assert feature_paths(portal, "walk") == [urls[-1]]
-    assert read == []  # refused before its header was read
     reasons = [r["reason"] for r in document["results"] if r["status"] == "failed"]
     assert sum(r.startswith("not viewer-ready") for r in reasons) == SAMPLE_PER_HOST
     assert sum(r.startswith("not sent (--require-viewer-ready)") for r in reasons) == 2

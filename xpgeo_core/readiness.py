@@ -15,14 +15,18 @@ own ``https://<org>.maps.arcgis.com``, or the Enterprise portal's address) and f
   list's ``user:password@``, without cookies or tokens: the viewer has none of XPGEO's credentials.
 
 How: the checks that need no request (https, a local path) are made for every photo. The others
-need the photo's host to answer as it answers the viewer, so they take one small request of
-their own: a ``GET`` of the stored URL for its first :data:`PROBE_BYTES` bytes (``Range``), with
-``Origin: <portal origin>``, anonymous (:meth:`xpgeo_core.photo_client.PhotoClient.get`), through
-the one HTTP policy. That request is made for a sample (the first :data:`SAMPLE_PER_HOST` photos
-of each host a run sends: the properties checked belong to a host or bucket, so a few photos
-show them), for every photo with ``--check-viewer all``, or never with ``off``. A second origin
-(ArcGIS Online's two) costs one more ``bytes=0-0`` request only when the first answer named its
-origin instead of ``*``.
+need the photo's host to answer as it answers the viewer. Where the append reads the photo's
+header anyway (portal and local backends) and the list's URL is the stored one (no signature, no
+``user:password@``), that read's first GET carries ``Origin: <portal origin>`` and its answer is
+the check: no second request (a photo whose header read fails has failed anyway). Otherwise (the
+XPGEO server reads the photos itself; a presigned or credentialed URL; ``check-layer``) the check
+takes one small request of its own: a ``GET`` of the stored URL for its first :data:`PROBE_BYTES`
+bytes (``Range``), with ``Origin``, anonymous (:meth:`xpgeo_core.photo_client.PhotoClient.get`),
+through the one HTTP policy. Photos checked: a sample (the first :data:`SAMPLE_PER_HOST` photos of
+each host a run sends: the properties checked belong to a host or bucket, so a few photos show
+them), every photo with ``--check-viewer all``, none with ``off``. A second origin (ArcGIS
+Online's two) costs one more ``bytes=0-0`` request only when the first answer named its origin
+instead of ``*``.
 
 Each problem is a :class:`~xpgeo_core.results.ViewerIssue` with its fix; the paste-ready CORS
 rules (S3, Azure, Google Cloud Storage) go once per host into the summary and the warnings.
@@ -126,7 +130,7 @@ LOCAL_TARGET = ViewerTarget((), False, "the local preview (opened from disk, it 
 def unknown_portal_target(what: str) -> ViewerTarget:
     """A layer whose portal XPGEO does not know (an XPGEO server without PORTAL_URL): https is still
     required (ArcGIS Online and Enterprise are https), CORS cannot be checked."""
-    return ViewerTarget((), True, f"{what} (its portal is not known: set PORTAL_URL to check CORS too)")
+    return ViewerTarget((), True, f"{what} (not known: set PORTAL_URL to check CORS too)")
 
 
 # -- one photo -------------------------------------------------------------------------------
@@ -142,20 +146,30 @@ class Probe:
     error: Optional[str] = None
 
 
-def probe(client: Any, url: str, origins: Sequence[str]) -> Probe:
-    """GET the first bytes of *url* as the viewer would: anonymous, with ``Origin`` (see the module docstring)."""
-    out = Probe()
-    wanted = list(origins) or [None]
+def probe(client: Any, url: str, origins: Sequence[str], known: Optional[Probe] = None) -> Probe:
+    """GET the first bytes of *url* as the viewer would: anonymous, with ``Origin`` (see the module docstring).
+    *known*: the answer to the header read for the first origin; only the other origins are asked, and only
+    when that answer named its origin instead of ``*``."""
+    out = known or Probe()
+    wanted: List[Optional[str]] = list(origins) or [None]
+    if known is not None:
+        allowed = known.allow_origin.get(wanted[0] or "")
+        if (allowed or "").strip() == "*" or len(wanted) == 1:
+            for rest in wanted[1:]:
+                out.allow_origin[rest or ""] = allowed
+            return out
     try:
         for number, origin in enumerate(wanted):
-            last = PROBE_BYTES - 1 if number == 0 else 0
+            if known is not None and number == 0:
+                continue
+            last = PROBE_BYTES - 1 if number == 0 and known is None else 0
             headers = {"Range": f"bytes=0-{last}", "Accept-Encoding": "identity"}
             if origin:
                 headers["Origin"] = origin
             response = client.get(url, headers, anonymous=True)
             try:
                 allowed = response.headers.get("Access-Control-Allow-Origin")
-                if number == 0:
+                if number == 0 and known is None:
                     out.status = response.status
                     out.content_type = response.headers.get("Content-Type")
                     if response.status in (200, 206):
@@ -273,6 +287,8 @@ class ViewerCheck:
         self.tracker = ConnectionTracker(self.cancel)
         self.issues: Dict[str, List[ViewerIssue]] = {}
         self.checked: Set[str] = set()
+        self.deferred: Set[str] = set()
+        """Chosen photos whose header read is their check (not probed)."""
         self.seen: Set[str] = set()
         self.shown: Dict[str, str] = {}
         self.per_host: Counter = Counter()
@@ -287,8 +303,10 @@ class ViewerCheck:
         return self.mode != "off"
 
     # -- the two steps ------------------------------------------------------------------------
-    def plan(self, images: Iterable[Image]) -> List[Image]:
-        """The static checks of *images*, and the ones to probe (the sample, or all)."""
+    def plan(self, images: Iterable[Image], *, header_reads: bool = False) -> List[Image]:
+        """The static checks of *images*, and the ones to probe (the sample, or all). ``header_reads``: the
+        run reads each photo's header; a chosen photo whose list URL is the stored one is checked from that
+        read (:meth:`header_origin`, :meth:`after_read`) instead of being probed."""
         chosen = []
         for image in images:
             if not self.on or image.image_path in self.seen:
@@ -304,8 +322,35 @@ class ViewerCheck:
                 continue
             if self.mode == "all" or self.sampled[host] < SAMPLE_PER_HOST:
                 self.sampled[host] += 1
-                chosen.append(image)
+                if header_reads and image.fetch_url == image.image_path:
+                    with self._lock:
+                        self.deferred.add(image.image_path)
+                else:
+                    chosen.append(image)
         return chosen
+
+    def header_origin(self, image: Image) -> Optional[str]:
+        """The ``Origin`` the header read of *image* carries ("" for a viewer without CORS), or None when
+        its header read is not the check."""
+        with self._lock:
+            if image.image_path not in self.deferred:
+                return None
+        return self.target.origins[0] if self.target.origins else ""
+
+    def after_read(self, image: Image, info: Any, client: Any) -> None:
+        """The check of *image* from its header read (on the reading worker, whose *client* asks the other
+        origins when needed). A photo that could not be read has failed with its reason: nothing to add."""
+        with self._lock:
+            self.deferred.discard(image.image_path)
+        if not getattr(info, "ok", False):
+            return
+        first = self.target.origins[0] if self.target.origins else ""
+        read = Probe(status=200, allow_origin={first: info.allow_origin}, head=b"\xff\xd8\xff")  # a JPEG: it was read
+        answer = probe(client, image.image_path, self.target.origins, known=read)
+        found = probe_issues(image, self.target, answer, cors_fix=self._cors_fix(image.image_path))
+        with self._lock:
+            self.checked.add(image.image_path)
+        self._record(image, found, host_of(image.image_path))
 
     def probe_all(self, images: Sequence[Image]) -> None:
         """Probe *images* in parallel (``FETCH_CONCURRENCY`` at once) and record what each answer says."""
@@ -315,6 +360,8 @@ class ViewerCheck:
         workers = max(1, min(len(images), int(getattr(self.settings, "fetch_concurrency", 4))))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="xpgeo-viewer") as pool:
             answers = list(pool.map(lambda image: probe(client, image.image_path, self.target.origins), images))
+        if self.cancel.is_set():  # cancelled: the answers are the sockets being shut, not the hosts'
+            return
         for image, answer in zip(images, answers):
             host = host_of(image.image_path)
             found = probe_issues(image, self.target, answer, cors_fix=self._cors_fix(image.image_path))

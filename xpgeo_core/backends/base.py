@@ -71,7 +71,7 @@ class Backend(abc.ABC):
         from, and whether they must be https (the viewer-readiness check, :mod:`xpgeo_core.readiness`)."""
         from xpgeo_core.readiness import unknown_portal_target
 
-        return unknown_portal_target(f"the {self.name} backend's viewer")
+        return unknown_portal_target(f"the portal of the {self.name} backend")
 
     def layer_image_paths(self, name: str) -> Iterator[str]:
         """Every ImagePath of layer *name*, in the layer's order (``xpgeo check-layer``)."""

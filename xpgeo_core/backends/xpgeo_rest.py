@@ -157,7 +157,7 @@ class XpgeoRestBackend(Backend):
 
         if self.settings.portal_url:
             return portal_target(self.settings.portal_url)
-        return unknown_portal_target(f"the XPGEO server {self.base_url}'s portal")
+        return unknown_portal_target(f"the portal of the XPGEO server {self.base_url}")
 
     def layer_image_paths(self, name: str) -> Iterator[str]:
         portal = self._portal()

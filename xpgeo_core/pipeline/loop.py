@@ -163,7 +163,7 @@ class _Run:
         self.sender.start()
         batch: List[Item] = []
         if self.sink.takes_photos or self.preflight:
-            self.reader = PhotoPass(self.settings, self.imagery_type, cancel=threading.Event())
+            self.reader = PhotoPass(self.settings, self.imagery_type, cancel=threading.Event(), viewer=self.viewer)
             batch = self.read_and_send(self.reader)
         else:
             for image in self.to_send():
@@ -189,11 +189,12 @@ class _Run:
         and fail (not send) the images the viewer could not open. Returns the images to send."""
         if self.viewer is None or not images:
             return images
-        box = self.start_call(self.viewer.probe_all, self.viewer.plan(images))
+        reads = self.sink.takes_photos or self.preflight
+        box = self.start_call(self.viewer.probe_all, self.viewer.plan(images, header_reads=reads))
         if not self.viewer.require:
             self.viewer_calls.append(box)
             return images
-        self.finish_call(box)
+        self.finish_call(box)  # the photos checked from their header reads are judged once read
         keep = []
         for image in images:
             reason = self.viewer.blocking(image)
@@ -282,6 +283,10 @@ class _Run:
                     self.rejected += 1
                     reason = "preflight: " + reason
                 self.record(result(image, FAILED, reason))
+                continue
+            refused = self.viewer.blocking(image) if self.viewer is not None else None
+            if refused:  # checked from its header read, or its host's sample was
+                self.record(result(image, FAILED, refused))
                 continue
             batch.append(Item(image, dict(info.attributes) if self.sink.takes_photos else None,
                               tuple(info.warnings)))
