@@ -20,6 +20,7 @@ import email.utils
 import json
 import re
 import threading
+import time
 from datetime import datetime, timezone
 from typing import Any, Dict, Iterator, List, NamedTuple, Optional, Tuple
 
@@ -29,6 +30,9 @@ from xpgeo_core.errors import AuthError, ServerError, ValidationError, XpgeoErro
 from xpgeo_core.http import describe_request_failure
 
 AZURE_API_VERSION = "2021-08-06"
+HEAD_START = 0.005
+"""Seconds the caller gives up the interpreter lock after starting the next page's request, so the
+request is on the wire before this page's parsing (a long C call that holds the lock) begins."""
 
 
 class StoredObject(NamedTuple):
@@ -91,6 +95,7 @@ def _start(function: Any, *args: Any) -> Dict[str, Any]:
             box["done"].set()
 
     threading.Thread(target=work, name="xpgeo-listing", daemon=True).start()
+    time.sleep(HEAD_START)
     return box
 
 
