@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Iterable, List, Optional, Tuple
+from typing import Dict, Iterable, List, Optional, Tuple
 from urllib.parse import urlsplit
 
 from xpgeo_core.errors import ValidationError
@@ -113,7 +113,7 @@ def collect_urls(items: Iterable[Tuple[Optional[int], str]], *, local_ok: bool =
     from xpgeo_core.image_lists import canonical, entry_problem
 
     out = UrlList()
-    seen = {}
+    seen: Dict[str, Optional[int]] = {}
     for line, text in items:
         url = canonical(text, local_ok=local_ok)
         if url in seen:  # a repeated line, valid or not, is reported once
