@@ -386,7 +386,8 @@ def _run_append_images(call: ToolCall) -> Any:
         call.settings, call.get("layer_name"), url_file=call.get("url_file"),
         urls=_split_multi(call.get("image_urls")), imagery_type=call.get("imagery_type"),
         preflight=bool(call.get("preflight")), progress=call.progress, photo_folder=call.get("photo_folder"),
-        photo_filter=call.get("photo_filter"), **call.connection)
+        photo_filter=call.get("photo_filter"), source=call.get("source"), modified_since=call.get("modified_since"),
+        **call.connection)
 
 
 def _append_outputs_of(report: Any) -> Dict[str, Any]:
@@ -469,8 +470,8 @@ APPEND_IMAGE = ToolSpec(
 
 APPEND_IMAGES = ToolSpec(
     "AppendImages", "append-images", "Append Images",
-    "Appends a list of photos (URLs, or photo files and folders for a local layer) to an existing Oriented "
-    "Imagery layer. Every image ends appended, skipped (already in the layer) or failed with its reason.",
+    "Appends a list of photos (URLs, a bucket's photos, or photo files and folders for a local layer) to an "
+    "existing Oriented Imagery layer. Every image ends appended, skipped (already in the layer) or failed with its reason.",
     (_EXISTING_LAYER,
      Param("url_file", "URL list file", "DEFile", file_types=("txt", "csv", "lst"),
            help="A list of images: a text file with one URL per line (UTF-8 or UTF-16; blank lines and # "
@@ -481,9 +482,26 @@ APPEND_IMAGES = ToolSpec(
            help="A folder of photos on this machine (sub-folders too), for the Local folder backend: a portal's "
                 "or XPGEO server's viewers could not open them.",
            flags=("--photo-folder", "--folder"), metavar="DIR"),
-     Param("photo_filter", "File name filter", "GPString", default=DEFAULT_PHOTO_FILTER, local_only=True,
-           help="Which files of the photo folder are photos: wildcards separated by ; (any case).",
+     Param("source", "Bucket", "GPString",
+           help="A bucket (or container) and prefix whose photos to append, listed with the store's own API: "
+                "s3://bucket/prefix, gs://bucket/prefix, https://ACCOUNT.blob.core.windows.net/container/prefix, "
+                "or the https URL of a bucket that allows listing. Each object matching the file name filter "
+                "is appended by its public https URL; a rerun appends only objects not yet in the layer. Public "
+                "buckets are listed anonymously; a private one through the store's SDK (pip install xpgeo[s3], "
+                "xpgeo[gcs] or xpgeo[azure]) with its own credentials.",
+           flags=("--source",), metavar="URL",
+           cli_help="a bucket to list: s3://bucket/prefix, gs://bucket/prefix, an Azure container URL, or an "
+                    "https bucket prefix"),
+     Param("photo_filter", "File name filter", "GPString", default=DEFAULT_PHOTO_FILTER,
+           help="Which files of the photo folder or bucket are photos: wildcards separated by ; (any case), "
+                "matched against the file name (or, for a wildcard with a /, the path below the folder or "
+                "prefix).",
            flags=("--filter",), metavar="PATTERN"),
+     Param("modified_since", "Modified since", "GPDate",
+           help="Bucket: append only objects modified at or after this date and time (without a time zone: "
+                "this computer's local time).",
+           flags=("--modified-since",), metavar="DATE",
+           cli_help="bucket: only objects modified since DATE (2024-05-01, 2024-05-01T14:30:00Z)"),
      Param("image_urls", "Image URLs", "GPString", multi_value=True,
            help="Image URLs typed or pasted in, in addition to (or instead of) the URL list file.",
            front_ends=ONLY_PRO,
@@ -500,8 +518,10 @@ APPEND_IMAGES = ToolSpec(
            flags=("--max-image-list-size",), metavar="N", front_ends=ONLY_CLI,
            only_because="a reference-client flag; in Pro it is the MAX_IMAGE_LIST_SIZE setting"),
      ) + VIEWER_PARAMS + CONNECTION_PARAMS + _append_outputs(),
-    run=_run_append_images, outputs=_append_outputs_of, needs_one_of=("url_file", "image_urls", "photo_folder"),
-    cli_help="append a list of images (a URL list file, or a photo folder for a local layer) to an existing layer")
+    run=_run_append_images, outputs=_append_outputs_of,
+    needs_one_of=("url_file", "image_urls", "photo_folder", "source"),
+    cli_help="append a list of images (a URL list file, a bucket, or a photo folder for a local layer) to an "
+             "existing layer")
 
 CHECK_LAYER = ToolSpec(
     "CheckLayer", "check-layer", "Check Layer for the Viewer",

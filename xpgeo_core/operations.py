@@ -15,10 +15,12 @@ with their line numbers.
 
 from __future__ import annotations
 
+import itertools
 import logging
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 from xpgeo_core.backends import TokenProvider, choose_backend_name, get_backend
+from xpgeo_core.buckets import BucketListing
 from xpgeo_core.errors import ValidationError
 from xpgeo_core.image_lists import LIST_HINT, canonical, entry_problem, is_local_photo, list_entries, refuse_local_photos
 from xpgeo_core.layer_options import LayerOptions
@@ -172,8 +174,14 @@ def append_images(settings: Settings, name: Optional[str], *, urls: Optional[Ite
                   url_file: Optional[str] = None, imagery_type: Optional[str] = None, preflight: bool = False,
                   progress: ProgressCallback = no_progress, token_provider: Optional[TokenProvider] = None,
                   portal_url: Optional[str] = None, photo_folder: Optional[str] = None,
-                  photo_filter: Optional[str] = None) -> AppendReport:
-    """Append many images (a list file, a list, a photo folder, or any of them) to layer *name*.
+                  photo_filter: Optional[str] = None, source: Optional[str] = None,
+                  modified_since: Any = None) -> AppendReport:
+    """Append many images (a list file, a list, a photo folder, a bucket source, or any of them) to layer *name*.
+
+    A bucket source (``s3://``, ``gs://``, an Azure container URL, an https bucket prefix) is listed
+    page by page (:mod:`xpgeo_core.buckets`), filtered by *photo_filter* and *modified_since*, and its
+    objects' public URLs join the list: what the layer already holds is skipped, so a rerun appends
+    only new objects.
 
     Local photos (paths, a folder) go to the local backend only: a portal's or XPGEO
     server's viewers could not open them, so such a run is refused before anything is sent.
@@ -189,7 +197,11 @@ def append_images(settings: Settings, name: Optional[str], *, urls: Optional[Ite
     entries = list_entries(url_file, urls or (), photo_folder, photo_filter)
     backend_name = choose_backend_name(settings, token_provider=token_provider, portal_url=portal_url)
     refuse_local_photos(entries, backend_name)
-    gathered = gather(entries, local_ok=backend_name == "local")
+    listing = BucketListing(settings, source, pattern=photo_filter, modified_since=modified_since,
+                            progress=progress) if source else None
+    gathered = gather(itertools.chain(entries, listing or ()), local_ok=backend_name == "local")
+    if listing is not None and not listing.matched and not entries:
+        raise listing.nothing_found()
     if not gathered.images and not gathered.malformed:
         where = f"file {url_file!r}" if url_file else "the list"
         raise ValidationError(f"{MISSING_NAME_OR_LIST}: {where} has no image URLs.", status=400, hint=LIST_HINT)

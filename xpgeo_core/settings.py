@@ -152,6 +152,16 @@ def _parse_backend(text: str) -> str:
     return value
 
 
+BUCKET_ACCESS = ("auto", "anonymous", "sdk")
+
+
+def _parse_bucket_access(text: str) -> str:
+    value = str(text).strip().lower() or "auto"
+    if value not in BUCKET_ACCESS:
+        raise ValueError("expected one of " + ", ".join(BUCKET_ACCESS))
+    return value
+
+
 VIEWER_CHECKS: Dict[str, str] = {"sample": "Sample per host", "all": "All photos", "off": "Off"}
 """The viewer-readiness check's modes (the ``check_viewer`` setting) with the label the tools show."""
 
@@ -237,6 +247,24 @@ SETTINGS: Tuple[SettingSpec, ...] = (
                 "Lifetime asked for generated portal tokens, in minutes."),
     SettingSpec("referer", ("REFERER",), "XPGEO_REFERER", _parse_str, None,
                 "Referer bound to generated portal tokens (default: the portal URL)."),
+    SettingSpec("bucket_access", ("BUCKET_ACCESS",), "XPGEO_BUCKET_ACCESS", _parse_bucket_access, "auto",
+                "How a bucket source (--source) is listed: auto (anonymously; when the store refuses, through "
+                "its SDK with the SDK's own credentials, if the xpgeo[s3], xpgeo[gcs] or xpgeo[azure] extra is "
+                "installed), anonymous, or sdk (always through the SDK)."),
+    SettingSpec("s3_endpoint_url", ("S3_ENDPOINT_URL",), "XPGEO_S3_ENDPOINT_URL", _parse_url, None,
+                "Endpoint of an S3-compatible store (MinIO, Ceph, Wasabi, ...): s3:// sources are listed there, "
+                "path-style, and photos stored as ENDPOINT/bucket/key. Empty: Amazon S3."),
+    SettingSpec("gcs_endpoint_url", ("GCS_ENDPOINT_URL",), "XPGEO_GCS_ENDPOINT_URL", _parse_url, None,
+                "Endpoint of a Google Cloud Storage compatible server (an emulator): gs:// sources are listed "
+                "there and photos stored as ENDPOINT/bucket/key. Empty: storage.googleapis.com."),
+    SettingSpec("azure_blob_endpoint_url", ("AZURE_BLOB_ENDPOINT_URL",), "XPGEO_AZURE_BLOB_ENDPOINT_URL",
+                _parse_url, None,
+                "Blob endpoint of an Azure Storage account other than https://ACCOUNT.blob.core.windows.net "
+                "(Azurite: http://127.0.0.1:10000/devstoreaccount1); sources under it are its containers."),
+    SettingSpec("azure_storage_connection_string", ("AZURE_STORAGE_CONNECTION_STRING",),
+                "AZURE_STORAGE_CONNECTION_STRING", _parse_secret, None,
+                "Azure Storage connection string the azure-storage-blob SDK lists private containers with "
+                "(the SDK's own variable name). Never shown.", secret=True),
 )
 
 SPECS_BY_ATTR: Dict[str, SettingSpec] = {s.attr: s for s in SETTINGS}
