@@ -29,11 +29,13 @@ WINDOW_PER_WORKER = 4  # photos queued per worker: keeps workers busy without re
 
 
 def inspect_source(source: str, *, settings: Any, imagery_type: Optional[str] = None,
-                   client: Optional[PhotoClient] = None, session: Any = None) -> PhotoInfo:
+                   client: Optional[PhotoClient] = None, session: Any = None,
+                   origin: Optional[str] = None) -> PhotoInfo:
     """Read one photo's header and build its attributes. Never raises for a bad photo.
 
     *client* is a worker's :class:`PhotoClient` (one is made when absent). *session*, the
     requests session of earlier releases, is accepted and ignored, with a DeprecationWarning.
+    *origin*: the header read also asks for CORS (``PhotoInfo.allow_origin``, the viewer check's).
     """
     if session is not None:
         warnings.warn("inspect_source(session=...) is ignored since photo headers are read with a PhotoClient; "
@@ -43,7 +45,8 @@ def inspect_source(source: str, *, settings: Any, imagery_type: Optional[str] = 
     try:
         if is_remote(source) and client is None:
             client = own_client = make_photo_client(settings, pool_size=1)
-        return _inspect(source, lambda: open_source(source, settings.max_header_bytes, client), imagery_type, settings)
+        return _inspect(source, lambda: open_source(source, settings.max_header_bytes, client, origin), imagery_type,
+                        settings)
     finally:
         if own_client is not None:
             own_client.close()
@@ -62,6 +65,7 @@ def _inspect(source: str, opener: Callable[[], Any], imagery_type: Optional[str]
             header = walk(byte_source)
         finally:
             info.bytes_read = byte_source.bytes_read
+            info.allow_origin = getattr(byte_source, "allow_origin", None)
             byte_source.close()
         info.warnings.extend(header.warnings)
         exif = header.exif or {}
