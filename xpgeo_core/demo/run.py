@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from xpgeo_core import operations
-from xpgeo_core.results import (AppendReport, CreateResult, HealthResult, ProgressCallback, failure_entries,
+from xpgeo_core.results import (FAILED, AppendReport, CreateResult, HealthResult, ProgressCallback, failure_entries,
                                 no_progress)
 from xpgeo_core.settings import Settings
 
@@ -107,7 +107,7 @@ def write_preview(settings: Settings, layer_name: str, urls: Sequence[str], repo
     from xpgeo_core.backends.local import PREVIEW_FILE, atomic_write, feature_from_attributes
     from xpgeo_core.preview import render_preview
 
-    appended = {r.url for r in report.results if r.status != "failed"}
+    appended = {r.url for r in report.results if r.status != FAILED}
     features: List[Dict[str, Any]] = []
     for info in operations.inspect_photos(settings, [u for u in urls if u in appended]):
         if info.ok and info.attributes.get("X") is not None:
