@@ -212,6 +212,20 @@ def _column_of_urls(body: List[Tuple[int, List[str]]]) -> Optional[int]:
 
 # -- photo folders -----------------------------------------------------------------------
 
+def filter_patterns(pattern: Optional[str]) -> List[str]:
+    """The wildcards of a file name filter: ``;`` or ``,`` separated, compared in lower case
+    (default ``*.jpg;*.jpeg``)."""
+    return [p.strip().lower() for p in re.split(r"[;,]", pattern or DEFAULT_PHOTO_FILTER) if p.strip()]
+
+
+def name_matches(path: str, patterns: Sequence[str]) -> bool:
+    """Does *path* (``a/b/photo.JPG``) match one of *patterns*, in any case? A wildcard with a ``/``
+    is matched against the whole path, one without against the file name."""
+    path = path.lower()
+    name = path.rsplit("/", 1)[-1]
+    return any(fnmatch.fnmatchcase(path if "/" in p else name, p) for p in patterns)
+
+
 def photo_files(folder: str, pattern: Optional[str] = None) -> List[str]:
     """Every photo under *folder* (sub-folders too) whose file name matches *pattern*
     (``;`` or ``,`` separated wildcards, any case; default ``*.jpg;*.jpeg``), sorted by path.
@@ -221,12 +235,12 @@ def photo_files(folder: str, pattern: Optional[str] = None) -> List[str]:
         what = "a file, not a folder" if root.exists() else "not found"
         raise ValidationError(f"Photo folder {folder!r} is {what}.", status=400,
                               hint="Give the folder that holds the photos (its sub-folders are read too).")
-    patterns = [p.strip().lower() for p in re.split(r"[;,]", pattern or DEFAULT_PHOTO_FILTER) if p.strip()]
+    patterns = filter_patterns(pattern)
     found = []
     for here, dirs, files in os.walk(root):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in sorted(files):
-            if not name.startswith(".") and any(fnmatch.fnmatchcase(name.lower(), p) for p in patterns):
+            if not name.startswith(".") and name_matches(name, patterns):
                 found.append(os.path.abspath(os.path.join(here, name)))
     if not found:
         raise ValidationError(f"Photo folder {folder!r} holds no file matching {pattern or DEFAULT_PHOTO_FILTER!r} "

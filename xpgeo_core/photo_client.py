@@ -83,10 +83,14 @@ class PhotoClient:
         self._proxied: Dict[str, urllib3.PoolManager] = {}
         self._proxy_of: Dict[Tuple[str, str], Optional[str]] = {}
 
-    def get(self, url: str, headers: Dict[str, str]) -> PhotoResponse:
-        """GET *url*, following redirects; raises urllib3's errors (``urllib3.exceptions``)."""
+    def get(self, url: str, headers: Dict[str, str], *, anonymous: bool = False) -> PhotoResponse:
+        """GET *url*, following redirects; raises urllib3's errors (``urllib3.exceptions``).
+        ``anonymous``: as a web page's viewer asks another site (a ``fetch`` without credentials):
+        no Basic auth from the URL, no cookies, even those set along the redirect chain."""
         try:
             url, auth = _split_credentials(url)
+            if anonymous:
+                auth = None
             auth_origin = _origin(url) if auth else None
             jar = _RedirectCookies()
             for _ in range(MAX_REDIRECTS + 1):
@@ -102,7 +106,8 @@ class PhotoClient:
                 location = raw.get_redirect_location()
                 if not location:
                     return PhotoResponse(raw)
-                jar.take(url, raw.headers)
+                if not anonymous:
+                    jar.take(url, raw.headers)
                 _discard(raw)
                 url = urljoin(url, _as_utf8(location))
         except urllib3.exceptions.HTTPError:

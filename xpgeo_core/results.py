@@ -58,6 +58,20 @@ class CreateResult:
         return out
 
 
+@dataclass(frozen=True)
+class ViewerIssue:
+    """Why Esri's viewer would show "No image available" for a photo, and what to do about it
+    (see :mod:`xpgeo_core.readiness`). ``kind``: ``http``, ``cors``, ``format``, ``signed``,
+    ``credentials``, ``access``, ``local``, ``unreachable``."""
+
+    kind: str
+    message: str
+    fix: str
+
+    def to_dict(self) -> Dict[str, Any]:
+        return {"kind": self.kind, "message": self.message, "fix": self.fix}
+
+
 @dataclass
 class ImageResult:
     url: str
@@ -70,6 +84,8 @@ class ImageResult:
     attributes: Optional[Dict[str, Any]] = None
     display: Optional[str] = None
     """The form for messages and logs: no credentials, no query (presigned signatures)."""
+    viewer: Optional[List[ViewerIssue]] = None
+    """What the viewer-readiness check found (None: not checked, []: ready)."""
 
     @property
     def shown(self) -> str:
@@ -81,6 +97,8 @@ class ImageResult:
         out = {"url": without_credentials(self.url), "status": self.status, "reason": self.reason, "line": self.line}
         if self.attributes is not None:
             out["attributes"] = self.attributes
+        if self.viewer is not None:
+            out["viewer"] = [issue.to_dict() for issue in self.viewer]
         return out
 
 
@@ -104,6 +122,8 @@ class AppendReport:
     extra: Dict[str, Any] = field(default_factory=dict)
     cancelled: bool = False
     """The run was cancelled: the results say exactly what landed before it stopped."""
+    viewer: Dict[str, Any] = field(default_factory=dict)
+    """The viewer-readiness check's summary (mode, origins, photos checked, photos with issues)."""
 
     def count(self, status: str) -> int:
         return sum(1 for r in self.results if r.status == status)
@@ -150,7 +170,52 @@ class AppendReport:
             "messages": list(self.messages),
             "results": [r.to_dict() for r in self.results],
             **({"extra": self.extra} if self.extra else {}),
+            **({"viewer_check": self.viewer} if self.viewer else {}),
         }
+
+
+@dataclass
+class PhotoCheck:
+    """One photo of a layer as the viewer-readiness check saw it."""
+
+    url: str
+    """The ImagePath (no credentials)."""
+    display: str
+    checked: bool
+    """False: not probed (beyond the sample); only the checks that need no request were made."""
+    issues: List[ViewerIssue] = field(default_factory=list)
+
+    def to_dict(self) -> Dict[str, Any]:
+        return {"url": self.url, "checked": self.checked, "issues": [i.to_dict() for i in self.issues]}
+
+
+@dataclass
+class LayerCheckReport:
+    """What ``xpgeo check-layer`` found: every photo of the layer, the ones checked, their issues."""
+
+    backend: str
+    layer_name: str
+    summary: Dict[str, Any]
+    photos: List[PhotoCheck] = field(default_factory=list)
+    required: bool = False
+    """``--require-viewer-ready``: an issue is a failure (exit code 1; the Pro tool fails)."""
+
+    @property
+    def problems(self) -> List[PhotoCheck]:
+        return [p for p in self.photos if p.issues]
+
+    @property
+    def checked(self) -> int:
+        return sum(1 for p in self.photos if p.checked)
+
+    @property
+    def ok(self) -> bool:
+        return not (self.required and self.problems)
+
+    def to_dict(self) -> Dict[str, Any]:
+        return {"backend": self.backend, "layer_name": self.layer_name, "photos": len(self.photos),
+                "checked": self.checked, "not_ready": len(self.problems), "required": self.required,
+                "viewer_check": self.summary, "results": [p.to_dict() for p in self.photos if p.checked or p.issues]}
 
 
 IMAGE = "image"

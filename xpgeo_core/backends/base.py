@@ -9,7 +9,7 @@ accounting for every backend alike.
 from __future__ import annotations
 
 import abc
-from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, Optional, Sequence
 
 import requests
 
@@ -20,6 +20,7 @@ from xpgeo_core.settings import Settings
 
 if TYPE_CHECKING:  # pragma: no cover
     from xpgeo_core.pipeline.sink import Sink
+    from xpgeo_core.readiness import ViewerTarget
 
 TokenInfo = Dict[str, Any]
 """``{"token": str, "referer": str | None, "expires": epoch seconds | None}``."""
@@ -64,6 +65,17 @@ class Backend(abc.ABC):
     def open_sink(self, name: str, *, imagery_type: Optional[str] = None, single: bool = False) -> "Sink":
         """The sink that appends to layer *name* (a 404 when there is no such layer).
         ``single``: one image (the XPGEO server has an endpoint for that)."""
+
+    def viewer_target(self) -> "ViewerTarget":
+        """Where this backend's layers are viewed: the web origins Esri's viewer fetches the photos
+        from, and whether they must be https (the viewer-readiness check, :mod:`xpgeo_core.readiness`)."""
+        from xpgeo_core.readiness import unknown_portal_target
+
+        return unknown_portal_target(f"the portal of the {self.name} backend")
+
+    def layer_image_paths(self, name: str) -> Iterator[str]:
+        """Every ImagePath of layer *name*, in the layer's order (``xpgeo check-layer``)."""
+        raise NotImplementedError(f"the {self.name} backend cannot list a layer's photos")
 
     def append_images(self, name: str, urls: Sequence[str], *, progress: ProgressCallback = no_progress,
                       imagery_type: Optional[str] = None, preflight: bool = False) -> AppendReport:

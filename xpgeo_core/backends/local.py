@@ -35,7 +35,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional, Sequence
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence
 
 from xpgeo_core import __version__
 from xpgeo_core.backends.base import Backend
@@ -202,6 +202,18 @@ class LocalBackend(Backend):
 
     def open_sink(self, name: str, *, imagery_type: Optional[str] = None, single: bool = False) -> "LocalSink":
         return LocalSink(self, self.layer_folder(name))
+
+    def viewer_target(self) -> Any:
+        """The preview, opened from disk, shows photos with ``<img>``: no CORS, http and local files alike."""
+        from xpgeo_core.readiness import LOCAL_TARGET
+
+        return LOCAL_TARGET
+
+    def layer_image_paths(self, name: str) -> Iterator[str]:
+        for feature in self._read_features(self.layer_folder(name)):
+            path = (feature.get("properties") or {}).get("ImagePath")
+            if isinstance(path, str) and path:
+                yield path
 
     def record_report(self, report: AppendReport) -> None:
         """report.json and the preview's failure list from the final report (the list's rejected

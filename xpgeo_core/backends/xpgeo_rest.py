@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Set, Tuple
 
 import requests
 
@@ -142,6 +142,31 @@ class XpgeoRestBackend(Backend):
                             item_id=parsed.get(R_SERVICE_ITEM_ID), service_url=service_url,
                             service_type=parsed.get(R_SERVICE_TYPE), layer=layer, response=parsed,
                             messages=messages)
+
+    def _portal(self) -> Any:
+        """The portal the server publishes to, when XPGEO knows it (PORTAL_URL): the XPGEO server's
+        API lists no layer's photos and names no portal."""
+        if not self.settings.portal_url:
+            return None
+        from xpgeo_core.backends.portal.backend import PortalBackend
+
+        return PortalBackend(self.settings, token_provider=self.token_provider, session=self.session)
+
+    def viewer_target(self) -> Any:
+        from xpgeo_core.readiness import portal_target, unknown_portal_target
+
+        if self.settings.portal_url:
+            return portal_target(self.settings.portal_url)
+        return unknown_portal_target(f"the portal of the XPGEO server {self.base_url}")
+
+    def layer_image_paths(self, name: str) -> Iterator[str]:
+        portal = self._portal()
+        if portal is None:
+            raise ConfigError(f"The photos of layer '{name}' on the XPGEO server can be read only through its "
+                              "portal, and no portal URL is set.",
+                              hint="Set PORTAL_URL (and the portal credentials) to the portal the XPGEO server "
+                                   "publishes to.")
+        return portal.layer_image_paths(name)
 
     def open_sink(self, name: str, *, imagery_type: Optional[str] = None, single: bool = False) -> "XpgeoSink":
         return XpgeoSink(self, name, imagery_type=imagery_type, single=single)

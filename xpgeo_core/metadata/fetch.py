@@ -208,12 +208,18 @@ def range_is_signed(url: str) -> bool:
 
 
 class HttpSource(_Source):
-    """A photo behind an http(s) URL, read with ranged GETs through the worker's client."""
+    """A photo behind an http(s) URL, read with ranged GETs through the worker's client.
 
-    def __init__(self, url: str, client: PhotoClient, cap: int) -> None:
+    ``origin``: the first GET also carries ``Origin: <origin>``, and :attr:`allow_origin` keeps the
+    ``Access-Control-Allow-Origin`` of its answer, so the viewer-readiness check learns the photo's CORS
+    from the header read itself (:mod:`xpgeo_core.readiness`), not from a second request."""
+
+    def __init__(self, url: str, client: PhotoClient, cap: int, origin: Optional[str] = None) -> None:
         super().__init__(cap)
         self.url = url
         self.client = client
+        self.origin = origin
+        self.allow_origin: Optional[str] = None
         self.use_range = not range_is_signed(url)
         self._stream: Optional[PhotoResponse] = None
         self._stream_pos = 0
@@ -225,8 +231,13 @@ class HttpSource(_Source):
         headers = {"Accept-Encoding": "identity"}
         if self.use_range:
             headers["Range"] = "bytes=%d-%d" % (start, start + length - 1)
+        first = self.requests == 0
+        if first and self.origin:
+            headers["Origin"] = self.origin
         response = self._get(headers)
         status = response.status
+        if first and self.origin:
+            self.allow_origin = response.headers.get("Access-Control-Allow-Origin")
         if self.content_type is None:
             self.content_type = response.headers.get("Content-Type")
         if status == 206:
@@ -342,12 +353,13 @@ def _network_error(exc: BaseException) -> PhotoError:
     return PhotoError("network", "the request failed: %s" % cause.__class__.__name__)
 
 
-def open_source(source: str, cap: int, client: Optional[PhotoClient] = None) -> Any:
-    """The byte source for a URL or path (``client`` is required for http(s))."""
+def open_source(source: str, cap: int, client: Optional[PhotoClient] = None, origin: Optional[str] = None) -> Any:
+    """The byte source for a URL or path (``client`` is required for http(s); ``origin``: see
+    :class:`HttpSource`)."""
     if is_remote(source):
         if client is None:
             raise ValueError("an HTTP client is needed for " + safe_url(source))
-        return HttpSource(source, client, cap)
+        return HttpSource(source, client, cap, origin)
     if not source or not source.strip():
         raise PhotoError("unsupported_source", "the source is empty; give an http(s) URL or a local path")
     scheme = re.match(r"^([A-Za-z][A-Za-z0-9+.-]+):", source)

@@ -168,6 +168,37 @@ class PortalBackend(Backend):
         return HealthResult(backend=self.name, liveness_label="Portal", liveness_message=message,
                             versions=versions, details=details)
 
+    # -- the viewer ----------------------------------------------------------------------
+    def viewer_target(self) -> Any:
+        """The portal's origins (``portals/self`` gives ArcGIS Online's organization address); a portal
+        that does not say costs only that address."""
+        from xpgeo_core.readiness import portal_target
+
+        try:
+            info = api.portal_self(self.client, self.root)
+        except XpgeoError as exc:
+            log.debug("portals/self did not answer (%s); the viewer check uses the portal URL's origin.", exc.message)
+            info = {}
+        return portal_target(self.portal_url, info)
+
+    def layer_image_paths(self, name: str) -> Iterator[str]:
+        """Every ImagePath of the layer, page by page (``resultOffset``, at most maxRecordCount a page)."""
+        target = self._find_layer(name)
+        page = max(1, target["max_record_count"])
+        offset = 0
+        while True:
+            answer = api.query(self.client, target["layer_url"], where="1=1", outFields=IMAGE_PATH,
+                               returnGeometry=False, orderByFields="OBJECTID", resultOffset=offset,
+                               resultRecordCount=page)
+            features = answer.get("features") or []
+            for feature in features:
+                value = (feature.get("attributes") or {}).get(IMAGE_PATH)
+                if isinstance(value, str) and value:
+                    yield value
+            if not features or not answer.get("exceededTransferLimit"):
+                return
+            offset += len(features)
+
     # -- create ------------------------------------------------------------------------
     def create_layer(self, name: str, imagery_type: Optional[str] = None, *,
                      options: Optional[LayerOptions] = None) -> CreateResult:
