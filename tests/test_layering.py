@@ -33,14 +33,15 @@ LAYERS: Tuple[Tuple[str, Tuple[str, ...]], ...] = (
     ("catalogue", ("xpgeo_core.catalogue",)),
     ("operations", ("xpgeo_core.operations",)),
     ("backends", ("xpgeo_core.backends",)),
-    ("pipeline", ("xpgeo_core.pipeline",)),
+    ("pipeline", ("xpgeo_core.pipeline", "xpgeo_core.readiness")),
     ("shared services", ("xpgeo_core",)),
 )
 """Top to bottom. A module is in the layer of its longest matching prefix (a package names all its
 modules), so a new module is a shared service until it is placed higher. A module may import its
 own layer and any layer below it, never one above. The backends sit above the pipeline: a backend
 implements the pipeline's ``Sink`` (``pipeline/sink.py``) and the loop is handed one by the
-operations; the pipeline never imports a backend."""
+operations; the pipeline never imports a backend. The viewer-readiness check is a step of the
+append run (planned window by window by the loop, its targets named by each backend)."""
 
 FRONT_ENDS = ("xpgeo_core.cli", "xpgeo_core.__main__", "xpgeo_core.commands", "xpgeo_core.toolbox")
 """What nothing below the operations may know about (the catalogue itself sits above them)."""
