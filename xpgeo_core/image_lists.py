@@ -126,7 +126,7 @@ def read_list_file(path: str) -> List[Entry]:
     lines = split_lines(decode_list(data, path))
     if _is_table(lines, p.suffix.lower()):
         return _table_entries(lines, path)
-    entries = []
+    entries: List[Tuple[Optional[int], str]] = []
     for number, raw in enumerate(lines, start=1):
         text = unquote_entry(raw)
         if text and not text.startswith("#"):
@@ -180,7 +180,7 @@ def _table_entries(lines: Sequence[str], path: str) -> List[Entry]:
                               f"{shown}).", status=400,
                               hint="Name the column url (or image_url, ImagePath), or put the URLs in a column "
                                    "of their own.")
-    entries = []
+    entries: List[Tuple[Optional[int], str]] = []
     for number, row in body:
         text = unquote_entry(row[column]) if column < len(row) else ""
         if text and not text.startswith("#"):

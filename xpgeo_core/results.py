@@ -94,7 +94,8 @@ class ImageResult:
     def to_dict(self) -> Dict[str, Any]:
         """The result as written to JSON output and report files: the URL without any
         ``user:password@`` (what the layer stores as ImagePath, too)."""
-        out = {"url": without_credentials(self.url), "status": self.status, "reason": self.reason, "line": self.line}
+        out: Dict[str, Any] = {"url": without_credentials(self.url), "status": self.status, "reason": self.reason,
+                               "line": self.line}
         if self.attributes is not None:
             out["attributes"] = self.attributes
         if self.viewer is not None:

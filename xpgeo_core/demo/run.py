@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from xpgeo_core import operations
 from xpgeo_core.results import (AppendReport, CreateResult, HealthResult, ProgressCallback, failure_entries,
@@ -109,7 +109,7 @@ def write_preview(settings: Settings, layer_name: str, urls: Sequence[str], repo
     from xpgeo_core.preview import render_preview
 
     appended = {r.url for r in report.results if r.status != "failed"}
-    features = []
+    features: List[Dict[str, Any]] = []
     for info in operations.inspect_photos(settings, [u for u in urls if u in appended]):
         if info.ok and info.attributes.get("X") is not None:
             attributes = dict(info.attributes, ImagePath=info.source)

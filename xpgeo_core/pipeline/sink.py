@@ -46,6 +46,7 @@ class Stop(Exception):
         self.reason = reason
         self.cause = cause
         self.results = results or {}
+        self.unexpected: Optional[BaseException] = None  # a bug's exception, raised again once all is recorded
 
 
 class Sink(abc.ABC):
