@@ -104,7 +104,8 @@ def write_preview(settings: Settings, layer_name: str, urls: Sequence[str], repo
     The photos' attributes are read again here with the metadata engine: those backends
     do not hand them back.
     """
-    from xpgeo_core.backends.local import PREVIEW_FILE, atomic_write, feature_from_attributes
+    from xpgeo_core.backends.local import PREVIEW_FILE, feature_from_attributes
+    from xpgeo_core.files import atomic_write
     from xpgeo_core.preview import render_preview
 
     appended = {r.url for r in report.results if r.status != FAILED}
