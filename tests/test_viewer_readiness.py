@@ -156,13 +156,16 @@ def test_credentials_signatures_and_private_photos():
         signed = host.add("signed.jpg", jpeg(), signed=True) + "?X-Amz-Signature=abc&X-Amz-Expires=60"
         denied = host.add("denied.jpg", jpeg(), status=403)
         public_signed = host.add("public.jpg", jpeg()) + "?X-Amz-Signature=abc"
+        token = host.add("token.jpg", jpeg(), status=401) + "?token=TOKEN123"
         check = ViewerCheck(settings(), portal_target("http://portal.test/portal"), mode="all")
-        check.check([Image.of(u) for u in (private, signed, denied, public_signed)])
+        check.check([Image.of(u) for u in (private, signed, denied, public_signed, token)])
         sent = probes(host)
     assert kinds_of(check, private) == ["credentials"]
-    assert kinds_of(check, signed) == ["signed"]
+    assert kinds_of(check, signed) == ["signed"] and kinds_of(check, token) == ["signed"]
+    assert all("TOKEN123" not in r.path for r in sent)
     assert kinds_of(check, denied) == ["access"]
     assert kinds_of(check, public_signed) == []  # readable unsigned: the signature was not needed
+    assert len(sent) == 5
     assert all("Authorization" not in r.headers and "x-amz-signature" not in r.path.lower() for r in sent)
     assert "attachments mode" in check.issues[Image.of(private).image_path][0].fix
 
@@ -346,6 +349,20 @@ def test_check_layer_on_a_portal_layer_pages_through_it_and_require_fails(portal
     assert len(queries) >= 3
 
 
+def test_check_layer_of_an_xpgeo_server_layer_reads_it_through_its_portal(portal, tmp_path):
+    with ImageHost(cors=[web_origin(portal.portal_url)]) as host:
+        urls = [host.add(f"p{i}.jpg", jpeg(i)) for i in range(4)]
+        env = user_env(portal)
+        run_cli(["create-oi-layer", "--name", "walk"], env)
+        assert run_cli(["append-images", "--name", "walk", "--file", write_list(tmp_path, urls)], env)[0] == 0
+        server_env = dict(env, XPGEO_REST_URL="http://127.0.0.1:9")  # never asked: its API lists no photos
+        code, out, err = run_cli(["--json", "check-layer", "--name", "walk", "--check-viewer", "all"], server_env)
+        assert code == 0, err
+        assert [r.headers.get("Origin") for r in probes(host)] == [web_origin(portal.portal_url)] * 4
+    document = json.loads(out)
+    assert document["backend"] == "xpgeo" and document["checked"] == 4 and document["not_ready"] == 0
+
+
 def test_check_layer_of_an_xpgeo_server_layer_needs_its_portal(tmp_path):
     code, out, err = run_cli(["check-layer", "--name", "x", "--rest-url", "http://127.0.0.1:9"], {})
     assert code == 2 and "PORTAL_URL" in err
@@ -387,3 +404,15 @@ def test_check_layer_pro_tool_warns_and_fails_when_required(tmp_path):
                                              require_viewer_ready=True))
     errors = [text for severity, text in arcpy.MESSAGES if severity == "error"]
     assert any("denied.jpg" in e for e in errors) and not any("--require" in e for e in errors)
+
+
+def test_health_check_pro_tool_with_a_sample_url(tmp_path):
+    pyt = load_toolbox()
+    with ImageHost(cors=True) as host:
+        url = host.add("a.png", PNG, content_type="image/png")
+        out = run_tool(pyt, "HealthCheck", {"backend": "Local folder", "output_folder": str(tmp_path),
+                                            "sample_url": url})
+    assert json.loads(out["out_versions"])["backend"] == "local"
+    warnings = [text for severity, text in arcpy.MESSAGES if severity == "warning"]
+    assert any(url in w and "PNG" in w for w in warnings)
+    assert any("export the photo as JPEG" in w for w in warnings)

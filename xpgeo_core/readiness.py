@@ -75,8 +75,8 @@ FIX_HTTP = ("serve the photos over https (an S3, Azure or GCS bucket's https end
 FIX_FORMAT = "export the photo as JPEG (the viewer shows JPEG, TIFF and MRF)"
 FIX_PUBLIC = ("make the photos readable without credentials (a public bucket or prefix, or a CDN in front of a "
               "private one), or " + ATTACHMENTS)
-FIX_SIGNED = ("the layer stores the URL without its signature (it is a secret and it expires), so the viewer asks "
-              "for the unsigned URL: make the objects publicly readable, or " + ATTACHMENTS)
+FIX_SIGNED = ("the layer stores the URL without its signature or token (a secret, and it expires), so the viewer "
+              "asks for the bare URL: make the objects publicly readable, or " + ATTACHMENTS)
 FIX_LOCAL = "a web viewer cannot open a file of this machine: " + ATTACHMENTS
 FIX_UNREACHABLE = "check that the host answers from outside your network (no VPN, no firewall rule for XPGEO only)"
 
@@ -212,8 +212,8 @@ def probe_issues(image: Image, target: ViewerTarget, answer: Probe, *, cors_fix:
     if answer.status not in (200, 206):
         said = f"it answers HTTP {answer.status} to a request without XPGEO's credentials"
         if is_presigned(image.fetch_url):
-            return [ViewerIssue("signed", said + ": it is readable only with the presigned signature of the list",
-                                FIX_SIGNED)]
+            return [ViewerIssue("signed", said + ": it is readable only with the signature or token in the list's "
+                                "URL, which the layer does not store", FIX_SIGNED)]
         if without_credentials(image.fetch_url) != image.fetch_url:
             return [ViewerIssue("credentials", said + ": it is readable only with the user:password of the list",
                                 FIX_PUBLIC)]
@@ -447,7 +447,7 @@ class ViewerCheck:
         unchecked = len(self.seen) - len(self.checked)
         if self.seen:
             note = f"{len(self.checked)} of {len(self.seen)} photo(s) probed" + (
-                f" (a sample of {SAMPLE_PER_HOST} per host; --check-viewer all probes each)"
+                f" (a sample of {SAMPLE_PER_HOST} per host; set --check-viewer to all to check each)"
                 if unchecked and self.mode == "sample" else "")
             if self.issues:
                 log.log(level, "Viewer check for %s: %d photo(s) would show \"No image available\"; %s.",
