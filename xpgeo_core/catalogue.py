@@ -344,7 +344,7 @@ def layer_options(values: Mapping[str, Any]) -> LayerOptions:
     elevation = None
     if service:
         elevation = ElevationSource(service_url=str(service).strip())
-    elif height not in (None, ""):
+    elif height is not None and height != "":
         elevation = ElevationSource(constant_m=float(height))
     sharing = str(values.get("sharing") or "").strip().lower() or LayerOptions().sharing
     return LayerOptions(sharing=sharing, folder=(values.get("portal_folder") or None),
@@ -562,7 +562,7 @@ def missing_one_of(tool: ToolSpec, values: Mapping[str, Any], front_end: str) ->
     names = [name for name in tool.needs_one_of if tool.param(name).on(front_end)]
     if not names or any(values.get(name) for name in names):
         return None
-    words = [(tool.param(n).flag if front_end == CLI else tool.param(n).label) for n in names]
+    words = [((tool.param(n).flag or n) if front_end == CLI else tool.param(n).label) for n in names]
     return "give " + (", ".join(words[:-1]) + " or " + words[-1] if len(words) > 1 else words[0])
 
 

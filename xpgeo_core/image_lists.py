@@ -30,7 +30,10 @@ from typing import Iterable, List, Optional, Sequence, Tuple
 
 from xpgeo_core.errors import ValidationError
 from xpgeo_core.settings import BACKEND_PLACES
-from xpgeo_core.urls import image_url_problem, normal_url
+# What an entry is (web URL or local photo) is decided in urls.py, below the photo client; the names
+# stay importable from here for the callers that know them from here.
+from xpgeo_core.urls import (PHOTO_EXTENSIONS, canonical, entry_problem, image_url_problem,  # noqa: F401
+                             is_local_photo, local_path)
 
 Entry = Tuple[Optional[int], str]
 """A list entry: (line number in the list file, or None; the text)."""
@@ -42,54 +45,9 @@ URL_COLUMNS = ("url", "image_url", "imageurl", "image url", "imagepath", "image_
 
 DEFAULT_PHOTO_FILTER = "*.jpg;*.jpeg"
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
-_SCHEME_LIKE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:")
-"""A scheme (two characters or more before the colon: ``C:`` is a drive)."""
-_DRIVE = re.compile(r"^[A-Za-z]:[\\/]")
-PHOTO_EXTENSIONS = (".jpg", ".jpeg", ".jpe", ".tif", ".tiff", ".png", ".heic", ".dng")
 _DELIMITERS = ",;\t|"
 LIST_HINT = ("Put one image URL per line (UTF-8 or UTF-16 text), or give a CSV with a header and a url column; "
              "blank lines and # comments are skipped.")
-
-
-# -- what an entry is ------------------------------------------------------------------
-
-def is_local_photo(text: str) -> bool:
-    """A ``file:`` URL or something that looks like a path (a separator, a drive letter, a photo
-    extension, or an existing file); ``https://…``, ``htp:/x`` or ``not a url`` are URLs, right or wrong."""
-    text = text.strip()
-    if text.lower().startswith("file:"):
-        return True
-    if _SCHEME_LIKE.match(text):
-        return False
-    return bool("/" in text or "\\" in text or _DRIVE.match(text)
-                or os.path.splitext(text)[1].lower() in PHOTO_EXTENSIONS or os.path.isfile(text))
-
-
-def local_path(text: str) -> str:
-    """The absolute path of a local photo entry (``file://`` URLs and ``~`` understood)."""
-    from xpgeo_core.metadata.fetch import local_path as to_path
-
-    return os.path.abspath(to_path(text.strip()))
-
-
-def entry_problem(text: str, *, local_ok: bool) -> Optional[str]:
-    """Why an entry is not an image this run can use, or None: the URL rules of the XPGEO
-    server for URLs; for a local photo, that local photos are allowed and the file is there."""
-    if local_ok and is_local_photo(text):
-        path = local_path(text)
-        if os.path.isdir(path):
-            return "it is a folder, not a photo (give the folder as the photo folder instead)"
-        if not os.path.isfile(path):
-            return "no such file"
-        return None
-    return image_url_problem(text)
-
-
-def canonical(text: str, *, local_ok: bool) -> str:
-    """The entry as the pipeline should identify it: local photos as absolute paths, URLs with
-    their scheme and host in lower case and no fragment (:func:`~xpgeo_core.urls.normal_url`)."""
-    text = text.strip()
-    return local_path(text) if local_ok and is_local_photo(text) else normal_url(text)
 
 
 def refuse_local_photos(entries: Iterable[Entry], backend: str) -> None:
@@ -168,7 +126,7 @@ def read_list_file(path: str) -> List[Entry]:
     lines = split_lines(decode_list(data, path))
     if _is_table(lines, p.suffix.lower()):
         return _table_entries(lines, path)
-    entries = []
+    entries: List[Tuple[Optional[int], str]] = []
     for number, raw in enumerate(lines, start=1):
         text = unquote_entry(raw)
         if text and not text.startswith("#"):
@@ -222,7 +180,7 @@ def _table_entries(lines: Sequence[str], path: str) -> List[Entry]:
                               f"{shown}).", status=400,
                               hint="Name the column url (or image_url, ImagePath), or put the URLs in a column "
                                    "of their own.")
-    entries = []
+    entries: List[Tuple[Optional[int], str]] = []
     for number, row in body:
         text = unquote_entry(row[column]) if column < len(row) else ""
         if text and not text.startswith("#"):

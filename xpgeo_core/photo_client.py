@@ -114,7 +114,10 @@ class PhotoClient:
             raise  # urllib3's own (proxy, connection, TLS...): the caller maps them
         except ValueError as exc:  # urlsplit/urljoin on a malformed URL or Location
             raise urllib3.exceptions.LocationParseError(safe_url(str(url))) from exc
-        raise TooManyRedirects(None, safe_url(url), "more than %d redirects" % MAX_REDIRECTS)
+        # No pool is involved: urllib3 raises MaxRetryError without one too (Retry.increment, with
+        # the same ignore), its annotation being narrower than its use.
+        raise TooManyRedirects(None, safe_url(url),  # type: ignore[arg-type]
+                               urllib3.exceptions.ResponseError("more than %d redirects" % MAX_REDIRECTS))
 
     def _manager_for(self, url: str) -> urllib3.PoolManager:
         """The direct pool, or the one for the proxy the environment names for this origin

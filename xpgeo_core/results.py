@@ -7,17 +7,30 @@ care which backend did the work.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from enum import Enum
 from typing import Any, Callable, Dict, List, Optional
 
 from xpgeo_core.urls import safe_url, without_credentials
 
-APPENDED = "appended"
-FAILED = "failed"
-SKIPPED = "skipped"
-"""Already in the layer: a rerun never duplicates."""
-UNCONFIRMED = "unconfirmed"
-"""Sent, but the answer was lost and the layer could not be asked: it may or may not be in the
-layer. Recorded (XPGEO append ledger) so a rerun finds out instead of sending it twice."""
+class ImageStatus(str, Enum):
+    """What became of one image of a batch, in the words the report, the JSON output and
+    report.json use. A ``str`` enum: a member equals, hashes, formats and serialises as its word,
+    so code and readers that know the plain words see no change, and a type checker sees one type."""
+
+    APPENDED = "appended"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    """Already in the layer: a rerun never duplicates."""
+    UNCONFIRMED = "unconfirmed"
+    """Sent, but the answer was lost and the layer could not be asked: it may or may not be in the
+    layer. Recorded (XPGEO append ledger) so a rerun finds out instead of sending it twice."""
+
+    def __str__(self) -> str:  # the word, on every Python (3.11 changed str() of mixed-in enums)
+        return self.value
+
+
+APPENDED, FAILED = ImageStatus.APPENDED, ImageStatus.FAILED
+SKIPPED, UNCONFIRMED = ImageStatus.SKIPPED, ImageStatus.UNCONFIRMED
 
 
 @dataclass
@@ -76,8 +89,7 @@ class ViewerIssue:
 class ImageResult:
     url: str
     """The image's ImagePath: the URL without ``user:password@`` (the layer's key)."""
-    status: str
-    """``appended``, ``failed``, ``skipped`` or ``unconfirmed``."""
+    status: ImageStatus
     reason: Optional[str] = None
     line: Optional[int] = None
     """Line number in the URL list file, when the URL came from one."""
@@ -94,7 +106,8 @@ class ImageResult:
     def to_dict(self) -> Dict[str, Any]:
         """The result as written to JSON output and report files: the URL without any
         ``user:password@`` (what the layer stores as ImagePath, too)."""
-        out = {"url": without_credentials(self.url), "status": self.status, "reason": self.reason, "line": self.line}
+        out: Dict[str, Any] = {"url": without_credentials(self.url), "status": str(self.status), "reason": self.reason,
+                               "line": self.line}
         if self.attributes is not None:
             out["attributes"] = self.attributes
         if self.viewer is not None:
@@ -125,7 +138,7 @@ class AppendReport:
     viewer: Dict[str, Any] = field(default_factory=dict)
     """The viewer-readiness check's summary (mode, origins, photos checked, photos with issues)."""
 
-    def count(self, status: str) -> int:
+    def count(self, status: ImageStatus) -> int:
         return sum(1 for r in self.results if r.status == status)
 
     @property

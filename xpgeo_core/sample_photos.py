@@ -157,7 +157,7 @@ def make_tiff(ifd0: Sequence[Entry], exif: Sequence[Entry] = (), gps: Sequence[E
             if not entries:
                 continue
             if tag == 0x8769 and gps_in_exif:
-                entries = entries + [(0x8825, pointer_type, pointers[0x8825])]
+                entries = list(entries) + [(0x8825, pointer_type, pointers[0x8825])]
             pointers[tag] = offset
             sub_table, sub_data = _ifd(entries, offset, bo)
             blobs.append(sub_table + sub_data)
@@ -171,6 +171,12 @@ def dms(value: float) -> List[Tuple[int, int]]:
     deg, rest = divmod(micro, 3600 * 1000000)
     minutes, micro_sec = divmod(rest, 60 * 1000000)
     return [(deg, 1), (minutes, 1), (micro_sec, 1000000)]
+
+
+def _coordinate(value: float, as_dms: bool) -> List[Any]:
+    """A GPS coordinate's three rationals: degrees, minutes, seconds, or (some drones) the whole
+    value as degrees with zero minutes and seconds."""
+    return list(dms(value)) if as_dms else [abs(value), 0, 0]
 
 
 def _exif_datetime(value: Union[str, _dt.datetime]) -> str:
@@ -232,10 +238,10 @@ def make_exif(*, lat: Optional[float] = None, lon: Optional[float] = None, alt: 
         gps.append((0x0000, "BYTE", [2, 3, 0, 0]))
     if lat is not None:
         gps.append((0x0001, "ASCII", "N" if lat >= 0 else "S"))
-        gps.append((0x0002, "RATIONAL", dms(lat) if gps_dms else [abs(lat), 0, 0]))
+        gps.append((0x0002, "RATIONAL", _coordinate(lat, gps_dms)))
     if lon is not None:
         gps.append((0x0003, "ASCII", "E" if lon >= 0 else "W"))
-        gps.append((0x0004, "RATIONAL", dms(lon) if gps_dms else [abs(lon), 0, 0]))
+        gps.append((0x0004, "RATIONAL", _coordinate(lon, gps_dms)))
     if alt is not None:
         ref = alt_ref if alt_ref is not None else (1 if alt < 0 else 0)
         gps.append((0x0005, "BYTE", [ref]))

@@ -11,9 +11,7 @@ from __future__ import annotations
 import abc
 from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, Optional, Sequence
 
-import requests
-
-from xpgeo_core.http import make_session
+from xpgeo_core.http import XpgeoSession, make_session
 from xpgeo_core.layer_options import LayerOptions
 from xpgeo_core.results import AppendReport, CreateResult, HealthResult, ProgressCallback, no_progress
 from xpgeo_core.settings import Settings
@@ -33,7 +31,7 @@ class Backend(abc.ABC):
 
     name: str = "backend"
 
-    def __init__(self, settings: Settings, *, session: Optional[requests.Session] = None,
+    def __init__(self, settings: Settings, *, session: Optional[XpgeoSession] = None,
                  token_provider: Optional[TokenProvider] = None, portal_url: Optional[str] = None) -> None:
         self.settings = settings
         self._session = session
@@ -41,7 +39,7 @@ class Backend(abc.ABC):
         self.portal_url = portal_url or settings.portal_url
 
     @property
-    def session(self) -> requests.Session:
+    def session(self) -> XpgeoSession:
         if self._session is None:
             self._session = make_session(self.settings)
         return self._session

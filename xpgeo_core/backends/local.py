@@ -40,6 +40,7 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence
 from xpgeo_core import __version__
 from xpgeo_core.backends.base import Backend
 from xpgeo_core.errors import ConfigError, ValidationError, XpgeoError
+from xpgeo_core.files import TEMP_SUFFIX, atomic_write, remove_stale_temporaries
 from xpgeo_core.layer_options import LayerOptions
 from xpgeo_core.pipeline.identity import Image
 from xpgeo_core.pipeline.sink import Item, Sink, result
@@ -54,7 +55,6 @@ FEATURES_FILE = "features.geojson"
 OI_TABLE_FILE = "oi_table.csv"
 PREVIEW_FILE = "preview.html"
 REPORT_FILE = "report.json"
-TEMP_SUFFIX = ".xpgeo-tmp"
 SRS_WGS84 = "4326"
 ALREADY_PRESENT = "already in the layer"
 NO_POSITION = "the photo has no usable GPS position"
@@ -75,45 +75,6 @@ def folder_name(name: str) -> str:
     if cleaned.upper() in _WINDOWS_RESERVED:
         cleaned += "_layer"
     return cleaned
-
-
-def atomic_write(path: Path, text: str) -> None:
-    """Write *text* to *path* so that readers see the old file or the new one, never half.
-
-    A temporary file in the same folder, flushed to disk, then ``os.replace`` (atomic
-    on one file system, Windows included).
-    """
-    # pid and thread: two writers in one process (threads) or two processes never share a temporary.
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}{TEMP_SUFFIX}")
-    try:
-        with open(tmp, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        for attempt in range(5):
-            try:
-                os.replace(tmp, path)
-                return
-            except PermissionError:  # Windows: a virus scanner or indexer holds the old file for a moment
-                if attempt == 4:
-                    raise
-                time.sleep(0.1 * (attempt + 1))
-    except BaseException:
-        # A full disk or a locked file: the old file stands, and no temporary is left behind.
-        try:
-            tmp.unlink()
-        except OSError:
-            pass
-        raise
-
-
-def _remove_stale_temporaries(folder: Path) -> None:
-    """Temporary files left by a run that was killed mid-write."""
-    for leftover in folder.glob(f".*{TEMP_SUFFIX}"):
-        try:
-            leftover.unlink()
-        except OSError:
-            pass
 
 
 def _finite(value: Any) -> Any:
@@ -386,7 +347,7 @@ class LocalSink(Sink):
         super().__init__(folder.name, owner.settings.max_image_list_size)
         self.owner = owner
         self.folder = folder
-        _remove_stale_temporaries(folder)
+        remove_stale_temporaries(folder)
         self.features = owner._read_features(folder)
         self.present = {f["properties"].get("ImagePath") for f in self.features}  # URLs without user:password@
         self.next_id = max((int(f.get("id") or 0) for f in self.features), default=0) + 1

@@ -16,6 +16,7 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence, Set, Tuple
 
 import requests
 
+from xpgeo_core.answers import object_at
 from xpgeo_core.backends.base import Backend
 from xpgeo_core.errors import (AnswerLost, AuthError, Cancelled, ConfigError, RequestError, ServerError,
                                ValidationError, XpgeoError, redact)
@@ -135,7 +136,7 @@ class XpgeoRestBackend(Backend):
         if not isinstance(parsed, dict):
             raise ServerError(f"The XPGEO server's answer to {PATH_CREATE} is not JSON: {text[:200]!r}.",
                               hint="Check XPGEO_REST_URL points at an XPGEO REST server.")
-        layer = parsed.get(R_LAYER) if isinstance(parsed.get(R_LAYER), dict) else {}
+        layer = object_at(parsed, R_LAYER)
         service_url = next((parsed[k] for k in R_SERVICE_URL if isinstance(parsed.get(k), str)), None)
         return CreateResult(backend=self.name, requested_name=name,
                             layer_name=str(parsed.get(R_SERVICE_NAME) or name),

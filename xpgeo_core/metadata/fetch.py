@@ -32,12 +32,11 @@ import os
 import re
 import ssl
 from typing import Any, List, Optional, Tuple
-from urllib.parse import unquote, urlsplit
-from urllib.request import url2pathname
+from urllib.parse import unquote
 
 import urllib3
 
-from xpgeo_core.urls import safe_url
+from xpgeo_core.urls import file_path as local_path, is_web as is_remote, safe_url
 from xpgeo_core.photo_client import MAX_REDIRECTS, CaBundleError, PhotoClient, PhotoResponse, TooManyRedirects
 from xpgeo_core.metadata.photo import PhotoError
 
@@ -55,21 +54,6 @@ _STATUS_HINTS = {
     404: "no photo at this URL; check it",
     410: "the photo was removed from this URL",
 }
-
-
-def is_remote(source: str) -> bool:
-    return source.lower().startswith(("http://", "https://"))
-
-
-def local_path(source: str) -> str:
-    """A ``file://`` URL or plain path as a path of this machine."""
-    if source.lower().startswith("file:"):
-        parts = urlsplit(source)
-        path = url2pathname(unquote(parts.path)) if os.name == "nt" else unquote(parts.path)
-        if parts.netloc and parts.netloc not in ("", "localhost"):
-            path = "//" + parts.netloc + path  # UNC share
-        return path
-    return os.path.expanduser(source)
 
 
 class _Cache:

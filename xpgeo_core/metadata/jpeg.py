@@ -24,15 +24,10 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Protocol, Tuple
 
 from xpgeo_core.metadata.photo import PhotoError
 from xpgeo_core.metadata.tiff import read_exif, xmp_packets
-
-try:  # typing.Protocol is 3.8+; keep the import cheap and optional
-    from typing import Protocol
-except ImportError:  # pragma: no cover
-    Protocol = object  # type: ignore
 
 EXIF_ID = b"Exif\x00\x00"
 XMP_ID = b"http://ns.adobe.com/xap/1.0/\x00"

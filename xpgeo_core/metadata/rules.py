@@ -187,11 +187,13 @@ def name_of(source: str) -> str:
 # -- position ---------------------------------------------------------------------------------
 
 def _dms(parts: List[Optional[float]]) -> Optional[float]:
-    if not parts or any(p is None for p in parts[:3]):
+    if not parts:
         return None
     value = 0.0
     for part, scale in zip(parts[:3], (1.0, 60.0, 3600.0)):
-        value += part / scale  # type: ignore[operator]
+        if part is None:
+            return None
+        value += part / scale
     return value
 
 
@@ -336,12 +338,13 @@ def camera_pitch(facts: Facts) -> Optional[float]:
     (layer default)."""
     vendor = facts.orientation
     if vendor is not None and vendor.pitch is not None:
-        value, name, raw = vendor.pitch, vendor.pitch_tag, vendor.raw_pitch
+        value, name = vendor.pitch, vendor.pitch_tag
+        raw = value if vendor.raw_pitch is None else vendor.raw_pitch  # always given with the pitch
     else:
-        raw = facts.xnum("GPano:PosePitchDegrees")
-        if raw is None:
+        pose = facts.xnum("GPano:PosePitchDegrees")
+        if pose is None:
             return None
-        value, name = 90.0 + raw, "GPano:PosePitchDegrees"
+        value, name, raw = 90.0 + pose, "GPano:PosePitchDegrees", pose
     if not 0.0 <= value <= 180.0:
         facts.warnings.append("CameraPitch %.2f would be outside 0–180 (%s %.2f); left empty" % (value, name, raw))
         return None
@@ -358,16 +361,16 @@ def camera_roll(facts: Facts) -> Optional[float]:
 def camera_height(facts: Facts) -> Optional[float]:
     """The drone's height above its take-off point (DJI, Skydio RelativeAltitude): that is height
     above ground only on flat terrain."""
-    rule = facts.drone
-    height = facts.xnum(rule.height) if rule is not None and rule.height else None
+    tag = facts.drone.height if facts.drone is not None else None
+    height = facts.xnum(tag) if tag else None
     if height is None:
         return None
     if height < 0:
-        facts.warnings.append("%s %.2f m is below the take-off point; CameraHeight left empty" % (rule.height, height))
+        facts.warnings.append("%s %.2f m is below the take-off point; CameraHeight left empty" % (tag, height))
         return None
     if height > MAX_HEIGHT:
         facts.warnings.append("%s %.6g m is out of a drone's reach (over %g m); CameraHeight left empty"
-                              % (rule.height, height, MAX_HEIGHT))
+                              % (tag, height, MAX_HEIGHT))
         return None
     return height
 
@@ -392,7 +395,7 @@ def image_rotation(facts: Facts) -> Optional[int]:
     if orientation not in ROTATION:
         facts.warnings.append("EXIF Orientation %r is not 1–8; ignored" % orientation)
         return None
-    return ROTATION[orientation]
+    return ROTATION[int(orientation)]
 
 
 # -- field of view ----------------------------------------------------------------------------
@@ -500,8 +503,8 @@ def _fov_focal_plane(facts: Facts) -> Optional[Tuple[float, float]]:
         facts.warnings.append("field of view from the focal plane resolution left empty: %s, and the resolution "
                               "tags still describe the original" % resized)
         return None
-    sensor_w = width / x_res * MM_PER_UNIT[unit]
-    sensor_h = height / y_res * MM_PER_UNIT[unit]
+    sensor_w = width / x_res * MM_PER_UNIT[int(unit)]
+    sensor_h = height / y_res * MM_PER_UNIT[int(unit)]
     diagonal = math.hypot(sensor_w, sensor_h)
     if not SENSOR_DIAGONAL_MM[0] <= diagonal <= SENSOR_DIAGONAL_MM[1]:
         facts.warnings.append("focal plane resolution gives an implausible %.1f x %.1f mm sensor (a camera's is "
@@ -531,7 +534,8 @@ def _exif_datetime(text: Any, subsec: Any = None) -> Optional[dt.datetime]:
     if not match:
         return None
     try:
-        moment = dt.datetime(*(int(g) for g in match.groups()[:6]))
+        year, month, day, hour, minute, second = (int(g) for g in match.groups()[:6])
+        moment = dt.datetime(year, month, day, hour, minute, second)
     except ValueError:
         return None
     fraction = match.group(7)
@@ -558,7 +562,8 @@ def _gps_datetime(facts: Facts) -> Optional[dt.datetime]:
     if not match:
         return None
     try:
-        day = dt.datetime(*(int(g) for g in match.groups()))
+        year, month, date_of_month = (int(g) for g in match.groups())
+        day = dt.datetime(year, month, date_of_month)
         micro = int(round((stamp[0] * 3600 + stamp[1] * 60 + stamp[2]) * 1e6))
         if not 0 <= micro < 86400 * 1000000:
             return None

@@ -73,9 +73,9 @@ def read_xmp(packet: bytes) -> Dict[str, str]:
         for child in desc:
             name = _short(child.tag)
             if name:
-                text = _text(child)
-                if text is not None:
-                    found.setdefault(name, text)
+                value_text = _text(child)
+                if value_text is not None:
+                    found.setdefault(name, value_text)
                 else:
                     _struct_fields(child, name, found)
     return found
@@ -159,7 +159,7 @@ def parse_coordinate(text: Optional[str]) -> Tuple[Optional[float], Optional[str
         deg, minutes, seconds, ref = match.groups()
         value = float(deg) + float(minutes) / 60 + (float(seconds) / 3600 if seconds else 0.0)
         return (-value if ref.upper() in "SW" else value), None
-    value = parse_number(text)
-    if value is None:
+    number = parse_number(text)
+    if number is None:
         return None, "unreadable XMP coordinate %r" % text[:40]
-    return value, None
+    return number, None

@@ -134,7 +134,7 @@ class _Run:
             self.shut(abort=True)
             self.fail_rest(f"not sent: {getattr(exc, 'message', exc.__class__.__name__)}")
             raise_after = exc
-        if self.stopped is not None and raise_after is None and getattr(self.stopped, "unexpected", None):
+        if self.stopped is not None and raise_after is None and self.stopped.unexpected is not None:
             raise_after = self.stopped.unexpected
         if self.stopped is not None and raise_after is None and self.stopped.cause is not None and (
                 isinstance(self.stopped.cause, AuthError) or getattr(self.stopped.cause, "whole_run", False)
@@ -173,7 +173,7 @@ class _Run:
                     batch = []
         if batch and self.stopped is None:
             self.hand(batch)
-        elif batch:
+        elif batch and self.stopped is not None:
             for item in batch:
                 self.record(result(item.image, FAILED, "not sent: " + self.stopped.reason))
         self.shut(abort=False)
@@ -228,7 +228,7 @@ class _Run:
                     self.not_sent(image, "not sent: " + self.stopped.reason)
                 continue
             try:
-                known = self.finish_call(check)
+                known = self.finish_call(check if check is not None else self.start_call(self.sink.known, chunk))
             except XpgeoError as exc:
                 if not self.results and isinstance(exc, AuthError):
                     raise
@@ -293,7 +293,7 @@ class _Run:
             if len(batch) >= self.sink.batch_size:
                 self.hand(batch)
                 batch = []
-        if not exhausted:  # stopped: whatever was not read is not sent
+        if not exhausted and self.stopped is not None:  # stopped: whatever was not read is not sent
             for image in source:
                 self.record(result(image, FAILED, "not sent: " + self.stopped.reason))
         return batch
@@ -490,7 +490,8 @@ class _Sender:
             try:
                 halted = self.halted or self.run.stopped
                 if halted is not None or self.run.cancel.is_set():
-                    reason = NOT_SENT_CANCELLED if self.run.cancel.is_set() else "not sent: " + halted.reason
+                    reason = (NOT_SENT_CANCELLED if self.run.cancel.is_set() or halted is None
+                              else "not sent: " + halted.reason)
                     outcomes = {i.image.image_path: result(i.image, FAILED, reason) for i in batch}
                 else:
                     outcomes = self.sink.send(batch)

@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Set, Tuple
 
+from xpgeo_core.answers import list_at, object_at
 from xpgeo_core.backends.base import Backend
 from xpgeo_core.backends.portal import api
 from xpgeo_core.backends.portal.auth import make_auth
@@ -437,8 +438,7 @@ class PortalSink(Sink):
     def _read_add_results(answer: Dict[str, Any], sent: List[Tuple[Image, Dict[str, Any]]],
                           results: Dict[str, ImageResult]) -> List[Tuple[Image, Dict[str, Any]]]:
         """Each addResults entry, in order; returns the features the answer says nothing about."""
-        adds = answer.get("addResults")
-        adds = adds if isinstance(adds, list) else []
+        adds = list_at(answer, "addResults")
         unknown = []
         for index, (image, feature) in enumerate(sent):
             entry = adds[index] if index < len(adds) and isinstance(adds[index], dict) else None
@@ -447,7 +447,7 @@ class PortalSink(Sink):
             elif entry.get("success") in (True, "true"):
                 results[image.image_path] = result(image, APPENDED)
             else:
-                error = entry.get("error") if isinstance(entry.get("error"), dict) else {}
+                error = object_at(entry, "error")
                 said = error.get("description") or error.get("message") or "no reason given"
                 code = f" (code {error['code']})" if error.get("code") is not None else ""
                 results[image.image_path] = result(image, FAILED, f"the portal refused the feature: {said}{code}")
