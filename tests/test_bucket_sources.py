@@ -389,3 +389,34 @@ def test_an_anonymous_refusal_without_the_sdk_extra_names_it(answering, monkeypa
         list(BucketListing(settings(s3_endpoint_url=endpoint), "s3://locked/photos/"))
     assert "refused to list 's3://locked/photos/' (HTTP 403 (AccessDenied))" in caught.value.message
     assert "pip install xpgeo[s3]" in caught.value.hint
+
+
+# -- the documented commands, and Pro's validation --------------------------------------------------
+
+def test_the_getting_started_bucket_commands_work_as_written(s3, tmp_path):
+    import shlex
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "getting-started.md").read_text(encoding="utf-8")
+    block = text.split("## 5. From a bucket", 1)[1].split("```", 2)[1]
+    commands = [shlex.split(line)[1:] for line in block.splitlines() if line.startswith("xpgeo ")]
+    assert len(commands) == 2 and "--source" in commands[1]
+    s3.bucket("drone-photos", photos([f"2024-05-site-a/DJI_{i:04d}.JPG" for i in range(3)]))
+    env = local_env(tmp_path, XPGEO_S3_ENDPOINT_URL=s3.endpoint)  # the one difference: where the store is
+    for argv in commands:
+        code, out, err = run_cli(argv, env)
+        assert code == 0, out + err
+    assert "Appended 3, skipped 0" in out
+    code, out, err = run_cli(commands[1], env)
+    assert code == 0 and "Appended 0, skipped 3 (already in the layer)" in out
+
+
+def test_the_toolbox_checks_the_bucket_and_the_date_before_the_run():
+    from xpgeo_core.toolbox import validate_tool
+
+    errors = validate_tool("AppendImages", {"layer_name": "site", "source": "ftp://drone/x"}, environ={})
+    assert "not a store XPGEO can list" in errors["source"]
+    errors = validate_tool("AppendImages", {"layer_name": "site", "source": "s3://drone/x",
+                                            "modified_since": "soon"}, environ={})
+    assert "not a date" in errors["modified_since"] and "source" not in errors
+    assert validate_tool("AppendImages", {"layer_name": "site", "source": "gs://survey/roads/",
+                                          "modified_since": datetime(2024, 5, 1)}, environ={}) == {}

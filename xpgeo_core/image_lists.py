@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import csv
 import fnmatch
+import functools
 import os
 import re
 from pathlib import Path
@@ -221,9 +222,19 @@ def filter_patterns(pattern: Optional[str]) -> List[str]:
 def name_matches(path: str, patterns: Sequence[str]) -> bool:
     """Does *path* (``a/b/photo.JPG``) match one of *patterns*, in any case? A wildcard with a ``/``
     is matched against the whole path, one without against the file name."""
-    path = path.lower()
-    name = path.rsplit("/", 1)[-1]
-    return any(fnmatch.fnmatchcase(path if "/" in p else name, p) for p in patterns)
+    by_name, by_path = _compiled(tuple(patterns))
+    return bool((by_name is not None and by_name.match(path.rsplit("/", 1)[-1]))
+                or (by_path is not None and by_path.match(path)))
+
+
+@functools.lru_cache(maxsize=32)
+def _compiled(patterns: Tuple[str, ...]) -> Tuple[Optional["re.Pattern[str]"], Optional["re.Pattern[str]"]]:
+    """The wildcards as two case-insensitive regular expressions (file-name ones, path ones): a bucket
+    listing matches 100,000 keys against them."""
+    def one(group: List[str]) -> Optional["re.Pattern[str]"]:
+        return re.compile("|".join(f"(?:{fnmatch.translate(p)})" for p in group), re.IGNORECASE) if group else None
+
+    return one([p for p in patterns if "/" not in p]), one([p for p in patterns if "/" in p])
 
 
 def photo_files(folder: str, pattern: Optional[str] = None) -> List[str]:

@@ -58,7 +58,7 @@ from xpgeo_core.urls import is_presigned, without_credentials
 log = logging.getLogger("xpgeo.readiness")
 
 SAMPLE_PER_HOST = 3
-"""Photos probed per host in sample mode (the first ones a run sends)."""
+"""Photos checked with their host, per host, in sample mode (the first ones a run sends)."""
 PROBE_BYTES = 64
 """Bytes the probe asks for: enough to tell JPEG, TIFF and MRF from PNG, HEIC, WebP or a page."""
 ARCGIS_ONLINE = "https://www.arcgis.com"
@@ -411,16 +411,26 @@ class ViewerCheck:
                     f"viewer-ready ({kinds})")
         return None
 
+    def _snapshot(self) -> Tuple[Dict[str, List[ViewerIssue]], Set[str]]:
+        """The findings so far (a cancelled run's probes may still be finishing)."""
+        with self._lock:
+            return {path: list(found) for path, found in self.issues.items()}, set(self.checked)
+
     def summary(self) -> Dict[str, Any]:
-        hosts = {}
-        for host, count in self.per_host.items():
-            bad = sum(1 for path in self.issues if host_of(path) == host)
-            hosts[host] = {"photos": count, "checked": sum(1 for p in self.checked if host_of(p) == host),
-                           "not_ready": bad,
-                           "kinds": sorted({i.kind for p, f in self.issues.items() if host_of(p) == host for i in f})}
+        issues, checked = self._snapshot()
+        hosts: Dict[str, Dict[str, Any]] = {host: {"photos": count, "checked": 0, "not_ready": 0, "kinds": set()}
+                                            for host, count in self.per_host.items()}
+        for path in checked:
+            hosts.setdefault(host_of(path), {"photos": 0, "checked": 0, "not_ready": 0, "kinds": set()})["checked"] += 1
+        for path, found in issues.items():
+            entry = hosts.setdefault(host_of(path), {"photos": 0, "checked": 0, "not_ready": 0, "kinds": set()})
+            entry["not_ready"] += 1
+            entry["kinds"].update(issue.kind for issue in found)
+        for entry in hosts.values():
+            entry["kinds"] = sorted(entry["kinds"])
         return {"mode": self.mode, "origins": list(self.target.origins), "https_required": self.target.https,
                 "viewer": self.target.where, "required": self.require, "photos": len(self.seen),
-                "checked": len(self.checked), "not_ready": len(self.issues), "sample_per_host": SAMPLE_PER_HOST,
+                "checked": len(checked), "not_ready": len(issues), "sample_per_host": SAMPLE_PER_HOST,
                 "hosts": hosts, "cors_rules": dict(self.fixes)}
 
     def log_findings(self, level: int = logging.WARNING) -> None:
@@ -428,9 +438,10 @@ class ViewerCheck:
         counted), the fix once per kind, and the CORS rules once per host."""
         if not self.on:
             return
+        issues, checked = self._snapshot()
         named: Counter = Counter()
         fixes: Dict[str, str] = {}
-        for path, found in self.issues.items():
+        for path, found in issues.items():
             for issue in found:
                 named[issue.kind] += 1
                 fixes.setdefault(issue.kind, issue.fix)
@@ -442,16 +453,16 @@ class ViewerCheck:
                         kind)
             if kind != "cors":
                 log.log(level, "Viewer fix (%s): %s.", kind, fixes[kind])
-        for host, rules in self.fixes.items():
+        for host, rules in dict(self.fixes).items():
             log.log(level, "Viewer fix (cors) for %s: add this CORS rule to the photos' store.\n%s", host, rules)
-        unchecked = len(self.seen) - len(self.checked)
+        unchecked = len(self.seen) - len(checked)
         if self.seen:
-            note = f"{len(self.checked)} of {len(self.seen)} photo(s) probed" + (
+            note = f"{len(checked)} of {len(self.seen)} photo(s) checked with their host" + (
                 f" (a sample of {SAMPLE_PER_HOST} per host; set --check-viewer to all to check each)"
                 if unchecked and self.mode == "sample" else "")
-            if self.issues:
+            if issues:
                 log.log(level, "Viewer check for %s: %d photo(s) would show \"No image available\"; %s.",
-                        self.target.where, len(self.issues), note)
+                        self.target.where, len(issues), note)
             else:
                 log.info("Viewer check for %s: no problem found; %s.", self.target.where, note)
 

@@ -23,7 +23,7 @@ from datetime import date, datetime, time as dtime, timezone
 from typing import Any, Iterator, List, Optional, Tuple
 
 from xpgeo_core.buckets import sdk, stores
-from xpgeo_core.buckets.source import Source, parse_source
+from xpgeo_core.buckets.source import Source, encode_key, parse_source
 from xpgeo_core.buckets.stores import StoredObject
 from xpgeo_core.errors import ValidationError
 from xpgeo_core.image_lists import DEFAULT_PHOTO_FILTER, filter_patterns, name_matches
@@ -59,13 +59,14 @@ class BucketListing:
     # -- the entries ------------------------------------------------------------------------
     def __iter__(self) -> Iterator[Entry]:
         log.info("Listing %s (%s), files matching %r...", self.source.text, self.source.store_name, self.pattern)
+        base = self.source.service_url() + "/"  # object_url's, once for the listing
         for page in self._pages():
             self.pages += 1
             for obj in page:
                 self.listed += 1
                 if self._wanted(obj):
                     self.matched += 1
-                    yield None, self.source.object_url(obj.key)
+                    yield None, base + encode_key(obj.key)
             self.progress(Progress(self.matched, 0, 0, self.pages, 0, message=self.status(), kind=TICK))
             if self.pages % LOG_EVERY_PAGES == 0:
                 log.info("Listing %s: %s so far...", self.source.text, self.status())
@@ -77,7 +78,8 @@ class BucketListing:
         relative = obj.key[len(self.source.prefix):] if obj.key.startswith(self.source.prefix) else obj.key
         if not name_matches(relative, self.patterns):
             return False
-        if self.since is not None and (obj.modified is None or obj.modified < self.since):
+        modified = obj.modified_at if self.since is not None else None
+        if self.since is not None and (modified is None or modified < self.since):
             self.older += 1
             return False
         return True
@@ -95,7 +97,7 @@ class BucketListing:
                     yield page
                 return
             except stores.Refused:
-                if self.pages or self.settings.bucket_access != "auto" or not sdk.available(self.source.store):
+                if self.listed or self.settings.bucket_access != "auto" or not sdk.available(self.source.store):
                     raise
             log.info("%s does not list %s anonymously; listing it through the %s SDK with its credentials.",
                      self.source.store_name, self.source.text, self.source.store_name)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
-from typing import Optional
 
 MAX_ANSWER_BYTES = 32 * 1024 * 1024
 """A page of 1,000 keys is well under 1 MB; more than this is not a listing."""
@@ -24,7 +23,7 @@ class UnsafeXml(ValueError):
 
 
 def parse(data: bytes) -> ET.Element:
-    """The root element of *data*, namespaces removed from every tag (S3 answers carry one, Azure none)."""
+    """The root element of *data* (tags keep their namespace: see :func:`namespace`)."""
     if len(data) > MAX_ANSWER_BYTES:
         raise UnsafeXml(f"the answer is {len(data)} bytes, more than a listing page can be")
     try:
@@ -39,15 +38,10 @@ def parse(data: bytes) -> ET.Element:
         root = parser.close()
     except (ET.ParseError, ValueError) as exc:
         raise UnsafeXml(f"the answer is not well-formed XML ({exc})") from None
-    for element in root.iter():
-        if isinstance(element.tag, str) and element.tag.startswith("{"):
-            element.tag = element.tag.split("}", 1)[1]
     return root
 
 
-def text_of(element: Optional[ET.Element], path: str) -> Optional[str]:
-    """The text of the first *path* below *element*, or None."""
-    if element is None:
-        return None
-    found = element.find(path)
-    return found.text if found is not None else None
+def namespace(root: ET.Element) -> str:
+    """``{uri}`` of the root's tag (S3 answers carry one, Azure none), to prefix the tags looked for."""
+    tag = root.tag if isinstance(root.tag, str) else ""
+    return tag[: tag.index("}") + 1] if tag.startswith("{") else ""

@@ -41,9 +41,9 @@ def print_summary(ctx, report: AppendReport) -> None:
         ctx.say(f"  {label} {where}{r.shown}: {r.reason}")  # the display form: no credentials, no query
     viewer = report.viewer
     if viewer and viewer.get("photos"):
-        ctx.say(f"Viewer check ({viewer['mode']}): {viewer['checked']} of {viewer['photos']} photo(s) probed, "
-                f"{viewer['not_ready']} not viewer-ready" + (" (see the warnings for each and its fix)."
-                                                             if viewer["not_ready"] else "."))
+        ctx.say(f"Viewer check ({viewer['mode']}): {viewer['checked']} of {viewer['photos']} photo(s) checked with "
+                f"their host, {viewer['not_ready']} not viewer-ready"
+                + (" (see the warnings for each and its fix)." if viewer["not_ready"] else "."))
 
 
 def exit_code(report: AppendReport) -> int:
