@@ -416,3 +416,28 @@ def test_health_check_pro_tool_with_a_sample_url(tmp_path):
     warnings = [text for severity, text in arcpy.MESSAGES if severity == "warning"]
     assert any(url in w and "PNG" in w for w in warnings)
     assert any("export the photo as JPEG" in w for w in warnings)
+
+
+def test_check_layer_reports_progress_per_window_and_stops_on_cancel(tmp_path):
+    from xpgeo_core import operations
+    from xpgeo_core.errors import Cancelled
+
+    with ImageHost(cors=True) as host:
+        urls = [host.add(f"a{i}.jpg", jpeg(i)) for i in range(150)]
+        layer_settings = load_settings({"backend": "local", "output_dir": str(tmp_path), "check_viewer": "off"},
+                                       environ={})
+        operations.create_layer(layer_settings, "many")
+        assert operations.append_images(layer_settings, "many", urls=urls).appended == 150
+        seen = []
+        every = layer_settings.replace(check_viewer="all")
+        report = operations.check_layer(every, "many", progress=seen.append)
+        assert [(p.done, p.total, p.step, p.steps) for p in seen] == [(100, 150, 1, 2), (150, 150, 2, 2)]
+        assert report.checked == 150 and len(probes(host)) == 150
+
+        def cancel(_progress):
+            raise Cancelled("Cancelled in ArcGIS Pro.")
+
+        before = len(probes(host))
+        with pytest.raises(Cancelled):
+            operations.check_layer(every, "many", progress=cancel)
+        assert len(probes(host)) - before == 100  # the second window was never asked

@@ -403,7 +403,7 @@ def _append_outputs_of(report: Any) -> Dict[str, Any]:
 
 
 def _run_check_layer(call: ToolCall) -> Any:
-    return operations.check_layer(call.settings, call.get("layer_name"), **call.connection)
+    return operations.check_layer(call.settings, call.get("layer_name"), progress=call.progress, **call.connection)
 
 
 def _check_outputs(report: Any) -> Dict[str, Any]:

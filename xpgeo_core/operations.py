@@ -28,8 +28,8 @@ from xpgeo_core.pipeline import gather, run_append
 from xpgeo_core.pipeline.identity import Image
 from xpgeo_core.pipeline.sink import result as image_result
 from xpgeo_core.readiness import ViewerCheck
-from xpgeo_core.results import (FAILED, AppendReport, CreateResult, HealthResult, LayerCheckReport, PhotoCheck,
-                                ProgressCallback, no_progress)
+from xpgeo_core.results import (CHUNK, FAILED, AppendReport, CreateResult, HealthResult, LayerCheckReport,
+                                PhotoCheck, Progress, ProgressCallback, no_progress)
 from xpgeo_core.schema import normalize_imagery_type
 from xpgeo_core.settings import Settings
 from xpgeo_core.urls import (MALFORMED_URL, is_presigned, MISSING_NAME, MISSING_NAME_OR_LIST, MISSING_NAME_OR_URL,
@@ -73,9 +73,10 @@ def _viewer_check(settings: Settings, backend: Any) -> Optional[ViewerCheck]:
 
 
 def check_layer(settings: Settings, name: Optional[str], *, token_provider: Optional[TokenProvider] = None,
-                portal_url: Optional[str] = None) -> LayerCheckReport:
+                portal_url: Optional[str] = None, progress: ProgressCallback = no_progress) -> LayerCheckReport:
     """Check that the viewer can open the photos of an existing layer (``xpgeo check-layer``): every
-    ImagePath the layer holds goes through the viewer-readiness check (a sample per host, or all)."""
+    ImagePath the layer holds goes through the viewer-readiness check (a sample per host, or all), a
+    window at a time, with progress after each (Cancel is heard there; the probes in flight are shut)."""
     name = check_layer_name(name, MISSING_NAME)
     with get_backend(settings, token_provider=token_provider, portal_url=portal_url) as backend:
         check = ViewerCheck(settings, backend.viewer_target(),
@@ -83,17 +84,16 @@ def check_layer(settings: Settings, name: Optional[str], *, token_provider: Opti
         if settings.check_viewer == "off":
             log.info("CHECK_VIEWER is off; check-layer checks a sample per host.")
         log.info("Checking the photos of layer '%s' for %s...", name, check.target.where)
-        images: List[Image] = []
+        images = [Image.of(path) for path in backend.layer_image_paths(name)]
+        steps = max(1, -(-len(images) // CHECK_WINDOW))
         try:
-            window: List[Image] = []
-            for path in backend.layer_image_paths(name):
-                image = Image.of(path)
-                images.append(image)
-                window.append(image)
-                if len(window) >= CHECK_WINDOW:
-                    check.check(window)
-                    window = []
-            check.check(window)
+            for step, start in enumerate(range(0, len(images), CHECK_WINDOW), start=1):
+                check.check(images[start:start + CHECK_WINDOW])
+                progress(Progress(min(start + CHECK_WINDOW, len(images)), len(images), len(check.issues), step,
+                                  steps, kind=CHUNK))
+        except BaseException:
+            check.abort()
+            raise
         finally:
             check.close()
     photos = [PhotoCheck(i.image_path, i.display, i.image_path in check.checked, check.issues_of(i.image_path) or [])
@@ -104,8 +104,8 @@ def check_layer(settings: Settings, name: Optional[str], *, token_provider: Opti
     return report
 
 
-CHECK_WINDOW = 500
-"""Photos of a layer planned and probed at a time by check-layer (memory: one window of answers)."""
+CHECK_WINDOW = 100
+"""Photos of a layer checked at a time by check-layer: progress (and Cancel) between windows."""
 
 
 def create_layer(settings: Settings, name: Optional[str], imagery_type: Optional[str] = None, *,

@@ -10,11 +10,13 @@ from __future__ import annotations
 import argparse
 
 from xpgeo_core.catalogue import CHECK_LAYER as TOOL
+from xpgeo_core.commands._progress import progress_printer
 from xpgeo_core.errors import EXIT_OK, EXIT_SOME_FAILED
 
 
 def run(args: argparse.Namespace, ctx) -> int:
-    report = TOOL.run(ctx.call())
+    with progress_printer(ctx) as progress:
+        report = TOOL.run(ctx.call(progress))
     summary = report.summary
     origins = ", ".join(summary.get("origins") or []) or "no CORS origin"
     ctx.say(f"Checked {report.checked} of {len(report.photos)} photo(s) of layer '{report.layer_name}' for "
