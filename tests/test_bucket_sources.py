@@ -420,3 +420,70 @@ def test_the_toolbox_checks_the_bucket_and_the_date_before_the_run():
     assert "not a date" in errors["modified_since"] and "source" not in errors
     assert validate_tool("AppendImages", {"layer_name": "site", "source": "gs://survey/roads/",
                                           "modified_since": datetime(2024, 5, 1)}, environ={}) == {}
+
+
+def test_a_connection_string_of_another_account_is_not_used(azurite, tmp_path):
+    other = azurite.connection_string.replace("AccountName=devstoreaccount1", "AccountName=otheraccount")
+    listing = BucketListing(settings(azure_blob_endpoint_url=azurite.endpoint, bucket_access="sdk",
+                                     azure_storage_connection_string=other), f"{azurite.endpoint}/any-box/")
+    with pytest.raises(ValidationError, match="is for storage account 'otheraccount'"):
+        list(listing)
+
+
+def test_cancel_while_listing_stops_the_listing(s3):
+    from xpgeo_core.errors import Cancelled
+
+    s3.bucket("cancel-me", {f"{i:02d}.jpg": b"x" for i in range(10)})
+    heard = []
+
+    def progress(event):
+        heard.append(event)
+        if len(heard) == 2:
+            raise Cancelled()
+
+    listing = BucketListing(settings(s3_endpoint_url=s3.endpoint), "s3://cancel-me/", progress=progress, page_size=2)
+    with pytest.raises(Cancelled):
+        list(listing)
+    assert listing.pages == 2 and listing.listed == 4  # not the other three pages
+
+
+class _GcsPages(http.server.BaseHTTPRequestHandler):
+    """objects.list as Google documents its paging (pageToken in, nextPageToken out), for five objects
+    in pages of two: gcp-storage-emulator answers in one page whatever maxResults says."""
+
+    names = [f"roads/{i}.jpg" for i in range(5)]
+    tokens: List[str] = []
+
+    def do_GET(self):  # noqa: N802
+        from urllib.parse import parse_qs, urlsplit
+
+        query = parse_qs(urlsplit(self.path).query)
+        type(self).tokens.append(query.get("pageToken", [""])[0])
+        start = int(query.get("pageToken", ["0"])[0] or 0)
+        size = int(query["maxResults"][0])
+        body = {"kind": "storage#objects", "items": [
+            {"name": n, "updated": "2024-05-01T10:00:00.000Z", "size": "1"} for n in self.names[start:start + size]]}
+        if start + size < len(self.names):
+            body["nextPageToken"] = str(start + size)
+        data = json.dumps(body).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_gcs_paging_follows_next_page_tokens():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _GcsPages)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        endpoint = f"http://127.0.0.1:{server.server_port}"
+        listing = BucketListing(settings(gcs_endpoint_url=endpoint), "gs://survey/roads/", page_size=2)
+        assert [url for _, url in listing] == [f"{endpoint}/survey/roads/{i}.jpg" for i in range(5)]
+        assert listing.pages == 3 and _GcsPages.tokens == ["", "2", "4"]
+    finally:
+        server.shutdown()
+        server.server_close()

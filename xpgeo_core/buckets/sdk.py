@@ -153,6 +153,11 @@ def _azure_container(blob: Any, source: Source, settings: Any) -> Any:
     secret = settings.azure_storage_connection_string
     if secret:
         service = blob.BlobServiceClient.from_connection_string(secret.reveal(), connection_verify=verify)
+        if source.account and service.account_name and service.account_name != source.account:
+            raise ValidationError(
+                f"Listing {source.text!r}: AZURE_STORAGE_CONNECTION_STRING is for storage account "
+                f"{service.account_name!r}, the source names account {source.account!r}.", status=400,
+                hint="Give the connection string of the source's storage account.")
         return service.get_container_client(source.bucket)
     try:
         from azure.identity import DefaultAzureCredential
