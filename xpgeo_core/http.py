@@ -30,11 +30,12 @@ present in both are used.
 
 from __future__ import annotations
 
+import http.client
 import logging
 import os
 import socket
 import threading
-from typing import Any, Dict, Mapping, Optional, Set, Tuple, Union
+from typing import Any, Dict, List, Mapping, Optional, Set, Tuple, Union
 from urllib.parse import parse_qsl, urlsplit
 
 import requests
@@ -136,8 +137,44 @@ def _is_socks(manager: Any) -> bool:
     return type(manager).__name__.startswith("SOCKS")
 
 
+class RequestNotSent(urllib3.exceptions.NewConnectionError):
+    """The connection failed while the request was still being written: the server cannot have
+    received it whole, so it cannot have carried it out (an HTTP server acts on a complete
+    request only). For the retry policy and :func:`never_reached` it counts as a connection never
+    made, so even a write is sent again."""
+
+
 class _Tracked:
     tracker: ConnectionTracker
+
+    def _make_request(self, conn: Any, *args: Any, **kwargs: Any) -> Any:
+        """urllib3's, knowing whether the request left whole. urllib3 swallows a broken pipe or a
+        reset while it writes (a server may answer early and close) and then fails on the read, as
+        if the request had gone out: a failed write is noted here and the read's error becomes
+        :class:`RequestNotSent`."""
+        failed_write: List[BaseException] = []
+        write = conn.send
+
+        def send(data: Any) -> Any:
+            try:
+                return write(data)
+            except OSError as exc:
+                failed_write.append(exc)
+                raise
+
+        conn.send = send
+        try:
+            return super()._make_request(conn, *args, **kwargs)  # type: ignore[misc]
+        except (OSError, http.client.HTTPException, urllib3.exceptions.HTTPError) as exc:
+            if failed_write and not isinstance(exc, urllib3.exceptions.NewConnectionError):
+                raise RequestNotSent(conn, f"the connection dropped while the request was being sent "
+                                           f"({failed_write[0].__class__.__name__})") from exc
+            raise
+        finally:
+            try:
+                del conn.send
+            except AttributeError:
+                pass
 
     def _get_conn(self, timeout: Optional[float] = None) -> Any:
         conn = super()._get_conn(timeout)  # type: ignore[misc]
@@ -423,6 +460,9 @@ def describe_request_failure(exc: BaseException, url: str, secrets: Any = ()) ->
             f"The TLS certificate of {where} could not be verified.",
             hint="If the server uses an internal certificate authority, set CA_BUNDLE to its PEM file; "
                  "only as a last resort set DISABLE_SSL_VERIFICATION=true.")
+    if any(isinstance(cause, RequestNotSent) for cause in _chain(exc)):
+        return RequestError(f"The connection to {where} dropped before the request was sent whole: the server "
+                            f"did not get it.", hint="Check the network and any proxy; a rerun sends it again.")
     if never_reached(exc):
         if isinstance(exc, (requests.exceptions.ConnectTimeout, urllib3.exceptions.ConnectTimeoutError)) or any(
                 isinstance(c, urllib3.exceptions.ConnectTimeoutError) and "timed out" in str(c)

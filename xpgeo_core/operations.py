@@ -73,6 +73,8 @@ def append_image(settings: Settings, name: Optional[str], image_url: Optional[st
     _warn_presigned(gathered.images)
     with get_backend(settings, token_provider=token_provider, portal_url=portal_url) as backend:
         sink = backend.open_sink(name, imagery_type=imagery_type, single=True)
+        sink.rerun = ["append-image", "--name", name, "--image-url", gathered.images[0].image_path] if (
+            gathered.images) else None
         report = run_append(sink, gathered.images, settings=settings, imagery_type=imagery_type, progress=progress)
     _log_failures(report)
     return report
@@ -136,6 +138,8 @@ def append_images(settings: Settings, name: Optional[str], *, urls: Optional[Ite
 
     with get_backend(settings, token_provider=token_provider, portal_url=portal_url) as backend:
         sink = backend.open_sink(name, imagery_type=imagery_type)
+        if url_file and not urls and not photo_folder:  # the person's own list: it keeps any credentials
+            sink.rerun = ["append-images", "--name", name, "--file", url_file]
         if gathered.images:
             report = run_append(sink, gathered.images, settings=settings, imagery_type=imagery_type,
                                 preflight=preflight, progress=progress)

@@ -55,6 +55,10 @@ class Sink(abc.ABC):
     takes_photos: bool = True
     """True: items carry the photo's attributes (portal, local). False: URLs only (XPGEO server)."""
 
+    rerun: Optional[Sequence[str]] = None
+    """The command line (arguments after ``xpgeo``) that runs this append again, set by the operation:
+    a sink that cannot prove what landed names it in the command that proves it."""
+
     def __init__(self, layer_name: str, batch_size: int) -> None:
         self.layer_name = layer_name
         self.batch_size = max(1, int(batch_size))
