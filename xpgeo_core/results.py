@@ -70,6 +70,8 @@ class ImageResult:
     attributes: Optional[Dict[str, Any]] = None
     display: Optional[str] = None
     """The form for messages and logs: no credentials, no query (presigned signatures)."""
+    notes: Optional[List[str]] = None
+    """Values the pipeline inferred for it (a heading from the track): never silent."""
 
     @property
     def shown(self) -> str:
@@ -81,6 +83,8 @@ class ImageResult:
         out = {"url": without_credentials(self.url), "status": self.status, "reason": self.reason, "line": self.line}
         if self.attributes is not None:
             out["attributes"] = self.attributes
+        if self.notes:
+            out["notes"] = list(self.notes)
         return out
 
 

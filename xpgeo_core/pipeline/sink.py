@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass
-from typing import Any, Dict, Optional, Sequence
+from typing import Any, Dict, Iterable, Optional, Sequence, Tuple
 
 from xpgeo_core.errors import XpgeoError
 from xpgeo_core.pipeline.identity import Image
@@ -25,6 +25,8 @@ class Item:
     image: Image
     attributes: Optional[Dict[str, Any]] = None
     warnings: Sequence[str] = ()
+    notes: Sequence[str] = ()
+    """What the pipeline inferred for it (a heading from the track), carried to its result."""
 
 
 def result(image: Image, status: str, reason: Optional[str] = None, **extra: Any) -> ImageResult:
@@ -68,6 +70,12 @@ class Sink(abc.ABC):
         """Send one chunk; a result for each item, by ImagePath. Never sends an image twice:
         after a lost answer it finds out what landed first. Raises :class:`Stop` when the run
         cannot go on."""
+
+    def layer_photos(self) -> Iterable[Tuple[str, Any]]:
+        """The photos the layer already holds with a sequence, as (folder, :class:`~xpgeo_core.pipeline.
+        sequences.Photo`): what a rerun's photos are sequenced against. Runs before the first photo is
+        read; an XpgeoError turns sequencing off for the run (with a warning)."""
+        return ()
 
     def finish(self, report: AppendReport) -> None:
         """After the last chunk (and after a stop or a cancel): extents, derived files."""
