@@ -25,6 +25,7 @@ import logging
 import math
 import os
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
@@ -36,8 +37,21 @@ CONFIG_FILE_NAME = "xpgeo.env"
 REFERENCE_ENV_FILE_NAME = ".env"
 """The AerialSphere reference client's config file, read by the command line from the current folder
 after ``xpgeo.env`` (which wins where both set a key), so a folder set up for that client works unchanged."""
-BACKEND_LABELS: Dict[str, str] = {"auto": "Auto", "xpgeo": "XPGEO server", "portal": "Portal",
-                                  "local": "Local folder"}
+class BackendName(str, Enum):
+    """The ``backend`` setting's values. A ``str`` enum: a member equals, hashes, formats and
+    serialises as its word ("portal"), so messages, JSON and comparisons are as with the words."""
+
+    AUTO = "auto"
+    XPGEO = "xpgeo"
+    PORTAL = "portal"
+    LOCAL = "local"
+
+    def __str__(self) -> str:  # the word, on every Python (3.11 changed str() of mixed-in enums)
+        return self.value
+
+
+BACKEND_LABELS: Dict[str, str] = {BackendName.AUTO: "Auto", BackendName.XPGEO: "XPGEO server",
+                                  BackendName.PORTAL: "Portal", BackendName.LOCAL: "Local folder"}
 """Every backend name (the ``backend`` setting's values) with the label the tools show. The one list."""
 BACKENDS = tuple(BACKEND_LABELS)
 BACKEND_PLACES: Dict[str, str] = {"xpgeo": "on an XPGEO server", "portal": "on a portal", "local": "in a local folder"}
@@ -142,14 +156,14 @@ parse_url = _parse_url
 """The one URL rule (http/https in any case, a trailing slash dropped), for parameters that are no setting."""
 
 
-def _parse_backend(text: str) -> str:
+def _parse_backend(text: str) -> BackendName:
     value = str(text).strip().lower() or "auto"
     aliases = {"server": "xpgeo", "rest": "xpgeo", "xpgeo_rest": "xpgeo", "folder": "local"}
     aliases.update({label.lower(): name for name, label in BACKEND_LABELS.items()})  # the tools' labels
     value = aliases.get(value, value)
     if value not in BACKENDS:
         raise ValueError("expected one of " + ", ".join(BACKENDS))
-    return value
+    return BackendName(value)
 
 
 BUCKET_ACCESS = ("auto", "anonymous", "sdk")

@@ -29,7 +29,7 @@ TokenProvider = Callable[[], Optional[TokenInfo]]
 class Backend(abc.ABC):
     """One place layers are made. Subclasses: XPGEO REST, portal, local folder."""
 
-    name: str = "backend"
+    name: str = "backend"  # a BackendName in each backend
 
     def __init__(self, settings: Settings, *, session: Optional[XpgeoSession] = None,
                  token_provider: Optional[TokenProvider] = None, portal_url: Optional[str] = None) -> None:

@@ -46,6 +46,7 @@ from xpgeo_core.pipeline.identity import Image
 from xpgeo_core.pipeline.sink import Item, Sink, result
 from xpgeo_core.results import (APPENDED, FAILED, SKIPPED, AppendReport, CreateResult, HealthResult, ImageResult,
                                 failure_entries)
+from xpgeo_core.settings import BackendName
 from xpgeo_core import schema
 
 log = logging.getLogger("xpgeo.backends.local")
@@ -140,7 +141,7 @@ def _dumps(value: Any) -> str:
 class LocalBackend(Backend):
     """Layers as folders in ``settings.output_dir`` (see the module docstring)."""
 
-    name = "local"
+    name = BackendName.LOCAL
 
     def __init__(self, settings, **kwargs: Any) -> None:
         super().__init__(settings, **kwargs)

@@ -28,6 +28,7 @@ from xpgeo_core.pipeline.identity import Image
 from xpgeo_core.pipeline.sink import Item, Sink, Stop, result
 from xpgeo_core.results import (APPENDED, FAILED, SKIPPED, UNCONFIRMED, AppendReport, CreateResult, HealthResult,
                                 ImageResult)
+from xpgeo_core.settings import BackendName
 
 log = logging.getLogger("xpgeo.backends.xpgeo")
 
@@ -60,7 +61,7 @@ _MESSAGE_LIMIT = 500
 class XpgeoRestBackend(Backend):
     """Talks to an XPGEO REST server at ``settings.rest_url``."""
 
-    name = "xpgeo"
+    name = BackendName.XPGEO
 
     def __init__(self, settings, **kwargs: Any) -> None:
         super().__init__(settings, **kwargs)

@@ -35,6 +35,7 @@ from xpgeo_core.pipeline.identity import Image
 from xpgeo_core.pipeline.sink import Item, Sink, Stop, result
 from xpgeo_core.results import (APPENDED, FAILED, SKIPPED, UNCONFIRMED, AppendReport, CreateResult, HealthResult,
                                 ImageResult)
+from xpgeo_core.settings import BackendName
 from xpgeo_core.backends.portal import lookup
 from xpgeo_core.backends.portal.create import (LayerMaker, clean_service_name, follow_appended, item_fields,
                                                timestamped)
@@ -95,7 +96,7 @@ def _query_chunks(urls: Sequence[str]) -> Iterator[List[str]]:
 class PortalBackend(Backend):
     """ArcGIS Online or Enterprise, through ``sharing/rest`` and the hosted feature service."""
 
-    name = "portal"
+    name = BackendName.PORTAL
 
     def __init__(self, settings, **kwargs: Any) -> None:
         super().__init__(settings, **kwargs)
