@@ -118,15 +118,16 @@ def assert_features_match(sdk: List[Dict[str, Any]], expected: List[Dict[str, An
 class PortalLayer:
     """A layer XPGEO made on the https portal emulator, and what the SDK made of it."""
 
-    def __init__(self, tmp: Path, rule: str, viewer: bool) -> None:
+    def __init__(self, tmp: Path, rule: str, viewer: bool, cors: Any = True) -> None:
         self.tmp = tmp
         self.rule = rule
         self.viewer = viewer
+        self.cors = cors  # the photo host's CORS knob (tests/emulators/image_host.py)
 
     def __enter__(self) -> "PortalLayer":
         ca, self.cert, key = make_cert(self.tmp)
         self.portal = PortalEmulator(tls=(str(self.cert), str(key)), layer_type_rule=self.rule).start()
-        self.host = ImageHost(cors=True).start()
+        self.host = ImageHost(cors=self.cors).start()
         self.assets = AssetServer().start()
         env = user_env(self.portal, XPGEO_CA_BUNDLE=str(ca))
         name = f"SDK_oracle_{self.rule}"

@@ -34,7 +34,7 @@ import logging
 import os
 import socket
 import threading
-from typing import Any, Dict, Mapping, Optional, Set, Tuple, Union
+from typing import Any, Dict, Iterator, Mapping, Optional, Set, Tuple, Union
 from urllib.parse import parse_qsl, urlsplit
 
 import requests
@@ -136,22 +136,25 @@ def _is_socks(manager: Any) -> bool:
     return type(manager).__name__.startswith("SOCKS")
 
 
-class _Tracked:
+class _Tracked(HTTPConnectionPool):
+    """The pool half of :class:`ConnectionTracker`: every connection checked out is known, so
+    Cancel can shut its socket. Mixed before HTTP(S)ConnectionPool, so ``super()`` is theirs."""
+
     tracker: ConnectionTracker
 
     def _get_conn(self, timeout: Optional[float] = None) -> Any:
-        conn = super()._get_conn(timeout)  # type: ignore[misc]
+        conn = super()._get_conn(timeout)
         try:
             self.tracker.checkout(conn)
         except CancelledRequest:
-            super()._put_conn(conn)  # type: ignore[misc]
+            super()._put_conn(conn)
             raise
         return conn
 
     def _put_conn(self, conn: Any) -> None:
         if conn is not None:
             self.tracker.checkin(conn)
-        super()._put_conn(conn)  # type: ignore[misc]
+        super()._put_conn(conn)
 
 
 class _TrackedHTTP(_Tracked, HTTPConnectionPool):
@@ -240,7 +243,7 @@ class PolicyAdapter(HTTPAdapter):
         super().__init__(max_retries=make_retry(retries, backoff, cancel=tracker.cancel),
                          pool_connections=pool_size, pool_maxsize=pool_size)
 
-    @property  # type: ignore[override]
+    @property
     def max_retries(self) -> Retry:
         return getattr(self._local, "retries", None) or self._idempotent_retries
 
@@ -393,7 +396,7 @@ def tls_verify(settings: Any, environ: Optional[Mapping[str, str]] = None) -> Un
 
 # -- one mapping of transport errors ----------------------------------------------------------
 
-def _chain(exc: BaseException):
+def _chain(exc: Optional[BaseException]) -> Iterator[BaseException]:
     seen = 0
     while exc is not None and seen < 8:
         yield exc

@@ -56,20 +56,24 @@ NO_RESULT = "the backend gave no result for this image"
 
 def run_append(sink: Sink, images: Sequence[Image], *, settings: Any, imagery_type: Optional[str] = None,
                preflight: bool = False, progress: ProgressCallback = no_progress,
-               overlap: bool = True) -> AppendReport:
+               overlap: bool = True, viewer: Any = None) -> AppendReport:
     """Append *images* (distinct, valid) through *sink*; one result per image, in input order.
 
     ``overlap=False`` sends each chunk before reading the next (the order of earlier releases;
-    the benchmark's baseline).
+    the benchmark's baseline). ``viewer``: the run's :class:`~xpgeo_core.readiness.ViewerCheck`;
+    each window's images to send are checked as the window is decided (with ``require``, before
+    any of them is read or sent), and the findings go on the results and into the report.
     """
     return _Run(sink, images, settings=settings, imagery_type=imagery_type, preflight=preflight,
-                progress=progress, overlap=overlap).go()
+                progress=progress, overlap=overlap, viewer=viewer).go()
 
 
 class _Run:
     def __init__(self, sink: Sink, images: Sequence[Image], *, settings: Any, imagery_type: Optional[str],
-                 preflight: bool, progress: ProgressCallback, overlap: bool) -> None:
+                 preflight: bool, progress: ProgressCallback, overlap: bool, viewer: Any = None) -> None:
         self.sink = sink
+        self.viewer = viewer if viewer is not None and viewer.on else None
+        self.viewer_calls: List[Dict[str, Any]] = []
         self.images = list(images)
         self.settings = settings
         self.imagery_type = imagery_type
@@ -131,10 +135,12 @@ class _Run:
         except (Cancelled, KeyboardInterrupt) as exc:
             self.cancelled(report, exc)
         except BaseException as exc:
+            if self.viewer is not None:
+                self.viewer.abort()
             self.shut(abort=True)
             self.fail_rest(f"not sent: {getattr(exc, 'message', exc.__class__.__name__)}")
             raise_after = exc
-        if self.stopped is not None and raise_after is None and getattr(self.stopped, "unexpected", None):
+        if self.stopped is not None and raise_after is None and self.stopped.unexpected is not None:
             raise_after = self.stopped.unexpected
         if self.stopped is not None and raise_after is None and self.stopped.cause is not None and (
                 isinstance(self.stopped.cause, AuthError) or getattr(self.stopped.cause, "whole_run", False)
@@ -146,6 +152,7 @@ class _Run:
             report.messages.append(self.stopped.reason)
         self.summarise_warnings()
         self.summarise_sequences(report)
+        self.viewer_findings(report)
         if self.preflight and self.rejected:
             log.warning("Preflight: %d of %d image(s) cannot be placed and were not sent.", self.rejected,
                         len(self.images))
@@ -164,7 +171,7 @@ class _Run:
         batch: List[Item] = []
         if self.sink.takes_photos or self.preflight:
             self.sequencer = self.start_sequences()
-            self.reader = PhotoPass(self.settings, self.imagery_type, cancel=threading.Event())
+            self.reader = PhotoPass(self.settings, self.imagery_type, cancel=threading.Event(), viewer=self.viewer)
             batch = self.read_and_send(self.reader)
         else:
             for image in self.to_send():
@@ -174,10 +181,47 @@ class _Run:
                     batch = []
         if batch and self.stopped is None:
             self.hand(batch)
-        elif batch:
+        elif batch and self.stopped is not None:
             for item in batch:
                 self.record(result(item.image, FAILED, "not sent: " + self.stopped.reason))
         self.shut(abort=False)
+        for box in self.viewer_calls:  # the checks of windows that did not wait for them
+            try:
+                self.finish_call(box)
+            except Exception as exc:  # a check that fails costs its warnings, never the append
+                log.warning("The viewer check did not finish: %s", getattr(exc, "message", exc.__class__.__name__))
+
+    # -- the viewer-readiness check ------------------------------------------------------------
+    def check_viewer(self, images: List[Image]) -> List[Image]:
+        """Plan and start the viewer check of a window's images to send; with ``require``, wait for it
+        and fail (not send) the images the viewer could not open. Returns the images to send."""
+        if self.viewer is None or not images:
+            return images
+        reads = self.sink.takes_photos or self.preflight
+        box = self.start_call(self.viewer.probe_all, self.viewer.plan(images, header_reads=reads))
+        if not self.viewer.require:
+            self.viewer_calls.append(box)
+            return images
+        self.finish_call(box)  # the photos checked from their header reads are judged once read
+        keep = []
+        for image in images:
+            reason = self.viewer.blocking(image)
+            if reason:
+                self.record(result(image, FAILED, reason))
+            else:
+                keep.append(image)
+        return keep
+
+    def viewer_findings(self, report: AppendReport) -> None:
+        """The check's findings on each result it concerns, its summary in the report, its warnings."""
+        if self.viewer is None:
+            return
+        for outcome in report.results:
+            if outcome.status in (APPENDED, SKIPPED) or (outcome.reason or "").startswith(("not viewer-ready",
+                                                                                           "not sent (--require")):
+                outcome.viewer = self.viewer.issues_of(outcome.url)
+        report.viewer = self.viewer.summary()
+        self.viewer.log_findings()
 
     def to_send(self) -> Iterator[Image]:
         """The images in order, less those the layer already holds. The layer is asked window by
@@ -192,7 +236,7 @@ class _Run:
                     self.not_sent(image, "not sent: " + self.stopped.reason)
                 continue
             try:
-                known = self.finish_call(check)
+                known = self.finish_call(check if check is not None else self.start_call(self.sink.known, chunk))
             except XpgeoError as exc:
                 if not self.results and isinstance(exc, AuthError):
                     raise
@@ -209,8 +253,8 @@ class _Run:
                 outcome = known.get(image.image_path)
                 if outcome is not None:
                     self.record(outcome)
-                else:
-                    yield image
+            for image in self.check_viewer([i for i in chunk if i.image_path not in known]):
+                yield image
 
     def read_and_send(self, reader: PhotoPass) -> List[Item]:
         batch: List[Item] = []
@@ -248,6 +292,10 @@ class _Run:
                     reason = "preflight: " + reason
                 self.record(result(image, FAILED, reason))
                 continue
+            refused = self.viewer.blocking(image) if self.viewer is not None else None
+            if refused:  # checked from its header read, or its host's sample was
+                self.record(result(image, FAILED, refused))
+                continue
             item = Item(image, dict(info.attributes) if self.sink.takes_photos else None, tuple(info.warnings))
             for ready in self.in_sequence(item, info.attributes):
                 batch.append(ready)
@@ -265,7 +313,7 @@ class _Run:
                 if len(batch) >= self.sink.batch_size:
                     self.hand(batch)
                     batch = []
-        if not exhausted:  # stopped: whatever was not read is not sent
+        if not exhausted and self.stopped is not None:  # stopped: whatever was not read is not sent
             for image in source:
                 self.record(result(image, FAILED, "not sent: " + self.stopped.reason))
         return batch
@@ -426,6 +474,8 @@ class _Run:
         self.quiet = True
         self.cancel.set()
         report.cancelled = True
+        if self.viewer is not None:
+            self.viewer.abort()
         if self.reader is not None:
             for image in self.reader.drain_unread():
                 self.record(result(image, FAILED, NOT_SENT_CANCELLED), notify=False)
@@ -536,7 +586,8 @@ class _Sender:
             try:
                 halted = self.halted or self.run.stopped
                 if halted is not None or self.run.cancel.is_set():
-                    reason = NOT_SENT_CANCELLED if self.run.cancel.is_set() else "not sent: " + halted.reason
+                    reason = (NOT_SENT_CANCELLED if self.run.cancel.is_set() or halted is None
+                              else "not sent: " + halted.reason)
                     outcomes = {i.image.image_path: result(i.image, FAILED, reason) for i in batch}
                 else:
                     outcomes = self.sink.send(batch)

@@ -15,7 +15,7 @@ from typing import Any, Dict, Iterable, Optional, Sequence, Tuple
 
 from xpgeo_core.errors import XpgeoError
 from xpgeo_core.pipeline.identity import Image
-from xpgeo_core.results import AppendReport, ImageResult
+from xpgeo_core.results import AppendReport, ImageResult, ImageStatus
 
 
 @dataclass
@@ -29,7 +29,7 @@ class Item:
     """What the pipeline inferred for it (a heading from the track), carried to its result."""
 
 
-def result(image: Image, status: str, reason: Optional[str] = None, **extra: Any) -> ImageResult:
+def result(image: Image, status: ImageStatus, reason: Optional[str] = None, **extra: Any) -> ImageResult:
     """The result of *image*: keyed by its ImagePath, shown by its display form."""
     return ImageResult(image.image_path, status, reason, image.line, display=image.display, **extra)
 
@@ -48,6 +48,7 @@ class Stop(Exception):
         self.reason = reason
         self.cause = cause
         self.results = results or {}
+        self.unexpected: Optional[BaseException] = None  # a bug's exception, raised again once all is recorded
 
 
 class Sink(abc.ABC):
@@ -87,7 +88,7 @@ class Sink(abc.ABC):
         return AppendReport(backend=self.backend, layer_name=self.layer_name)
 
 
-def fill(items: Sequence[Item], results: Dict[str, ImageResult], status: str, reason: str) -> None:
+def fill(items: Sequence[Item], results: Dict[str, ImageResult], status: ImageStatus, reason: str) -> None:
     """Give every item of *items* still without a result the same one (never lose one)."""
     for item in items:
         if item.image.image_path not in results:

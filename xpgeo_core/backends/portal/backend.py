@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Set, Tuple
 
+from xpgeo_core.answers import list_at, object_at
 from xpgeo_core.backends.base import Backend
 from xpgeo_core.backends.portal import api
 from xpgeo_core.backends.portal.auth import make_auth
@@ -35,6 +36,7 @@ from xpgeo_core.pipeline.sequences import SEQUENCE_FIELDS, Photo, folder_of, lay
 from xpgeo_core.pipeline.sink import Item, Sink, Stop, result
 from xpgeo_core.results import (APPENDED, FAILED, SKIPPED, UNCONFIRMED, AppendReport, CreateResult, HealthResult,
                                 ImageResult)
+from xpgeo_core.settings import BackendName
 from xpgeo_core.backends.portal import lookup
 from xpgeo_core.backends.portal.create import (LayerMaker, clean_service_name, follow_appended, item_fields,
                                                timestamped)
@@ -97,7 +99,7 @@ def _query_chunks(urls: Sequence[str]) -> Iterator[List[str]]:
 class PortalBackend(Backend):
     """ArcGIS Online or Enterprise, through ``sharing/rest`` and the hosted feature service."""
 
-    name = "portal"
+    name = BackendName.PORTAL
 
     def __init__(self, settings, **kwargs: Any) -> None:
         super().__init__(settings, **kwargs)
@@ -170,6 +172,37 @@ class PortalBackend(Backend):
                    "role": user.get("role"), "auth": self.auth.kind}
         return HealthResult(backend=self.name, liveness_label="Portal", liveness_message=message,
                             versions=versions, details=details)
+
+    # -- the viewer ----------------------------------------------------------------------
+    def viewer_target(self) -> Any:
+        """The portal's origins (``portals/self`` gives ArcGIS Online's organization address); a portal
+        that does not say costs only that address."""
+        from xpgeo_core.readiness import portal_target
+
+        try:
+            info = api.portal_self(self.client, self.root)
+        except XpgeoError as exc:
+            log.debug("portals/self did not answer (%s); the viewer check uses the portal URL's origin.", exc.message)
+            info = {}
+        return portal_target(self.portal_url, info)
+
+    def layer_image_paths(self, name: str) -> Iterator[str]:
+        """Every ImagePath of the layer, page by page (``resultOffset``, at most maxRecordCount a page)."""
+        target = self._find_layer(name)
+        page = max(1, target["max_record_count"])
+        offset = 0
+        while True:
+            answer = api.query(self.client, target["layer_url"], where="1=1", outFields=IMAGE_PATH,
+                               returnGeometry=False, orderByFields="OBJECTID", resultOffset=offset,
+                               resultRecordCount=page)
+            features = answer.get("features") or []
+            for feature in features:
+                value = (feature.get("attributes") or {}).get(IMAGE_PATH)
+                if isinstance(value, str) and value:
+                    yield value
+            if not features or not answer.get("exceededTransferLimit"):
+                return
+            offset += len(features)
 
     # -- create ------------------------------------------------------------------------
     def create_layer(self, name: str, imagery_type: Optional[str] = None, *,
@@ -440,8 +473,7 @@ class PortalSink(Sink):
     def _read_add_results(answer: Dict[str, Any], sent: List[Tuple[Image, Dict[str, Any]]],
                           results: Dict[str, ImageResult]) -> List[Tuple[Image, Dict[str, Any]]]:
         """Each addResults entry, in order; returns the features the answer says nothing about."""
-        adds = answer.get("addResults")
-        adds = adds if isinstance(adds, list) else []
+        adds = list_at(answer, "addResults")
         unknown = []
         for index, (image, feature) in enumerate(sent):
             entry = adds[index] if index < len(adds) and isinstance(adds[index], dict) else None
@@ -450,7 +482,7 @@ class PortalSink(Sink):
             elif entry.get("success") in (True, "true"):
                 results[image.image_path] = result(image, APPENDED)
             else:
-                error = entry.get("error") if isinstance(entry.get("error"), dict) else {}
+                error = object_at(entry, "error")
                 said = error.get("description") or error.get("message") or "no reason given"
                 code = f" (code {error['code']})" if error.get("code") is not None else ""
                 results[image.image_path] = result(image, FAILED, f"the portal refused the feature: {said}{code}")
