@@ -72,6 +72,7 @@ def child(mode: str, portal_url: str, list_file: str, batch: int, workers: int) 
     images = gather((None, u) for u in urls).images
     name = f"{mode}_{len(urls)}_{os.getpid()}"
     appended = 0
+    inferred = 0
     if mode != "read":
         operations.create_layer(settings, name)
     if mode == "read":
@@ -116,7 +117,9 @@ def child(mode: str, portal_url: str, list_file: str, batch: int, workers: int) 
             report = run_append(sink, images, settings=settings, overlap=(mode != "sequential"))
             seconds = time.perf_counter() - started
             appended = report.appended
-    return {"mode": mode, "n": len(urls), "seconds": seconds, "appended": appended, "max_rss_mb": peak_rss_mb()}
+            inferred = (report.extra.get("sequences") or {}).get("headings_inferred", 0)
+    return {"mode": mode, "n": len(urls), "seconds": seconds, "appended": appended, "max_rss_mb": peak_rss_mb(),
+            "headings_inferred": inferred}
 
 
 def peak_rss_mb() -> float:
@@ -179,7 +182,8 @@ def serve(args: argparse.Namespace) -> None:
                               str(args.batch), str(args.workers)], capture_output=True, text=True, check=True)
         result = json.loads(out.stdout.strip().splitlines()[-1])
         print(f"  {mode:10s} N={n:6d}  {result['seconds']:7.2f} s  appended/read {result['appended']:6d}  "
-              f"max RSS {result['max_rss_mb']:.0f} MB", flush=True)
+              f"max RSS {result['max_rss_mb']:.0f} MB  headings from the track {result['headings_inferred']}",
+              flush=True)
         return result
 
     try:

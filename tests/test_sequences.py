@@ -337,3 +337,23 @@ def test_portal_layer_without_sequence_fields_is_appended_without_them(tmp_path,
     assert report.appended == 3 and report.skipped == 1  # near-duplicates are still skipped
     assert all("SequenceOrder" not in f["attributes"] for f in portal.features(created.layer_name))
     assert any("has no SequenceId and SequenceOrder fields" in r.getMessage() for r in caplog.records)
+
+
+def test_portal_rerun_reads_only_the_sequences_of_its_own_folders(tmp_path, portal, host):
+    env = user_env(portal)
+    code, out, err = run_cli(["--json", "create-oi-layer", "--name", "Two_cameras"], env)
+    assert code == 0, err
+    service = json.loads(out)["layer_name"]
+    left = [host.add(f"rig_left/L{i}.jpg", capture_photo(i)) for i in range(3)]
+    right = [host.add(f"rig_right/R{i}.jpg", capture_photo(i, heading=90.0)) for i in range(3)]
+    assert run_cli(["append-images", "--name", service, "--file", write_list(tmp_path, left + right[:1])], env)[0] == 0
+    queries = len(portal.requests_to("query"))
+    code, out, err = run_cli(["--json", "append-images", "--name", service, "--file",
+                              write_list(tmp_path, right[1:])], env)
+    assert code == 0, err
+    sequence_queries = [r.params["where"] for r in portal.requests_to("query")[queries:] if "LIKE" in r.params.get(
+        "where", "")]
+    assert sequence_queries and all("rig_right/%" in w and "rig_left" not in w for w in sequence_queries)
+    features = {f["attributes"]["Name"]: f["attributes"] for f in portal.features(service)}
+    assert features["R1"]["SequenceId"] == features["R0"]["SequenceId"] != features["L0"]["SequenceId"]
+    assert features["R0"]["SequenceOrder"] < features["R1"]["SequenceOrder"] < features["R2"]["SequenceOrder"]

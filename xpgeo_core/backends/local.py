@@ -356,15 +356,16 @@ class LocalSink(Sink):
         self.next_id = max((int(f.get("id") or 0) for f in self.features), default=0) + 1
         self._lock = threading.Lock()
 
-    def layer_photos(self) -> List[Tuple[str, Photo]]:
-        """The sequenced photos ``features.geojson`` holds (a rerun's photos join their sequences)."""
+    def layer_photos(self, folders: Sequence[str] = ()) -> List[Tuple[str, Photo]]:
+        """The sequenced photos ``features.geojson`` holds in *folders* (a rerun's photos join their sequences)."""
+        wanted = set(folders)
         out = []
         for feature in self.features:
             properties = feature.get("properties") or {}
             coordinates = (feature.get("geometry") or {}).get("coordinates") or [None, None]
             path = str(properties.get("ImagePath") or "")
             photo = layer_photo(properties, coordinates[0], coordinates[1], path)
-            if photo is not None:
+            if photo is not None and folder_of(path) in wanted:
                 out.append((folder_of(path), photo))
         return out
 

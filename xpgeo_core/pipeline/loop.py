@@ -324,7 +324,8 @@ class _Run:
         if not getattr(self.settings, "sequences", False):
             return None
         try:
-            held = list(self.finish_call(self.start_call(self.sink.layer_photos)))
+            folders = sorted({folder_of(image.image_path) for image in self.images})
+            held = list(self.finish_call(self.start_call(self.sink.layer_photos, folders)))
         except XpgeoError as exc:
             note = (f"Sequences are off for this run: the layer's sequences could not be read ({exc.message}); "
                     "a rerun numbers the photos it sends")

@@ -72,10 +72,11 @@ class Sink(abc.ABC):
         after a lost answer it finds out what landed first. Raises :class:`Stop` when the run
         cannot go on."""
 
-    def layer_photos(self) -> Iterable[Tuple[str, Any]]:
-        """The photos the layer already holds with a sequence, as (folder, :class:`~xpgeo_core.pipeline.
-        sequences.Photo`): what a rerun's photos are sequenced against. Runs before the first photo is
-        read; an XpgeoError turns sequencing off for the run (with a warning)."""
+    def layer_photos(self, folders: Sequence[str] = ()) -> Iterable[Tuple[str, Any]]:
+        """The photos the layer already holds with a sequence in *folders* (those of the run's images), as
+        (folder, :class:`~xpgeo_core.pipeline.sequences.Photo`): what a rerun's photos are sequenced
+        against. Runs before the first photo is read; an XpgeoError turns sequencing off for the run
+        (with a warning)."""
         return ()
 
     def finish(self, report: AppendReport) -> None:

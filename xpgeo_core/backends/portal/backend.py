@@ -350,21 +350,31 @@ class PortalSink(Sink):
                        if isinstance(f, dict)}
         self.empty_at_start = self._count() == 0
 
-    def layer_photos(self) -> List[Tuple[str, Photo]]:
-        """The layer's sequenced photos (paged queries; none for a layer empty at the start). A layer
-        made before sequences has no SequenceOrder field: its photos are sent without one."""
+    def layer_photos(self, folders: Sequence[str] = ()) -> List[Tuple[str, Photo]]:
+        """The layer's sequenced photos in *folders* (the folders of the run's images: sequences never
+        cross one), by paged queries; none for a layer empty at the start. A layer made before
+        sequences has no SequenceOrder field: its photos are sent without one."""
         if not all(name.lower() in self.fields for name in SEQUENCE_FIELDS):
             log.warning("Layer '%s' has no %s fields (it was made by an earlier XPGEO): the photos are appended "
                         "without sequences. A layer created now has them.", self.layer_name,
                         " and ".join(SEQUENCE_FIELDS))
             return []
-        if self.empty_at_start:
+        if self.empty_at_start or not folders:
             return []
+        wanted = set(folders)
         out: List[Tuple[str, Photo]] = []
-        wanted = ",".join((IMAGE_PATH, "AcquisitionDate", "CameraHeading") + SEQUENCE_FIELDS)
+        for chunk in _query_chunks(sorted(wanted)):
+            # LIKE: a folder's "_" or "%" matches more than itself; what is not in a wanted folder is dropped.
+            where = "SequenceOrder IS NOT NULL AND (" + " OR ".join(
+                f"{IMAGE_PATH} LIKE '" + folder.replace("'", "''") + "/%'" for folder in chunk) + ")"
+            out.extend(p for p in self._sequenced(where) if p[0] in wanted)
+        return out
+
+    def _sequenced(self, where: str) -> Iterator[Tuple[str, Photo]]:
+        fields = ",".join((IMAGE_PATH, "AcquisitionDate", "CameraHeading") + SEQUENCE_FIELDS)
         offset = 0
         while True:
-            answer = api.query(self.owner.client, self.layer_url, where="1=1", outFields=wanted, returnGeometry=True,
+            answer = api.query(self.owner.client, self.layer_url, where=where, outFields=fields, returnGeometry=True,
                                outSR=4326, orderByFields="OBJECTID", resultOffset=offset,
                                resultRecordCount=self.target["max_record_count"])
             features = answer.get("features") or []
@@ -374,10 +384,10 @@ class PortalSink(Sink):
                 path = str(values.get(IMAGE_PATH) or "")
                 photo = layer_photo(values, geometry.get("x"), geometry.get("y"), path)
                 if photo is not None:
-                    out.append((folder_of(path), photo))
+                    yield folder_of(path), photo
             offset += len(features)
             if not features or not answer.get("exceededTransferLimit"):
-                return out
+                return
 
     def _count(self) -> Optional[int]:
         """How many features the layer holds now (None when the portal does not say)."""
