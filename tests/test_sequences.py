@@ -15,6 +15,8 @@ import pytest
 
 from xpgeo_core import operations
 from xpgeo_core.demo.server import PhotoServer
+from xpgeo_core.pipeline import gather, run_append
+from xpgeo_core.pipeline.sink import Sink, Stop
 from xpgeo_core.pipeline.sequences import (BLOCK, Photo, Rules, Sequencer, angle_between, bearing_deg,
                                            capture_seconds, distance_m, folder_of, heading_of, photo_of)
 from xpgeo_core.results import APPENDED, SKIPPED
@@ -357,3 +359,26 @@ def test_portal_rerun_reads_only_the_sequences_of_its_own_folders(tmp_path, port
     features = {f["attributes"]["Name"]: f["attributes"] for f in portal.features(service)}
     assert features["R1"]["SequenceId"] == features["R0"]["SequenceId"] != features["L0"]["SequenceId"]
     assert features["R0"]["SequenceOrder"] < features["R1"]["SequenceOrder"] < features["R2"]["SequenceOrder"]
+
+
+class _GoneAfterFirstChunk(Sink):
+    """A sink whose server goes away on the first chunk it is sent."""
+
+    def __init__(self) -> None:
+        super().__init__("gone", 2)
+        self.sent: List[List[str]] = []
+
+    def send(self, items):
+        self.sent.append([i.image.image_path for i in items])
+        raise Stop("the server stopped answering")
+
+
+def test_held_photos_are_accounted_for_when_the_run_stops(tmp_path):
+    files = {f"walk/P{i:03d}.jpg": capture_photo(i) for i in range(7)}
+    with PhotoServer(files) as server:
+        images = gather((None, server.url_for(p)) for p in sorted(files, reverse=True)).images  # out of order
+        sink = _GoneAfterFirstChunk()
+        report = run_append(sink, images, settings=local_settings(tmp_path, heading_from_track=True))
+    assert len(report.results) == 7 and len(sink.sent) == 1
+    assert all(r.status == "failed" and r.reason for r in report.results)
+    assert sum("not sent: the server stopped answering" in r.reason for r in report.results) >= 5
