@@ -297,25 +297,26 @@ class _Run:
                 self.record(result(image, FAILED, refused))
                 continue
             item = Item(image, dict(info.attributes) if self.sink.takes_photos else None, tuple(info.warnings))
-            for ready in self.in_sequence(item, info.attributes):
-                batch.append(ready)
-                if len(batch) >= self.sink.batch_size:
-                    self.hand(batch)
-                    batch = []
+            batch = self.gather_chunk(batch, self.in_sequence(item, info.attributes))
         if self.sequencer is not None:
             held = self.settle(self.sequencer.finish())  # folders read out of time order, last headings
             if self.stopped is not None:
                 for item in held:
                     self.record(result(item.image, FAILED, "not sent: " + self.stopped.reason))
                 held = []
-            for ready in held:
-                batch.append(ready)
-                if len(batch) >= self.sink.batch_size:
-                    self.hand(batch)
-                    batch = []
+            batch = self.gather_chunk(batch, held)
         if not exhausted and self.stopped is not None:  # stopped: whatever was not read is not sent
             for image in source:
                 self.record(result(image, FAILED, "not sent: " + self.stopped.reason))
+        return batch
+
+    def gather_chunk(self, batch: List[Item], ready: List[Item]) -> List[Item]:
+        """*ready* added to the chunk being filled; each full chunk is handed to the sender."""
+        for item in ready:
+            batch.append(item)
+            if len(batch) >= self.sink.batch_size:
+                self.hand(batch)
+                batch = []
         return batch
 
     # -- sequences ------------------------------------------------------------------------------
