@@ -382,3 +382,24 @@ def test_held_photos_are_accounted_for_when_the_run_stops(tmp_path):
     assert len(report.results) == 7 and len(sink.sent) == 1
     assert all(r.status == "failed" and r.reason for r in report.results)
     assert sum("not sent: the server stopped answering" in r.reason for r in report.results) >= 5
+
+
+def test_xpgeo_server_with_preflight_is_not_sent_near_duplicates(tmp_path):
+    """The XPGEO server takes URLs only (it sequences itself): no sequence fields are sent to it, but where
+    XPGEO reads the headers (--preflight) a near-duplicate is left out and reported."""
+    from emulators.xpgeo_server import FakeXpgeoServer
+
+    files = {f"walk/P{i:03d}.jpg": capture_photo(i) for i in range(3)}
+    files["walk/P001b.jpg"] = capture_photo(1, second=1, north_m=0.03)
+    with FakeXpgeoServer() as server, PhotoServer(files) as photos:
+        env = {"XPGEO_REST_URL": server.url, "XPGEO_RETRY_BACKOFF": "0"}
+        assert run_cli(["create-oi-layer", "--name=lyr"], env)[0] == 0
+        urls = [photos.url_for(p) for p in sorted(files)]
+        code, out, err = run_cli(["--json", "append-images", "--name=lyr", "--preflight", "--file",
+                                  write_list(tmp_path, urls)], env)
+        assert code == 0, err
+        sent = list(server.state.layers["lyr"])
+    report = json.loads(out)
+    assert sorted(sent) == sorted(u for u in urls if not u.endswith("P001b.jpg"))
+    dup = next(r for r in report["results"] if r["url"].endswith("P001b.jpg"))
+    assert dup["status"] == "skipped" and dup["reason"].startswith("near-duplicate of ")
