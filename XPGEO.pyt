@@ -33,7 +33,7 @@ class Toolbox(object):
         self.label = "XPGEO"
         self.alias = "xpgeo"
         self.description = "Create Esri Oriented Imagery layers from photos at URLs and append photos to them."
-        self.tools = [HealthCheck, CreateOrientedImageryLayer, AppendImage, AppendImages]
+        self.tools = [HealthCheck, CreateOrientedImageryLayer, AppendImage, AppendImages, CheckLayer]
 
 
 # -- the bridge: logging -> messages, progress -> progressor ---------------------------
@@ -109,7 +109,7 @@ def _is_server():
         return False
 
 
-# -- one base class; the four tools only name their spec --------------------------------
+# -- one base class; the tools only name their spec --------------------------------
 
 class _Tool(object):
     spec_name = ""
@@ -260,3 +260,7 @@ class AppendImage(_Tool):
 
 class AppendImages(_Tool):
     spec_name = "AppendImages"
+
+
+class CheckLayer(_Tool):
+    spec_name = "CheckLayer"

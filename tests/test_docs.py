@@ -106,7 +106,7 @@ def test_docs_name_real_cli_commands_and_options():
     from xpgeo_core.cli import build_parser
 
     help_text = build_parser().format_help()
-    for command in ("health-check", "create-oi-layer", "append-image", "append-images", "inspect", "demo"):
+    for command in ("health-check", "create-oi-layer", "append-image", "append-images", "check-layer", "inspect", "demo"):
         assert command in help_text and f"xpgeo {command}" in README
     for option in ("--json", "--config", "--verbose", "--quiet", "--backend", "--rest-url", "--portal-url",
                    "--output-dir", "--disable-ssl-verification"):

@@ -156,7 +156,7 @@ def test_local_photos_are_refused_where_viewers_cannot_reach_them(tmp_path):
 
 def test_cli_needs_a_list_or_a_folder():
     code, _, err = run(["append-images", "--name", "x"])
-    assert code == 2 and "give --file or --photo-folder" in err
+    assert code == 2 and "give --file, --photo-folder or --source" in err
 
 
 def test_toolbox_photo_folder_with_the_local_backend(tmp_path):

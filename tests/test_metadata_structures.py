@@ -1,4 +1,5 @@
-"""File structures real cameras write that the engine must read: XMP inside the EXIF (tag 700),
+"""File structures real cameras write that the engine must read: XMP inside the EXIF (tag 700, in
+IFD0 or the Exif IFD),
 sub-IFD pointers in every integer type, and long runs of large segments skipped unread."""
 
 from __future__ import annotations
@@ -29,10 +30,11 @@ def run(data: bytes):
 
 # -- XMP in EXIF tag 700 (DJI Zenmuse XT2 and other thermal payloads) ------------------------------
 
+@pytest.mark.parametrize("ifd", ["ifd0", "exif"])  # TIFF's place, and the Exif IFD where the Zenmuse XT2 writes it
 @pytest.mark.parametrize("order", ["little", "big"])
-def test_xmp_in_exif_tag_700_gives_the_gimbal_angles_height_and_type(order):
+def test_xmp_in_exif_tag_700_gives_the_gimbal_angles_height_and_type(order, ifd):
     data = make_jpeg(lat=45.5, lon=-73.6, make="DJI", model="XT2", byte_order=order,
-                     xmp_in_exif=make_xmp(dji=THERMAL))
+                     xmp_in_exif=make_xmp(dji=THERMAL), xmp_in_exif_ifd=ifd)
     info = run(data)
     assert info.ok, info.error
     attrs = info.attributes
@@ -58,6 +60,52 @@ def test_tag_700_stands_for_the_xmp_so_thermal_data_is_not_searched():
     thermal = large_segments(12, marker=0xE3)
     data = make_jpeg(lat=1, lon=2, pixel_size=(640, 512), focal_length_35mm=40,
                      xmp_in_exif=make_xmp(dji=THERMAL), segments_after_xmp=thermal)
+    with ImageHost() as host:
+        info = inspect_source(host.add("xt2.jpg", data), settings=SETTINGS)
+        assert info.ok and info.attributes["OrientedImageryType"] == "Nadir"
+        assert len(host.requests) == 1 and info.bytes_read == 65536
+
+
+# -- XMP in tag 700 of the Exif IFD (the Zenmuse XT2 writes it there, not in IFD0) --------------------
+
+def test_the_exif_ifd_packet_sits_in_a_real_exif_ifd():
+    """The structure the test photos carry is what an independent reader sees: exifread finds the
+    packet as an EXIF (sub-IFD) tag, not an Image (IFD0) one; our reader files it under "exif"."""
+    exifread = pytest.importorskip("exifread")
+    packet = make_xmp(dji=THERMAL)
+    data = make_jpeg(lat=1, lon=2, xmp_in_exif=packet, xmp_in_exif_ifd="exif")
+    tags = exifread.process_file(io.BytesIO(data), details=True)
+    assert "Image ApplicationNotes" not in tags and bytes(tags["EXIF ApplicationNotes"].values) == packet
+    exif = read_exif(make_exif(lat=1, lon=2, xmp_in_exif=packet, xmp_in_exif_ifd="exif"))
+    assert exif["exif"]["XMLPacket"] == packet and "XMLPacket" not in exif["ifd0"]
+
+
+def test_packets_in_ifd0_and_the_exif_ifd_merge_ifd0_winning():
+    ifd0 = make_xmp(dji={"GimbalYawDegree": 10.0})
+    exif_ifd = make_xmp(dji=THERMAL)
+    attrs = run(make_jpeg(lat=1, lon=2, xmp_in_exif=ifd0, extra_exif=[(0x02BC, "BYTE", exif_ifd)])).attributes
+    assert attrs["CameraHeading"] == pytest.approx(10.0)  # IFD0's own value
+    assert attrs["CameraHeight"] == pytest.approx(62.5) and attrs["OrientedImageryType"] == "Nadir"  # Exif IFD's
+
+
+def test_an_app1_packet_still_wins_over_the_exif_ifd_one():
+    data = make_jpeg(lat=1, lon=2, xmp_in_exif=make_xmp(dji=THERMAL), xmp_in_exif_ifd="exif",
+                     dji={"GimbalYawDegree": 20.0})
+    attrs = run(data).attributes
+    assert attrs["CameraHeading"] == pytest.approx(20.0) and attrs["CameraHeight"] == pytest.approx(62.5)
+
+
+def test_a_broken_exif_ifd_packet_is_a_warning_that_names_where_it_is():
+    info = run(make_jpeg(lat=1, lon=2, xmp_in_exif=b"<x:xmpmeta <<<", xmp_in_exif_ifd="exif"))
+    assert info.ok and any("XMP (in EXIF tag 700 of the Exif IFD) is not well-formed" in w for w in info.warnings)
+
+
+def test_an_exif_ifd_packet_stands_for_the_xmp_so_the_xt2_is_one_request():
+    """The XT2 layout: EXIF with the packet in its Exif IFD, then radiometric segments; the walk stops
+    after the first read instead of hopping through them (the 128 KiB / 64-read cap is not approached)."""
+    thermal = large_segments(12, marker=0xE3)
+    data = make_jpeg(lat=1, lon=2, pixel_size=(640, 512), focal_length_35mm=40, make="DJI", model="XT2",
+                     xmp_in_exif=make_xmp(dji=THERMAL), xmp_in_exif_ifd="exif", segments_after_xmp=thermal)
     with ImageHost() as host:
         info = inspect_source(host.add("xt2.jpg", data), settings=SETTINGS)
         assert info.ok and info.attributes["OrientedImageryType"] == "Nadir"

@@ -50,6 +50,62 @@ def test_skydio_nadir():
     assert a["OrientedImageryType"] == "Nadir" and a["CameraHeading"] == pytest.approx(270.0)
 
 
+# -- Skydio's Front-Left-Up angles (CameraOrientationFLU) ---------------------------------------------
+
+def _flu(**fields):
+    return {"drone-skydio:CameraOrientationFLU": fields, "drone-skydio:RelativeAltitude": 30.0}
+
+
+@pytest.mark.parametrize("style", ["attributes", "elements"])
+def test_skydio_flu_alone_gives_pitch_and_roll_but_no_heading(style):
+    """FLU is z up: a camera 30° below the horizon has FLU pitch +30 (OI 60); its yaw counts from the
+    FLU frame's front axis, not north, so it is no CameraHeading, and a warning says why."""
+    a, warnings = attrs(xmp_style=style, xmp_props=_flu(Pitch=30.0, Yaw=40.0, Roll=2.0))
+    assert angles(a) == (None, pytest.approx(60.0), pytest.approx(2.0), "Oblique")
+    assert a["CameraHeight"] == pytest.approx(30.0) and a["CameraHeadingReference"] is None
+    assert any("drone-skydio:CameraOrientationFLU/Yaw 40.00" in w and "not from north" in w
+               and "CameraHeading left empty" in w for w in warnings), warnings
+
+
+@pytest.mark.parametrize("flu_pitch, oi_pitch, kind", [(90.0, 0.0, "Nadir"), (85.0, 5.0, "Nadir"),
+                                                      (0.0, 90.0, "Oblique"), (-20.0, 110.0, "Oblique")])
+def test_skydio_flu_pitch_is_90_minus_the_flu_pitch(flu_pitch, oi_pitch, kind):
+    a, _ = attrs(xmp_props=_flu(Pitch=flu_pitch, Roll=0.0))
+    assert a["CameraPitch"] == pytest.approx(oi_pitch) and a["OrientedImageryType"] == kind
+
+
+def test_skydio_flu_and_ned_of_one_camera_give_the_same_pitch_and_roll():
+    """The same pose written both ways (FLU = NED with pitch and yaw negated, roll kept)."""
+    ned, _ = attrs(xmp_props={"drone-skydio:CameraOrientationNED": {"Pitch": -37.5, "Yaw": 140.0, "Roll": 1.25}})
+    flu, _ = attrs(xmp_props=_flu(Pitch=37.5, Yaw=-140.0, Roll=1.25))
+    assert (ned["CameraPitch"], ned["CameraRoll"]) == (flu["CameraPitch"], flu["CameraRoll"])
+    assert ned["CameraHeading"] == pytest.approx(140.0) and flu["CameraHeading"] is None
+
+
+def test_skydio_ned_wins_and_flu_fills_only_what_ned_lacks():
+    """Some Skydio photos carry no NED Roll (OpenAthenaIOS issue 11): the FLU roll, the same angle, fills it."""
+    a, warnings = attrs(xmp_props={"drone-skydio:CameraOrientationNED": {"Pitch": -60.0, "Yaw": 200.0},
+                                   "drone-skydio:CameraOrientationFLU": {"Pitch": 50.0, "Yaw": 7.0, "Roll": 3.0}})
+    assert angles(a) == (pytest.approx(200.0), pytest.approx(30.0), pytest.approx(3.0), "Oblique")
+    assert not any("FLU" in w for w in warnings)
+
+
+def test_skydio_flu_with_a_gps_img_direction_takes_that_heading_without_a_warning():
+    a, warnings = attrs(heading=123.0, xmp_props=_flu(Pitch=45.0, Yaw=10.0, Roll=0.0))
+    assert (a["CameraHeading"], a["CameraHeadingReference"]) == (pytest.approx(123.0), "T")
+    assert a["CameraPitch"] == pytest.approx(45.0) and not any("FLU" in w for w in warnings)
+
+
+def test_skydio_flu_under_the_http_namespace_uri_reads_the_same():
+    from xpgeo_core.sample_photos import make_xmp
+
+    packet = make_xmp(properties=_flu(Pitch=80.0, Roll=-1.0),
+                      namespaces={"drone-skydio": "http://www.skydio.com/drone-skydio/1.0/"})
+    a, _ = attrs(xmp=packet)
+    assert a["CameraPitch"] == pytest.approx(10.0) and a["CameraRoll"] == pytest.approx(-1.0)
+    assert a["OrientedImageryType"] == "Nadir"
+
+
 def test_pix4d_camera_namespace_counts_pitch_from_nadir():
     """Parrot Sequoia, MicaSense, Autel's older firmware: Camera:Pitch 0 is straight down."""
     a, _ = attrs(xmp_props={"Camera:Yaw": 12.0, "Camera:Pitch": 0.0, "Camera:Roll": 2.0})
@@ -104,7 +160,8 @@ def test_an_impossible_vendor_pitch_is_left_empty_with_a_warning_naming_the_tag(
 
 def test_every_row_has_a_source_conventions_and_a_namespace_the_reader_keeps():
     for rule in RULES:
-        assert rule.source and rule.frame in ("NED", "Pix4D") and rule.pitch_nadir != rule.pitch_horizon
+        assert rule.source and rule.frame in ("NED", "FLU", "Pix4D") and rule.pitch_nadir != rule.pitch_horizon
+        assert rule.yaw_is_heading == (rule.frame != "FLU")  # a FLU yaw counts from the drone, not north
         for name in (rule.yaw, rule.pitch, rule.roll) + ((rule.height,) if rule.height else ()):
             assert name.startswith(rule.prefix + ":"), name
         assert rule.oi_pitch(rule.pitch_nadir) == 0.0 and rule.oi_pitch(rule.pitch_horizon) == 90.0

@@ -12,7 +12,8 @@ from xpgeo_core.backends import choose_backend_name
 from xpgeo_core.errors import ValidationError
 from xpgeo_core.results import APPENDED, FAILED, SKIPPED, AppendReport, ImageResult
 from xpgeo_core.settings import load_settings
-from xpgeo_core.urls import check_image_url, image_url_problem, read_url_file
+from xpgeo_core.image_lists import read_list_file
+from xpgeo_core.urls import check_image_url, image_url_problem
 
 
 @pytest.mark.parametrize("env, signed_in, expected", [
@@ -55,7 +56,7 @@ def test_url_file_rejects_non_utf8(tmp_path):
     path = tmp_path / "l.txt"
     path.write_bytes(b"https://h/caf\xe9.jpg\n")
     with pytest.raises(ValidationError, match="UTF-8"):
-        read_url_file(str(path))
+        read_list_file(str(path))
 
 
 def test_empty_list_is_a_clear_error(tmp_path):

@@ -48,7 +48,7 @@ from xpgeo_core.sample_photos import make_jpeg
 # The per-photo values the SDK must give back as XPGEO wrote them.
 CAMERA_FIELDS = ["ImagePath", "Name", "CameraHeading", "CameraPitch", "CameraRoll", "CameraHeight",
                  "HorizontalFieldOfView", "VerticalFieldOfView", "NearDistance", "FarDistance",
-                 "OrientedImageryType", "ImageRotation", "AcquisitionDate"]
+                 "OrientedImageryType", "ImageRotation", "AcquisitionDate", "SequenceId", "SequenceOrder"]
 # The web-map JSON key of each OrientedImageryLayer property, where the SDK spells it differently.
 SDK_KEY = {"referenceIdField": "referenceIDField"}
 HEADINGS = [0.0, 90.0, 200.0]
@@ -118,15 +118,16 @@ def assert_features_match(sdk: List[Dict[str, Any]], expected: List[Dict[str, An
 class PortalLayer:
     """A layer XPGEO made on the https portal emulator, and what the SDK made of it."""
 
-    def __init__(self, tmp: Path, rule: str, viewer: bool) -> None:
+    def __init__(self, tmp: Path, rule: str, viewer: bool, cors: Any = True) -> None:
         self.tmp = tmp
         self.rule = rule
         self.viewer = viewer
+        self.cors = cors  # the photo host's CORS knob (tests/emulators/image_host.py)
 
     def __enter__(self) -> "PortalLayer":
         ca, self.cert, key = make_cert(self.tmp)
         self.portal = PortalEmulator(tls=(str(self.cert), str(key)), layer_type_rule=self.rule).start()
-        self.host = ImageHost(cors=True).start()
+        self.host = ImageHost(cors=self.cors).start()
         self.assets = AssetServer().start()
         env = user_env(self.portal, XPGEO_CA_BUNDLE=str(ca))
         name = f"SDK_oracle_{self.rule}"
@@ -191,6 +192,28 @@ def test_layer_opens_as_oriented_imagery(portal_layer, how):
 def test_every_oriented_imagery_property_reads_back(portal_layer, how):
     written = portal_layer.definition["orientedImageryInfo"]["orientedImageryProperties"]
     assert_properties_read_back(written, loaded(portal_layer.verdict, how))
+
+
+SEQUENCE_ORDER = [{"fieldName": "SequenceOrder", "sortOrder": "asc"}]
+
+
+def assert_sequence_navigation(run: Dict[str, Any]) -> None:
+    """Issue 16 item 1: the SDK reads sequenceOrderField (Esri's spelling), resolves it to the layer's
+    SequenceOrder field, which is what the viewer's next/previous orders by, and that order is the capture's."""
+    layer = run["layer"]
+    assert layer["props"]["sequenceOrderField"] == "SequenceOrder"
+    assert layer["effectiveSequenceOrderField"] == SEQUENCE_ORDER, layer["effectiveSequenceOrderField"]
+    features = [f["attributes"] for f in run["features"]]
+    assert all(f["SequenceOrder"] is not None for f in features)
+    by_order = sorted(features, key=lambda f: f["SequenceOrder"])
+    assert [f["ImagePath"] for f in by_order] == [f["ImagePath"] for f in sorted(features,
+                                                                                 key=lambda f: f["AcquisitionDate"])]
+    assert len({f["SequenceId"] for f in features}) == 1  # one walk, a minute between photos: one sequence
+
+
+@pytest.mark.parametrize("how", ["item", "url"])
+def test_viewer_navigates_in_capture_order(portal_layer, how):
+    assert_sequence_navigation(loaded(portal_layer.verdict, how))
 
 
 def test_time_info_is_on_acquisition_date(portal_layer):
@@ -266,6 +289,10 @@ def test_local_layer_json_is_an_oriented_imagery_layer_the_sdk_loads(local_layer
     assert run["extra"]["definitionType"] == "Oriented Imagery Layer"
     assert run["layer"]["type"] == "oriented-imagery" and run["layer"]["loaded"]
     assert_properties_read_back(local_layer["layer"]["layer"]["orientedImageryInfo"]["orientedImageryProperties"], run)
+
+
+def test_local_layer_navigates_in_capture_order(local_layer):
+    assert_sequence_navigation(loaded(local_layer["verdict"], "local"))
 
 
 def _instant(text: str) -> int:

@@ -14,7 +14,7 @@ from xpgeo_core import operations
 from xpgeo_core.errors import ConfigError
 from xpgeo_core.pipeline import gather
 from xpgeo_core.settings import load_settings
-from xpgeo_core.urls import read_url_lines
+from xpgeo_core.image_lists import read_list_file
 from test_xpgeo_cli import run, write_list
 
 
@@ -48,7 +48,7 @@ def test_list_lines_split_on_lf_crlf_cr_only(tmp_path):
     path = tmp_path / "l.txt"
     path.write_bytes("https://h/a.jpg\r\nhttps://h/b\u2028c.jpg\rhttps://h/d\x0ce.jpg\nhttps://h/f\x85g.jpg\n"
                      .encode("utf-8"))
-    lines = read_url_lines(str(path))
+    lines = read_list_file(str(path))
     assert [n for n, _ in lines] == [1, 2, 3, 4]
     gathered = gather(lines)
     assert [i.line for i in gathered.images] == [1]

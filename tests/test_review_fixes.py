@@ -255,4 +255,4 @@ def test_usage_errors_end_their_sentence_before_the_hint():
     code, _, err = run(["health-check", "--backend", "nope"])
     assert code == 2 and "'local'). Run xpgeo --help" in err
     code, _, err = run(["append-images", "--name", "x"])
-    assert code == 2 and err.rstrip().endswith("give --file or --photo-folder. Run xpgeo append-images --help.")
+    assert code == 2 and err.rstrip().endswith("give --file, --photo-folder or --source. Run xpgeo append-images --help.")

@@ -16,7 +16,7 @@ from emulators.xpgeo_server import FakeXpgeoServer
 from xpgeo_core.toolbox import TOOLS, TOOLS_BY_NAME, WEB_TOOL_SAFE_TYPES
 
 CANARY = "CANARY-tbx-key-51d0c3a9"
-TOOL_CLASSES = ["HealthCheck", "CreateOrientedImageryLayer", "AppendImage", "AppendImages"]
+TOOL_CLASSES = ["HealthCheck", "CreateOrientedImageryLayer", "AppendImage", "AppendImages", "CheckLayer"]
 
 
 @pytest.fixture(autouse=True)

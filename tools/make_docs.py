@@ -52,6 +52,9 @@ USAGE: Dict[str, str] = {
                    "position fails with that reason.",
     "AppendImages": "Long lists are sent in chunks (MAX_IMAGE_LIST_SIZE, default 100); the progressor advances per "
                     "image. A rerun of the same list skips the images already in the layer.",
+    "CheckLayer": "Run it on a layer whose photos the viewer shows as \"No image available\". It checks a sample of "
+                  "3 photos per host by default (Check viewer access: All photos checks each); every problem is a "
+                  "warning naming the photo and the fix, and the report (JSON) lists them all.",
 }
 
 ERROR_CLASSES = {"XpgeoError", "ConfigError", "ValidationError", "AuthError", "RequestError", "ServerError",

@@ -33,7 +33,7 @@ from xpgeo_core.errors import ValidationError
 from xpgeo_core.image_lists import DEFAULT_PHOTO_FILTER
 from xpgeo_core.layer_options import SHARING_LEVELS, ElevationSource, LayerOptions
 from xpgeo_core.results import ProgressCallback, no_progress
-from xpgeo_core.settings import BACKEND_LABELS, IMAGERY_TYPES, Settings
+from xpgeo_core.settings import BACKEND_LABELS, IMAGERY_TYPES, VIEWER_CHECKS, Settings
 
 log = logging.getLogger("xpgeo")
 
@@ -163,6 +163,7 @@ class ToolSpec:
 
 # -- parameters shared by several tools -----------------------------------------------
 
+_SEQUENCES = "Sequences"
 _CONNECTION = "Connection"
 
 CONNECTION_PARAMS: Tuple[Param, ...] = (
@@ -228,6 +229,27 @@ _IMAGERY_TYPE = Param("imagery_type", "Imagery type", "GPString", value_list=IMA
                       help="Horizontal, Oblique, Nadir, 360 or Inspection. Empty: the server's default on create; "
                            "on append, each photo's own metadata decides.",
                       flags=("--imagery-type",), metavar="TYPE", cli_help="one of " + ", ".join(IMAGERY_TYPES))
+
+
+_VIEWER = "Viewer check"
+VIEWER_PARAMS: Tuple[Param, ...] = (
+    Param("check_viewer", "Check viewer access", "GPString", value_list=tuple(VIEWER_CHECKS.values()),
+          category=_VIEWER, setting="check_viewer",
+          help="Whether to check that Esri's Oriented Imagery viewer can open the photos from the layer's portal: "
+               "https when the portal is, CORS for the portal's origin, JPEG/TIFF/MRF, no expiring signature, "
+               "readable without XPGEO's credentials. Sample per host (the default: the first 3 photos of each "
+               "host, one small request each), All photos, or Off. Empty: the CHECK_VIEWER setting.",
+          flags=("--check-viewer",), cli_choices=tuple(VIEWER_CHECKS),
+          cli_help="check the viewer can open the photos: a sample per host (default), all, or off"),
+    Param("require_viewer_ready", "Require viewer-ready photos", "GPBoolean", default=False, category=_VIEWER,
+          setting="require_viewer_ready",
+          help="A photo the viewer could not open fails instead of being sent with a warning (with the sample "
+               "check, so do the other photos of a host whose sample lacks CORS or cannot be reached). Check "
+               "Layer fails when any photo is not viewer-ready.",
+          flags=("--require-viewer-ready",),
+          cli_help="a photo the viewer could not open is a failure, not a warning"),
+)
+"""The viewer-readiness check's parameters (:mod:`xpgeo_core.readiness`), shared by the append tools and Check Layer."""
 
 
 _OUT_LAYER_HELP = ("The layer as a feature layer (the service's layer URL, or the local layer's points), added to the "
@@ -299,7 +321,7 @@ def compact_json(value: Any) -> str:
 
 
 def _run_health(call: ToolCall) -> Any:
-    return operations.health_check(call.settings, **call.connection)
+    return operations.health_check(call.settings, sample_url=call.get("sample_url"), **call.connection)
 
 
 def _health_outputs(health: Any) -> Dict[str, Any]:
@@ -323,7 +345,7 @@ def layer_options(values: Mapping[str, Any]) -> LayerOptions:
     elevation = None
     if service:
         elevation = ElevationSource(service_url=str(service).strip())
-    elif height not in (None, ""):
+    elif height is not None and height != "":
         elevation = ElevationSource(constant_m=float(height))
     sharing = str(values.get("sharing") or "").strip().lower() or LayerOptions().sharing
     return LayerOptions(sharing=sharing, folder=(values.get("portal_folder") or None),
@@ -365,7 +387,8 @@ def _run_append_images(call: ToolCall) -> Any:
         call.settings, call.get("layer_name"), url_file=call.get("url_file"),
         urls=_split_multi(call.get("image_urls")), imagery_type=call.get("imagery_type"),
         preflight=bool(call.get("preflight")), progress=call.progress, photo_folder=call.get("photo_folder"),
-        photo_filter=call.get("photo_filter"), **call.connection)
+        photo_filter=call.get("photo_filter"), source=call.get("source"), modified_since=call.get("modified_since"),
+        **call.connection)
 
 
 def _append_outputs_of(report: Any) -> Dict[str, Any]:
@@ -380,6 +403,23 @@ def _append_outputs_of(report: Any) -> Dict[str, Any]:
             "out_failed_count": report.failed, "out_report": json.dumps(report.to_dict())}
 
 
+def _run_check_layer(call: ToolCall) -> Any:
+    return operations.check_layer(call.settings, call.get("layer_name"), progress=call.progress, **call.connection)
+
+
+def _check_outputs(report: Any) -> Dict[str, Any]:
+    import json
+
+    log.info("Checked %d of %d photo(s) of layer '%s': %d not viewer-ready.", report.checked, len(report.photos),
+             report.layer_name, len(report.problems))
+    if not report.ok:
+        raise ValidationError(f"{len(report.problems)} photo(s) of layer '{report.layer_name}' are not "
+                              "viewer-ready (--require-viewer-ready).",
+                              hint="Fix what the warnings above say for each photo, then check the layer again.")
+    return {"out_checked_count": report.checked, "out_problem_count": len(report.problems),
+            "out_report": json.dumps(report.to_dict())}
+
+
 def _run_inspect(call: ToolCall) -> Any:
     return operations.inspect_photos(call.settings, call.get("sources") or [], imagery_type=call.get("imagery_type"))
 
@@ -388,8 +428,13 @@ def _run_inspect(call: ToolCall) -> Any:
 
 HEALTH_CHECK = ToolSpec(
     "HealthCheck", "health-check", "Health Check",
-    "Checks that the backend is reachable and that the credentials can create layers; returns its versions.",
-    CONNECTION_PARAMS + (
+    "Checks that the backend is reachable and that the credentials can create layers; returns its versions. "
+    "With a sample photo URL, also checks that the layer's viewer could open that photo.",
+    (Param("sample_url", "Sample photo URL", "GPString",
+           help="A photo URL to check the way Esri's Oriented Imagery viewer will open it from the backend's "
+                "portal (https, CORS, format, signature, credentials); each problem is a warning with its fix.",
+           flags=("--sample-url",), metavar="URL", cli_help="also check the viewer could open this photo URL"),)
+    + CONNECTION_PARAMS + (
         _derived("out_versions", "Versions (JSON)", "GPString",
                  "The backend's versions as JSON, e.g. currentVersion, enterpriseVersion, enterpriseBuild."),
     ),
@@ -420,14 +465,14 @@ APPEND_IMAGE = ToolSpec(
            help="http(s) URL of the photo (a presigned S3 URL works; spaces encoded as %20), or the path of a photo "
                 "file for the Local folder backend.",
            flags=("--image-url",), metavar="URL", cli_help="http(s) URL of the photo (or a photo file, local backend)"),
-     _IMAGERY_TYPE) + CONNECTION_PARAMS + _append_outputs(),
+     _IMAGERY_TYPE) + VIEWER_PARAMS + CONNECTION_PARAMS + _append_outputs(),
     run=_run_append_image, outputs=_append_outputs_of,
     cli_help="append one image, by URL, to an existing layer")
 
 APPEND_IMAGES = ToolSpec(
     "AppendImages", "append-images", "Append Images",
-    "Appends a list of photos (URLs, or photo files and folders for a local layer) to an existing Oriented "
-    "Imagery layer. Every image ends appended, skipped (already in the layer) or failed with its reason.",
+    "Appends a list of photos (URLs, a bucket's photos, or photo files and folders for a local layer) to an "
+    "existing Oriented Imagery layer. Every image ends appended, skipped (already in the layer) or failed with its reason.",
     (_EXISTING_LAYER,
      Param("url_file", "URL list file", "DEFile", file_types=("txt", "csv", "lst"),
            help="A list of images: a text file with one URL per line (UTF-8 or UTF-16; blank lines and # "
@@ -438,9 +483,26 @@ APPEND_IMAGES = ToolSpec(
            help="A folder of photos on this machine (sub-folders too), for the Local folder backend: a portal's "
                 "or XPGEO server's viewers could not open them.",
            flags=("--photo-folder", "--folder"), metavar="DIR"),
-     Param("photo_filter", "File name filter", "GPString", default=DEFAULT_PHOTO_FILTER, local_only=True,
-           help="Which files of the photo folder are photos: wildcards separated by ; (any case).",
+     Param("source", "Bucket", "GPString",
+           help="A bucket (or container) and prefix whose photos to append, listed with the store's own API: "
+                "s3://bucket/prefix, gs://bucket/prefix, https://ACCOUNT.blob.core.windows.net/container/prefix, "
+                "or the https URL of a bucket that allows listing. Each object matching the file name filter "
+                "is appended by its public https URL; a rerun appends only objects not yet in the layer. Public "
+                "buckets are listed anonymously; a private one through the store's SDK (pip install xpgeo[s3], "
+                "xpgeo[gcs] or xpgeo[azure]) with its own credentials.",
+           flags=("--source",), metavar="URL",
+           cli_help="a bucket to list: s3://bucket/prefix, gs://bucket/prefix, an Azure container URL, or an "
+                    "https bucket prefix"),
+     Param("photo_filter", "File name filter", "GPString", default=DEFAULT_PHOTO_FILTER,
+           help="Which files of the photo folder or bucket are photos: wildcards separated by ; (any case), "
+                "matched against the file name (or, for a wildcard with a /, the path below the folder or "
+                "prefix).",
            flags=("--filter",), metavar="PATTERN"),
+     Param("modified_since", "Modified since", "GPDate",
+           help="Bucket: append only objects modified at or after this date and time (without a time zone: "
+                "this computer's local time).",
+           flags=("--modified-since",), metavar="DATE",
+           cli_help="bucket: only objects modified since DATE (2024-05-01, 2024-05-01T14:30:00Z)"),
      Param("image_urls", "Image URLs", "GPString", multi_value=True,
            help="Image URLs typed or pasted in, in addition to (or instead of) the URL list file.",
            front_ends=ONLY_PRO,
@@ -452,13 +514,51 @@ APPEND_IMAGES = ToolSpec(
                 "usable GPS position or that cannot be read.",
            flags=("--preflight",),
            cli_help="read every photo's metadata first and report, not send, the ones a layer cannot place"),
+     Param("keep_near_duplicates", "Keep near-duplicates", "GPBoolean", default=False,
+           setting="keep_near_duplicates", category=_SEQUENCES,
+           help="Send near-duplicates too. By default a photo within 0.1 m and 5° of the photo before it in its "
+                "sequence (NEAR_DUPLICATE_METRES, NEAR_DUPLICATE_DEGREES) is skipped, with that reason in the "
+                "report.",
+           flags=("--keep-near-duplicates",), cli_help="send near-duplicates too (by default they are skipped "
+                                                        "and reported)"),
+     Param("heading_from_track", "Heading from track", "GPBoolean", default=False,
+           setting="heading_from_track", category=_SEQUENCES,
+           help="Give a photo without a camera heading the direction of travel of its sequence (the bearing to "
+                "the next photo; the last photo: from the one before), plus the heading offset. Each such "
+                "heading is flagged as inferred in the report; a recorded heading is never changed.",
+           flags=("--heading-from-track",),
+           cli_help="a photo without a heading takes the direction of travel (flagged as inferred)"),
+     Param("heading_offset", "Heading offset (degrees)", "GPDouble", setting="heading_offset",
+           category=_SEQUENCES,
+           help="Degrees added to a heading from the track, for a camera not facing forward: 90 right, -90 "
+                "left, 180 rear (default: the HEADING_OFFSET setting, 0).",
+           flags=("--heading-offset",), metavar="DEG",
+           cli_help="degrees added to a heading from the track (90: right-facing camera)"),
      Param("max_image_list_size", "Images per request", "GPLong", setting="max_image_list_size",
            help="Most image URLs sent in one append request (default: the MAX_IMAGE_LIST_SIZE setting, 100).",
            flags=("--max-image-list-size",), metavar="N", front_ends=ONLY_CLI,
            only_because="a reference-client flag; in Pro it is the MAX_IMAGE_LIST_SIZE setting"),
-     ) + CONNECTION_PARAMS + _append_outputs(),
-    run=_run_append_images, outputs=_append_outputs_of, needs_one_of=("url_file", "image_urls", "photo_folder"),
-    cli_help="append a list of images (a URL list file, or a photo folder for a local layer) to an existing layer")
+     ) + VIEWER_PARAMS + CONNECTION_PARAMS + _append_outputs(),
+    run=_run_append_images, outputs=_append_outputs_of,
+    needs_one_of=("url_file", "image_urls", "photo_folder", "source"),
+    cli_help="append a list of images (a URL list file, a bucket, or a photo folder for a local layer) to an "
+             "existing layer")
+
+CHECK_LAYER = ToolSpec(
+    "CheckLayer", "check-layer", "Check Layer for the Viewer",
+    "Reads the photo URLs of an existing Oriented Imagery layer and checks that Esri's viewer can open them from "
+    "the layer's portal: https, CORS for the portal's origin, JPEG/TIFF/MRF, no expiring signature, readable "
+    "without credentials. Each problem is a warning with its fix (the CORS rule to paste).",
+    (_EXISTING_LAYER,) + VIEWER_PARAMS + CONNECTION_PARAMS + (
+        _derived("out_checked_count", "Checked count", "GPLong", "Number of photos whose host was asked."),
+        _derived("out_problem_count", "Not viewer-ready count", "GPLong",
+                 "Number of photos the viewer could not open, each reported with its reason and fix."),
+        _derived("out_report", "Report (JSON)", "GPString",
+                 "The check as JSON: the viewer's origins, per host what was checked, per photo its issues "
+                 "(kind, message, fix), and the CORS rules to paste."),
+    ),
+    run=_run_check_layer, outputs=_check_outputs,
+    cli_help="check that Esri's viewer can open the photos of an existing layer")
 
 INSPECT = ToolSpec(
     "Inspect", "inspect", "Inspect Photos",
@@ -472,7 +572,7 @@ INSPECT = ToolSpec(
     run=_run_inspect, front_ends=ONLY_CLI,
     cli_help="read photos' headers and show their Oriented Imagery attributes")
 
-TOOLS: Tuple[ToolSpec, ...] = (HEALTH_CHECK, CREATE_LAYER, APPEND_IMAGE, APPEND_IMAGES, INSPECT)
+TOOLS: Tuple[ToolSpec, ...] = (HEALTH_CHECK, CREATE_LAYER, APPEND_IMAGE, APPEND_IMAGES, CHECK_LAYER, INSPECT)
 PRO_TOOLS: Tuple[ToolSpec, ...] = tuple(t for t in TOOLS if PRO in t.front_ends)
 CLI_TOOLS: Tuple[ToolSpec, ...] = tuple(t for t in TOOLS if CLI in t.front_ends)
 TOOLS_BY_NAME: Dict[str, ToolSpec] = {t.name: t for t in TOOLS}
@@ -483,7 +583,7 @@ def missing_one_of(tool: ToolSpec, values: Mapping[str, Any], front_end: str) ->
     names = [name for name in tool.needs_one_of if tool.param(name).on(front_end)]
     if not names or any(values.get(name) for name in names):
         return None
-    words = [(tool.param(n).flag if front_end == CLI else tool.param(n).label) for n in names]
+    words = [((tool.param(n).flag or n) if front_end == CLI else tool.param(n).label) for n in names]
     return "give " + (", ".join(words[:-1]) + " or " + words[-1] if len(words) > 1 else words[0])
 
 

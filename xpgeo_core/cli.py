@@ -37,7 +37,7 @@ def add_param(parser: Any, p: Param, *, suppress: bool = False) -> None:
     ``suppress``: the default is SUPPRESS, so a global option given before the command
     name is not overwritten by the sub-parser's default."""
     kwargs: Dict[str, Any] = {"help": (p.cli_help or p.help).replace("%", "%%")}
-    positional = not p.flag.startswith("-")
+    positional = not p.flags[0].startswith("-")
     if "GPBoolean" in p.datatypes:
         kwargs.update(action="store_true", default=bool(p.default))
     else:
@@ -85,7 +85,7 @@ class _Parser(argparse.ArgumentParser):
     still answer a usage error with one JSON document under ``--json``.
     Sub-parsers are made with the same class (argparse's ``parser_class`` default)."""
 
-    def error(self, message: str) -> "NoReturn":  # type: ignore[override]
+    def error(self, message: str) -> "NoReturn":
         raise UsageError(f"{self.prog}: {message}", self.format_usage())
 
 
@@ -220,7 +220,7 @@ def main(argv: Optional[Sequence[str]] = None, *, stdout: Optional[TextIO] = Non
         return _usage_error(stdout, stderr, wants_json, exc.message, "Run xpgeo --help (or xpgeo COMMAND --help).")
     tool = getattr(getattr(args, "_command", None), "TOOL", None)
     missing = missing_one_of(tool, vars(args), CLI) if tool else None
-    if missing:
+    if missing and tool is not None:
         message = f"xpgeo {tool.command}: {missing}"
         print(parser.format_usage().rstrip(), file=stderr)
         return _usage_error(stdout, stderr, wants_json, message, f"Run xpgeo {tool.command} --help.")

@@ -35,7 +35,7 @@ import logging
 import os
 import socket
 import threading
-from typing import Any, Dict, List, Mapping, Optional, Set, Tuple, Union
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Set, Tuple, Union
 from urllib.parse import parse_qsl, urlsplit
 
 import requests
@@ -144,7 +144,10 @@ class RequestNotSent(urllib3.exceptions.NewConnectionError):
     made, so even a write is sent again."""
 
 
-class _Tracked:
+class _Tracked(HTTPConnectionPool):
+    """The pool half of :class:`ConnectionTracker`: every connection checked out is known, so
+    Cancel can shut its socket. Mixed before HTTP(S)ConnectionPool, so ``super()`` is theirs."""
+
     tracker: ConnectionTracker
 
     def _make_request(self, conn: Any, *args: Any, **kwargs: Any) -> Any:
@@ -164,7 +167,7 @@ class _Tracked:
 
         conn.send = send
         try:
-            return super()._make_request(conn, *args, **kwargs)  # type: ignore[misc]
+            return super()._make_request(conn, *args, **kwargs)
         except (OSError, http.client.HTTPException, urllib3.exceptions.HTTPError) as exc:
             if failed_write and not isinstance(exc, urllib3.exceptions.NewConnectionError):
                 raise RequestNotSent(conn, f"the connection dropped while the request was being sent "
@@ -177,18 +180,18 @@ class _Tracked:
                 pass
 
     def _get_conn(self, timeout: Optional[float] = None) -> Any:
-        conn = super()._get_conn(timeout)  # type: ignore[misc]
+        conn = super()._get_conn(timeout)
         try:
             self.tracker.checkout(conn)
         except CancelledRequest:
-            super()._put_conn(conn)  # type: ignore[misc]
+            super()._put_conn(conn)
             raise
         return conn
 
     def _put_conn(self, conn: Any) -> None:
         if conn is not None:
             self.tracker.checkin(conn)
-        super()._put_conn(conn)  # type: ignore[misc]
+        super()._put_conn(conn)
 
 
 class _TrackedHTTP(_Tracked, HTTPConnectionPool):
@@ -277,7 +280,7 @@ class PolicyAdapter(HTTPAdapter):
         super().__init__(max_retries=make_retry(retries, backoff, cancel=tracker.cancel),
                          pool_connections=pool_size, pool_maxsize=pool_size)
 
-    @property  # type: ignore[override]
+    @property
     def max_retries(self) -> Retry:
         return getattr(self._local, "retries", None) or self._idempotent_retries
 
@@ -430,7 +433,7 @@ def tls_verify(settings: Any, environ: Optional[Mapping[str, str]] = None) -> Un
 
 # -- one mapping of transport errors ----------------------------------------------------------
 
-def _chain(exc: BaseException):
+def _chain(exc: Optional[BaseException]) -> Iterator[BaseException]:
     seen = 0
     while exc is not None and seen < 8:
         yield exc

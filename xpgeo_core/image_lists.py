@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import csv
 import fnmatch
+import functools
 import os
 import re
 from pathlib import Path
@@ -30,7 +31,10 @@ from typing import Iterable, List, Optional, Sequence, Tuple
 
 from xpgeo_core.errors import ValidationError
 from xpgeo_core.settings import BACKEND_PLACES
-from xpgeo_core.urls import image_url_problem, normal_url
+# What an entry is (web URL or local photo) is decided in urls.py, below the photo client; the names
+# stay importable from here for the callers that know them from here.
+from xpgeo_core.urls import (PHOTO_EXTENSIONS, canonical, entry_problem, image_url_problem,  # noqa: F401
+                             is_local_photo, local_path)
 
 Entry = Tuple[Optional[int], str]
 """A list entry: (line number in the list file, or None; the text)."""
@@ -42,54 +46,9 @@ URL_COLUMNS = ("url", "image_url", "imageurl", "image url", "imagepath", "image_
 
 DEFAULT_PHOTO_FILTER = "*.jpg;*.jpeg"
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
-_SCHEME_LIKE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:")
-"""A scheme (two characters or more before the colon: ``C:`` is a drive)."""
-_DRIVE = re.compile(r"^[A-Za-z]:[\\/]")
-PHOTO_EXTENSIONS = (".jpg", ".jpeg", ".jpe", ".tif", ".tiff", ".png", ".heic", ".dng")
 _DELIMITERS = ",;\t|"
 LIST_HINT = ("Put one image URL per line (UTF-8 or UTF-16 text), or give a CSV with a header and a url column; "
              "blank lines and # comments are skipped.")
-
-
-# -- what an entry is ------------------------------------------------------------------
-
-def is_local_photo(text: str) -> bool:
-    """A ``file:`` URL or something that looks like a path (a separator, a drive letter, a photo
-    extension, or an existing file); ``https://…``, ``htp:/x`` or ``not a url`` are URLs, right or wrong."""
-    text = text.strip()
-    if text.lower().startswith("file:"):
-        return True
-    if _SCHEME_LIKE.match(text):
-        return False
-    return bool("/" in text or "\\" in text or _DRIVE.match(text)
-                or os.path.splitext(text)[1].lower() in PHOTO_EXTENSIONS or os.path.isfile(text))
-
-
-def local_path(text: str) -> str:
-    """The absolute path of a local photo entry (``file://`` URLs and ``~`` understood)."""
-    from xpgeo_core.metadata.fetch import local_path as to_path
-
-    return os.path.abspath(to_path(text.strip()))
-
-
-def entry_problem(text: str, *, local_ok: bool) -> Optional[str]:
-    """Why an entry is not an image this run can use, or None: the URL rules of the XPGEO
-    server for URLs; for a local photo, that local photos are allowed and the file is there."""
-    if local_ok and is_local_photo(text):
-        path = local_path(text)
-        if os.path.isdir(path):
-            return "it is a folder, not a photo (give the folder as the photo folder instead)"
-        if not os.path.isfile(path):
-            return "no such file"
-        return None
-    return image_url_problem(text)
-
-
-def canonical(text: str, *, local_ok: bool) -> str:
-    """The entry as the pipeline should identify it: local photos as absolute paths, URLs with
-    their scheme and host in lower case and no fragment (:func:`~xpgeo_core.urls.normal_url`)."""
-    text = text.strip()
-    return local_path(text) if local_ok and is_local_photo(text) else normal_url(text)
 
 
 def refuse_local_photos(entries: Iterable[Entry], backend: str) -> None:
@@ -168,7 +127,7 @@ def read_list_file(path: str) -> List[Entry]:
     lines = split_lines(decode_list(data, path))
     if _is_table(lines, p.suffix.lower()):
         return _table_entries(lines, path)
-    entries = []
+    entries: List[Tuple[Optional[int], str]] = []
     for number, raw in enumerate(lines, start=1):
         text = unquote_entry(raw)
         if text and not text.startswith("#"):
@@ -222,7 +181,7 @@ def _table_entries(lines: Sequence[str], path: str) -> List[Entry]:
                               f"{shown}).", status=400,
                               hint="Name the column url (or image_url, ImagePath), or put the URLs in a column "
                                    "of their own.")
-    entries = []
+    entries: List[Tuple[Optional[int], str]] = []
     for number, row in body:
         text = unquote_entry(row[column]) if column < len(row) else ""
         if text and not text.startswith("#"):
@@ -254,6 +213,30 @@ def _column_of_urls(body: List[Tuple[int, List[str]]]) -> Optional[int]:
 
 # -- photo folders -----------------------------------------------------------------------
 
+def filter_patterns(pattern: Optional[str]) -> List[str]:
+    """The wildcards of a file name filter: ``;`` or ``,`` separated, compared in lower case
+    (default ``*.jpg;*.jpeg``)."""
+    return [p.strip().lower() for p in re.split(r"[;,]", pattern or DEFAULT_PHOTO_FILTER) if p.strip()]
+
+
+def name_matches(path: str, patterns: Sequence[str]) -> bool:
+    """Does *path* (``a/b/photo.JPG``) match one of *patterns*, in any case? A wildcard with a ``/``
+    is matched against the whole path, one without against the file name."""
+    by_name, by_path = _compiled(tuple(patterns))
+    return bool((by_name is not None and by_name.match(path.rsplit("/", 1)[-1]))
+                or (by_path is not None and by_path.match(path)))
+
+
+@functools.lru_cache(maxsize=32)
+def _compiled(patterns: Tuple[str, ...]) -> Tuple[Optional["re.Pattern[str]"], Optional["re.Pattern[str]"]]:
+    """The wildcards as two case-insensitive regular expressions (file-name ones, path ones): a bucket
+    listing matches 100,000 keys against them."""
+    def one(group: List[str]) -> Optional["re.Pattern[str]"]:
+        return re.compile("|".join(f"(?:{fnmatch.translate(p)})" for p in group), re.IGNORECASE) if group else None
+
+    return one([p for p in patterns if "/" not in p]), one([p for p in patterns if "/" in p])
+
+
 def photo_files(folder: str, pattern: Optional[str] = None) -> List[str]:
     """Every photo under *folder* (sub-folders too) whose file name matches *pattern*
     (``;`` or ``,`` separated wildcards, any case; default ``*.jpg;*.jpeg``), sorted by path.
@@ -263,12 +246,12 @@ def photo_files(folder: str, pattern: Optional[str] = None) -> List[str]:
         what = "a file, not a folder" if root.exists() else "not found"
         raise ValidationError(f"Photo folder {folder!r} is {what}.", status=400,
                               hint="Give the folder that holds the photos (its sub-folders are read too).")
-    patterns = [p.strip().lower() for p in re.split(r"[;,]", pattern or DEFAULT_PHOTO_FILTER) if p.strip()]
+    patterns = filter_patterns(pattern)
     found = []
     for here, dirs, files in os.walk(root):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in sorted(files):
-            if not name.startswith(".") and any(fnmatch.fnmatchcase(name.lower(), p) for p in patterns):
+            if not name.startswith(".") and name_matches(name, patterns):
                 found.append(os.path.abspath(os.path.join(here, name)))
     if not found:
         raise ValidationError(f"Photo folder {folder!r} holds no file matching {pattern or DEFAULT_PHOTO_FILTER!r} "

@@ -1,4 +1,4 @@
-"""The operations: health check, create layer, append image(s), inspect.
+"""The operations: health check, create layer, append image(s), check layer, inspect.
 
 The toolbox and the command line call these and nothing below them. Each one
 validates its inputs with the XPGEO server's wording before any request, picks the
@@ -15,17 +15,21 @@ with their line numbers.
 
 from __future__ import annotations
 
+import itertools
 import logging
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 from xpgeo_core.backends import TokenProvider, choose_backend_name, get_backend
+from xpgeo_core.buckets import BucketListing
 from xpgeo_core.errors import ValidationError
 from xpgeo_core.image_lists import LIST_HINT, canonical, entry_problem, is_local_photo, list_entries, refuse_local_photos
 from xpgeo_core.layer_options import LayerOptions
 from xpgeo_core.pipeline import gather, run_append
 from xpgeo_core.pipeline.identity import Image
 from xpgeo_core.pipeline.sink import result as image_result
-from xpgeo_core.results import FAILED, AppendReport, CreateResult, HealthResult, ProgressCallback, no_progress
+from xpgeo_core.readiness import ViewerCheck
+from xpgeo_core.results import (CHUNK, FAILED, AppendReport, CreateResult, HealthResult, LayerCheckReport,
+                                PhotoCheck, Progress, ProgressCallback, no_progress)
 from xpgeo_core.schema import normalize_imagery_type
 from xpgeo_core.settings import Settings
 from xpgeo_core.urls import (MALFORMED_URL, is_presigned, MISSING_NAME, MISSING_NAME_OR_LIST, MISSING_NAME_OR_URL,
@@ -40,11 +44,68 @@ line is not shown twice; in ArcGIS Pro it is the tool's message."""
 
 
 def health_check(settings: Settings, *, token_provider: Optional[TokenProvider] = None,
-                 portal_url: Optional[str] = None) -> HealthResult:
-    """Check the backend is reachable and the credentials can publish."""
+                 portal_url: Optional[str] = None, sample_url: Optional[str] = None) -> HealthResult:
+    """Check the backend is reachable and the credentials can publish; with *sample_url*, also that
+    the backend's viewer could open that photo (the viewer-readiness check of one URL)."""
+    url = check_image_url(sample_url) if sample_url is not None and str(sample_url).strip() else None
     with get_backend(settings, token_provider=token_provider, portal_url=portal_url) as backend:
         log.info("Checking the %s backend...", backend.name)
-        return backend.health_check()
+        health = backend.health_check()
+        if url is not None:
+            check = ViewerCheck(settings, backend.viewer_target(), mode="all", require=False)
+            try:
+                check.check([Image.of(url)])
+            finally:
+                check.close()
+            found = check.issues_of(Image.of(url).image_path) or []
+            health.details["viewer"] = {"url": Image.of(url).display, "ready": not found,
+                                        "issues": [i.to_dict() for i in found], **check.summary()}
+            check.log_findings()
+    return health
+
+
+def _viewer_check(settings: Settings, backend: Any) -> Optional[ViewerCheck]:
+    """The append's viewer-readiness check (None when CHECK_VIEWER is off)."""
+    target = getattr(backend, "viewer_target", None)  # Backend's; a bare stand-in may lack it
+    if settings.check_viewer == "off" or target is None:
+        return None
+    return ViewerCheck(settings, target())
+
+
+def check_layer(settings: Settings, name: Optional[str], *, token_provider: Optional[TokenProvider] = None,
+                portal_url: Optional[str] = None, progress: ProgressCallback = no_progress) -> LayerCheckReport:
+    """Check that the viewer can open the photos of an existing layer (``xpgeo check-layer``): every
+    ImagePath the layer holds goes through the viewer-readiness check (a sample per host, or all), a
+    window at a time, with progress after each (Cancel is heard there; the probes in flight are shut)."""
+    name = check_layer_name(name, MISSING_NAME)
+    with get_backend(settings, token_provider=token_provider, portal_url=portal_url) as backend:
+        check = ViewerCheck(settings, backend.viewer_target(),
+                            mode="sample" if settings.check_viewer == "off" else settings.check_viewer)
+        if settings.check_viewer == "off":
+            log.info("CHECK_VIEWER is off; check-layer checks a sample per host.")
+        log.info("Checking the photos of layer '%s' for %s...", name, check.target.where)
+        images = [Image.of(path) for path in backend.layer_image_paths(name)]
+        steps = max(1, -(-len(images) // CHECK_WINDOW))
+        try:
+            for step, start in enumerate(range(0, len(images), CHECK_WINDOW), start=1):
+                check.check(images[start:start + CHECK_WINDOW])
+                progress(Progress(min(start + CHECK_WINDOW, len(images)), len(images), len(check.issues), step,
+                                  steps, kind=CHUNK))
+        except BaseException:
+            check.abort()
+            raise
+        finally:
+            check.close()
+    photos = [PhotoCheck(i.image_path, i.display, i.image_path in check.checked, check.issues_of(i.image_path) or [])
+              for i in images]
+    report = LayerCheckReport(backend=backend.name, layer_name=name, summary=check.summary(), photos=photos,
+                              required=check.require)
+    check.log_findings(logging.ERROR if check.require else logging.WARNING)
+    return report
+
+
+CHECK_WINDOW = 100
+"""Photos of a layer checked at a time by check-layer: progress (and Cancel) between windows."""
 
 
 def create_layer(settings: Settings, name: Optional[str], imagery_type: Optional[str] = None, *,
@@ -75,7 +136,13 @@ def append_image(settings: Settings, name: Optional[str], image_url: Optional[st
         sink = backend.open_sink(name, imagery_type=imagery_type, single=True)
         sink.rerun = ["append-image", "--name", name, "--image-url", gathered.images[0].image_path] if (
             gathered.images) else None
-        report = run_append(sink, gathered.images, settings=settings, imagery_type=imagery_type, progress=progress)
+        viewer = _viewer_check(settings, backend)
+        try:
+            report = run_append(sink, gathered.images, settings=settings, imagery_type=imagery_type,
+                                progress=progress, viewer=viewer)
+        finally:
+            if viewer is not None:
+                viewer.close()
     _log_failures(report)
     return report
 
@@ -109,8 +176,14 @@ def append_images(settings: Settings, name: Optional[str], *, urls: Optional[Ite
                   url_file: Optional[str] = None, imagery_type: Optional[str] = None, preflight: bool = False,
                   progress: ProgressCallback = no_progress, token_provider: Optional[TokenProvider] = None,
                   portal_url: Optional[str] = None, photo_folder: Optional[str] = None,
-                  photo_filter: Optional[str] = None) -> AppendReport:
-    """Append many images (a list file, a list, a photo folder, or any of them) to layer *name*.
+                  photo_filter: Optional[str] = None, source: Optional[str] = None,
+                  modified_since: Any = None) -> AppendReport:
+    """Append many images (a list file, a list, a photo folder, a bucket source, or any of them) to layer *name*.
+
+    A bucket source (``s3://``, ``gs://``, an Azure container URL, an https bucket prefix) is listed
+    page by page (:mod:`xpgeo_core.buckets`), filtered by *photo_filter* and *modified_since*, and its
+    objects' public URLs join the list: what the layer already holds is skipped, so a rerun appends
+    only new objects.
 
     Local photos (paths, a folder) go to the local backend only: a portal's or XPGEO
     server's viewers could not open them, so such a run is refused before anything is sent.
@@ -126,7 +199,11 @@ def append_images(settings: Settings, name: Optional[str], *, urls: Optional[Ite
     entries = list_entries(url_file, urls or (), photo_folder, photo_filter)
     backend_name = choose_backend_name(settings, token_provider=token_provider, portal_url=portal_url)
     refuse_local_photos(entries, backend_name)
-    gathered = gather(entries, local_ok=backend_name == "local")
+    listing = BucketListing(settings, source, pattern=photo_filter, modified_since=modified_since,
+                            progress=progress) if source else None
+    gathered = gather(itertools.chain(entries, listing or ()), local_ok=backend_name == "local")
+    if listing is not None and not listing.matched and not entries:
+        raise listing.nothing_found()
     if not gathered.images and not gathered.malformed:
         where = f"file {url_file!r}" if url_file else "the list"
         raise ValidationError(f"{MISSING_NAME_OR_LIST}: {where} has no image URLs.", status=400, hint=LIST_HINT)
@@ -141,8 +218,13 @@ def append_images(settings: Settings, name: Optional[str], *, urls: Optional[Ite
         if url_file and not urls and not photo_folder:  # the person's own list: it keeps any credentials
             sink.rerun = ["append-images", "--name", name, "--file", url_file]
         if gathered.images:
-            report = run_append(sink, gathered.images, settings=settings, imagery_type=imagery_type,
-                                preflight=preflight, progress=progress)
+            viewer = _viewer_check(settings, backend)
+            try:
+                report = run_append(sink, gathered.images, settings=settings, imagery_type=imagery_type,
+                                    preflight=preflight, progress=progress, viewer=viewer)
+            finally:
+                if viewer is not None:
+                    viewer.close()
         else:
             report = sink.new_report()
         report.results.extend(image_result(image, FAILED, reason) for image, reason in gathered.malformed)

@@ -50,11 +50,13 @@ class TooManyRedirects(urllib3.exceptions.MaxRetryError):
 class PhotoResponse:
     """One answer to :meth:`PhotoClient.get`: status, headers, and the body as a stream."""
 
-    def __init__(self, raw: Any) -> None:
+    def __init__(self, raw: Any, sent_cookies: bool = False) -> None:
         self._raw = raw
         self.status: int = raw.status
         self.reason: str = raw.reason or ""
         self.headers = raw.headers  # case-insensitive
+        self.sent_cookies = sent_cookies
+        """The last hop carried cookies set along the redirect chain (a viewer's fetch would not)."""
 
     def read(self, size: int) -> bytes:
         """Up to *size* bytes of the body (fewer only at its end)."""
@@ -83,10 +85,14 @@ class PhotoClient:
         self._proxied: Dict[str, urllib3.PoolManager] = {}
         self._proxy_of: Dict[Tuple[str, str], Optional[str]] = {}
 
-    def get(self, url: str, headers: Dict[str, str]) -> PhotoResponse:
-        """GET *url*, following redirects; raises urllib3's errors (``urllib3.exceptions``)."""
+    def get(self, url: str, headers: Dict[str, str], *, anonymous: bool = False) -> PhotoResponse:
+        """GET *url*, following redirects; raises urllib3's errors (``urllib3.exceptions``).
+        ``anonymous``: as a web page's viewer asks another site (a ``fetch`` without credentials):
+        no Basic auth from the URL, no cookies, even those set along the redirect chain."""
         try:
             url, auth = _split_credentials(url)
+            if anonymous:
+                auth = None
             auth_origin = _origin(url) if auth else None
             jar = _RedirectCookies()
             for _ in range(MAX_REDIRECTS + 1):
@@ -96,20 +102,25 @@ class PhotoClient:
                 cookie = jar.header_for(url)
                 if cookie:
                     hop["Cookie"] = cookie
+                sent_cookies = bool(cookie)
                 raw = self._manager_for(url).urlopen("GET", url, headers=hop, redirect=False, retries=self._retries,
                                                      timeout=self._timeout, preload_content=False,
                                                      enforce_content_length=True)  # 1.26's default is off
                 location = raw.get_redirect_location()
                 if not location:
-                    return PhotoResponse(raw)
-                jar.take(url, raw.headers)
+                    return PhotoResponse(raw, sent_cookies)
+                if not anonymous:
+                    jar.take(url, raw.headers)
                 _discard(raw)
                 url = urljoin(url, _as_utf8(location))
         except urllib3.exceptions.HTTPError:
             raise  # urllib3's own (proxy, connection, TLS...): the caller maps them
         except ValueError as exc:  # urlsplit/urljoin on a malformed URL or Location
             raise urllib3.exceptions.LocationParseError(safe_url(str(url))) from exc
-        raise TooManyRedirects(None, safe_url(url), "more than %d redirects" % MAX_REDIRECTS)
+        # No pool is involved: urllib3 raises MaxRetryError without one too (Retry.increment, with
+        # the same ignore), its annotation being narrower than its use.
+        raise TooManyRedirects(None, safe_url(url),  # type: ignore[arg-type]
+                               urllib3.exceptions.ResponseError("more than %d redirects" % MAX_REDIRECTS))
 
     def _manager_for(self, url: str) -> urllib3.PoolManager:
         """The direct pool, or the one for the proxy the environment names for this origin

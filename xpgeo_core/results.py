@@ -7,17 +7,30 @@ care which backend did the work.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from enum import Enum
 from typing import Any, Callable, Dict, List, Optional
 
 from xpgeo_core.urls import safe_url, without_credentials
 
-APPENDED = "appended"
-FAILED = "failed"
-SKIPPED = "skipped"
-"""Already in the layer: a rerun never duplicates."""
-UNCONFIRMED = "unconfirmed"
-"""Sent, but the answer was lost and the layer could not be asked: it may or may not be in the
-layer. Recorded (XPGEO append ledger) so a rerun finds out instead of sending it twice."""
+class ImageStatus(str, Enum):
+    """What became of one image of a batch, in the words the report, the JSON output and
+    report.json use. A ``str`` enum: a member equals, hashes, formats and serialises as its word,
+    so code and readers that know the plain words see no change, and a type checker sees one type."""
+
+    APPENDED = "appended"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    """Already in the layer: a rerun never duplicates."""
+    UNCONFIRMED = "unconfirmed"
+    """Sent, but the answer was lost and the layer could not be asked: it may or may not be in the
+    layer. Recorded (XPGEO append ledger) so a rerun finds out instead of sending it twice."""
+
+    def __str__(self) -> str:  # the word, on every Python (3.11 changed str() of mixed-in enums)
+        return self.value
+
+
+APPENDED, FAILED = ImageStatus.APPENDED, ImageStatus.FAILED
+SKIPPED, UNCONFIRMED = ImageStatus.SKIPPED, ImageStatus.UNCONFIRMED
 
 
 @dataclass
@@ -58,18 +71,35 @@ class CreateResult:
         return out
 
 
+@dataclass(frozen=True)
+class ViewerIssue:
+    """Why Esri's viewer would show "No image available" for a photo, and what to do about it
+    (see :mod:`xpgeo_core.readiness`). ``kind``: ``http``, ``cors``, ``format``, ``signed``,
+    ``credentials``, ``access``, ``local``, ``unreachable``."""
+
+    kind: str
+    message: str
+    fix: str
+
+    def to_dict(self) -> Dict[str, Any]:
+        return {"kind": self.kind, "message": self.message, "fix": self.fix}
+
+
 @dataclass
 class ImageResult:
     url: str
     """The image's ImagePath: the URL without ``user:password@`` (the layer's key)."""
-    status: str
-    """``appended``, ``failed``, ``skipped`` or ``unconfirmed``."""
+    status: ImageStatus
     reason: Optional[str] = None
     line: Optional[int] = None
     """Line number in the URL list file, when the URL came from one."""
     attributes: Optional[Dict[str, Any]] = None
     display: Optional[str] = None
     """The form for messages and logs: no credentials, no query (presigned signatures)."""
+    notes: Optional[List[str]] = None
+    """Values the pipeline inferred for it (a heading from the track): never silent."""
+    viewer: Optional[List[ViewerIssue]] = None
+    """What the viewer-readiness check found (None: not checked, []: ready)."""
 
     @property
     def shown(self) -> str:
@@ -78,9 +108,14 @@ class ImageResult:
     def to_dict(self) -> Dict[str, Any]:
         """The result as written to JSON output and report files: the URL without any
         ``user:password@`` (what the layer stores as ImagePath, too)."""
-        out = {"url": without_credentials(self.url), "status": self.status, "reason": self.reason, "line": self.line}
+        out: Dict[str, Any] = {"url": without_credentials(self.url), "status": str(self.status), "reason": self.reason,
+                               "line": self.line}
         if self.attributes is not None:
             out["attributes"] = self.attributes
+        if self.notes:
+            out["notes"] = list(self.notes)
+        if self.viewer is not None:
+            out["viewer"] = [issue.to_dict() for issue in self.viewer]
         return out
 
 
@@ -104,8 +139,10 @@ class AppendReport:
     extra: Dict[str, Any] = field(default_factory=dict)
     cancelled: bool = False
     """The run was cancelled: the results say exactly what landed before it stopped."""
+    viewer: Dict[str, Any] = field(default_factory=dict)
+    """The viewer-readiness check's summary (mode, origins, photos checked, photos with issues)."""
 
-    def count(self, status: str) -> int:
+    def count(self, status: ImageStatus) -> int:
         return sum(1 for r in self.results if r.status == status)
 
     @property
@@ -150,7 +187,52 @@ class AppendReport:
             "messages": list(self.messages),
             "results": [r.to_dict() for r in self.results],
             **({"extra": self.extra} if self.extra else {}),
+            **({"viewer_check": self.viewer} if self.viewer else {}),
         }
+
+
+@dataclass
+class PhotoCheck:
+    """One photo of a layer as the viewer-readiness check saw it."""
+
+    url: str
+    """The ImagePath (no credentials)."""
+    display: str
+    checked: bool
+    """False: not probed (beyond the sample); only the checks that need no request were made."""
+    issues: List[ViewerIssue] = field(default_factory=list)
+
+    def to_dict(self) -> Dict[str, Any]:
+        return {"url": self.url, "checked": self.checked, "issues": [i.to_dict() for i in self.issues]}
+
+
+@dataclass
+class LayerCheckReport:
+    """What ``xpgeo check-layer`` found: every photo of the layer, the ones checked, their issues."""
+
+    backend: str
+    layer_name: str
+    summary: Dict[str, Any]
+    photos: List[PhotoCheck] = field(default_factory=list)
+    required: bool = False
+    """``--require-viewer-ready``: an issue is a failure (exit code 1; the Pro tool fails)."""
+
+    @property
+    def problems(self) -> List[PhotoCheck]:
+        return [p for p in self.photos if p.issues]
+
+    @property
+    def checked(self) -> int:
+        return sum(1 for p in self.photos if p.checked)
+
+    @property
+    def ok(self) -> bool:
+        return not (self.required and self.problems)
+
+    def to_dict(self) -> Dict[str, Any]:
+        return {"backend": self.backend, "layer_name": self.layer_name, "photos": len(self.photos),
+                "checked": self.checked, "not_ready": len(self.problems), "required": self.required,
+                "viewer_check": self.summary, "results": [p.to_dict() for p in self.photos if p.checked or p.issues]}
 
 
 IMAGE = "image"

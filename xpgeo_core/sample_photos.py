@@ -157,7 +157,7 @@ def make_tiff(ifd0: Sequence[Entry], exif: Sequence[Entry] = (), gps: Sequence[E
             if not entries:
                 continue
             if tag == 0x8769 and gps_in_exif:
-                entries = entries + [(0x8825, pointer_type, pointers[0x8825])]
+                entries = list(entries) + [(0x8825, pointer_type, pointers[0x8825])]
             pointers[tag] = offset
             sub_table, sub_data = _ifd(entries, offset, bo)
             blobs.append(sub_table + sub_data)
@@ -171,6 +171,12 @@ def dms(value: float) -> List[Tuple[int, int]]:
     deg, rest = divmod(micro, 3600 * 1000000)
     minutes, micro_sec = divmod(rest, 60 * 1000000)
     return [(deg, 1), (minutes, 1), (micro_sec, 1000000)]
+
+
+def _coordinate(value: float, as_dms: bool) -> List[Any]:
+    """A GPS coordinate's three rationals: degrees, minutes, seconds, or (some drones) the whole
+    value as degrees with zero minutes and seconds."""
+    return list(dms(value)) if as_dms else [abs(value), 0, 0]
 
 
 def _exif_datetime(value: Union[str, _dt.datetime]) -> str:
@@ -194,7 +200,8 @@ def make_exif(*, lat: Optional[float] = None, lon: Optional[float] = None, alt: 
               pixel_size: Optional[Tuple[int, int]] = None, focal_plane_resolution: Optional[Tuple[float, float]] = None,
               focal_plane_resolution_unit: Optional[int] = None, extra_ifd0: Sequence[Entry] = (),
               extra_exif: Sequence[Entry] = (), extra_gps: Sequence[Entry] = (), byte_order: str = "little",
-              xmp_in_exif: Optional[bytes] = None, pointer_type: str = "LONG", gps_pointer_in_exif: bool = False) -> bytes:
+              xmp_in_exif: Optional[bytes] = None, xmp_in_exif_ifd: str = "ifd0", pointer_type: str = "LONG",
+              gps_pointer_in_exif: bool = False) -> bytes:
     """The TIFF body of an EXIF APP1 segment (without the ``Exif\\0\\0`` prefix).
 
     ``lat``/``lon`` signed degrees (refs N/S/E/W derived); ``alt`` metres, negative gives
@@ -204,12 +211,16 @@ def make_exif(*, lat: Optional[float] = None, lon: Optional[float] = None, alt: 
     rational (some drones do). ``pixel_size`` = (PixelXDimension, PixelYDimension);
     ``focal_plane_resolution`` = (X, Y) pixels per ``focal_plane_resolution_unit``
     (2 inch, 3 cm, 4 mm, 5 µm). ``extra_*`` entries are added verbatim (tests use them for
-    odd types and values). ``xmp_in_exif`` is an XMP packet written into IFD0's tag 700
-    (``XMLPacket``, as BYTE), where DJI thermal payloads keep theirs. ``pointer_type`` and
+    odd types and values). ``xmp_in_exif`` is an XMP packet written into tag 700 (``XMLPacket``,
+    as BYTE) of IFD0, or of the Exif IFD with ``xmp_in_exif_ifd="exif"`` (the Zenmuse XT2's
+    place), where DJI thermal payloads keep theirs. ``pointer_type`` and
     ``gps_pointer_in_exif``: see :func:`make_tiff`.
     """
+    if xmp_in_exif_ifd not in ("ifd0", "exif"):
+        raise ValueError("xmp_in_exif_ifd must be 'ifd0' or 'exif', not %r" % xmp_in_exif_ifd)
+    packet_in = {xmp_in_exif_ifd: xmp_in_exif}
     ifd0 = _given([(0x010F, "ASCII", make), (0x0110, "ASCII", model), (0x0112, "SHORT", orientation),
-                   (0x02BC, "BYTE", xmp_in_exif)])
+                   (0x02BC, "BYTE", packet_in.get("ifd0"))])
     ifd0.extend(extra_ifd0)
     plane = focal_plane_resolution or (None, None)
     pixels = pixel_size or (None, None)
@@ -218,7 +229,7 @@ def make_exif(*, lat: Optional[float] = None, lon: Optional[float] = None, alt: 
         (0x9011, "ASCII", offset_time_original), (0x920A, "RATIONAL", focal_length),
         (0xA405, "SHORT", focal_length_35mm), (0xA002, "LONG", pixels[0]), (0xA003, "LONG", pixels[1]),
         (0xA20E, "RATIONAL", plane[0]), (0xA20F, "RATIONAL", plane[1]),
-        (0xA210, "SHORT", focal_plane_resolution_unit)])
+        (0xA210, "SHORT", focal_plane_resolution_unit), (0x02BC, "BYTE", packet_in.get("exif"))])
     exif.extend(extra_exif)
 
     gps: List[Entry] = []
@@ -227,10 +238,10 @@ def make_exif(*, lat: Optional[float] = None, lon: Optional[float] = None, alt: 
         gps.append((0x0000, "BYTE", [2, 3, 0, 0]))
     if lat is not None:
         gps.append((0x0001, "ASCII", "N" if lat >= 0 else "S"))
-        gps.append((0x0002, "RATIONAL", dms(lat) if gps_dms else [abs(lat), 0, 0]))
+        gps.append((0x0002, "RATIONAL", _coordinate(lat, gps_dms)))
     if lon is not None:
         gps.append((0x0003, "ASCII", "E" if lon >= 0 else "W"))
-        gps.append((0x0004, "RATIONAL", dms(lon) if gps_dms else [abs(lon), 0, 0]))
+        gps.append((0x0004, "RATIONAL", _coordinate(lon, gps_dms)))
     if alt is not None:
         ref = alt_ref if alt_ref is not None else (1 if alt < 0 else 0)
         gps.append((0x0005, "BYTE", [ref]))

@@ -25,6 +25,7 @@ import logging
 import math
 import os
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
@@ -36,8 +37,21 @@ CONFIG_FILE_NAME = "xpgeo.env"
 REFERENCE_ENV_FILE_NAME = ".env"
 """The AerialSphere reference client's config file, read by the command line from the current folder
 after ``xpgeo.env`` (which wins where both set a key), so a folder set up for that client works unchanged."""
-BACKEND_LABELS: Dict[str, str] = {"auto": "Auto", "xpgeo": "XPGEO server", "portal": "Portal",
-                                  "local": "Local folder"}
+class BackendName(str, Enum):
+    """The ``backend`` setting's values. A ``str`` enum: a member equals, hashes, formats and
+    serialises as its word ("portal"), so messages, JSON and comparisons are as with the words."""
+
+    AUTO = "auto"
+    XPGEO = "xpgeo"
+    PORTAL = "portal"
+    LOCAL = "local"
+
+    def __str__(self) -> str:  # the word, on every Python (3.11 changed str() of mixed-in enums)
+        return self.value
+
+
+BACKEND_LABELS: Dict[str, str] = {BackendName.AUTO: "Auto", BackendName.XPGEO: "XPGEO server",
+                                  BackendName.PORTAL: "Portal", BackendName.LOCAL: "Local folder"}
 """Every backend name (the ``backend`` setting's values) with the label the tools show. The one list."""
 BACKENDS = tuple(BACKEND_LABELS)
 BACKEND_PLACES: Dict[str, str] = {"xpgeo": "on an XPGEO server", "portal": "on a portal", "local": "in a local folder"}
@@ -123,6 +137,16 @@ def _parse_non_negative_float(text: str) -> float:
     return value
 
 
+def _parse_degrees(text: str) -> float:
+    try:
+        value = float(str(text).strip())
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        raise ValueError("expected an angle in degrees, e.g. 90 (right), -90 (left), 180 (rear)")
+    return value
+
+
 def _parse_str(text: str) -> Optional[str]:
     value = str(text).strip()
     return value or None
@@ -142,13 +166,37 @@ parse_url = _parse_url
 """The one URL rule (http/https in any case, a trailing slash dropped), for parameters that are no setting."""
 
 
-def _parse_backend(text: str) -> str:
+def _parse_backend(text: str) -> BackendName:
     value = str(text).strip().lower() or "auto"
     aliases = {"server": "xpgeo", "rest": "xpgeo", "xpgeo_rest": "xpgeo", "folder": "local"}
     aliases.update({label.lower(): name for name, label in BACKEND_LABELS.items()})  # the tools' labels
     value = aliases.get(value, value)
     if value not in BACKENDS:
         raise ValueError("expected one of " + ", ".join(BACKENDS))
+    return BackendName(value)
+
+
+BUCKET_ACCESS = ("auto", "anonymous", "sdk")
+
+
+def _parse_bucket_access(text: str) -> str:
+    value = str(text).strip().lower() or "auto"
+    if value not in BUCKET_ACCESS:
+        raise ValueError("expected one of " + ", ".join(BUCKET_ACCESS))
+    return value
+
+
+VIEWER_CHECKS: Dict[str, str] = {"sample": "Sample per host", "all": "All photos", "off": "Off"}
+"""The viewer-readiness check's modes (the ``check_viewer`` setting) with the label the tools show."""
+
+
+def _parse_viewer_check(text: str) -> str:
+    value = str(text).strip().lower() or "sample"
+    aliases = {label.lower(): name for name, label in VIEWER_CHECKS.items()}
+    aliases.update({"none": "off", "false": "off", "no": "off", "every": "all", "true": "sample", "yes": "sample"})
+    value = aliases.get(value, value)
+    if value not in VIEWER_CHECKS:
+        raise ValueError("expected one of " + ", ".join(VIEWER_CHECKS))
     return value
 
 
@@ -210,12 +258,61 @@ SETTINGS: Tuple[SettingSpec, ...] = (
                 True, "true turns magnetic camera headings (GPSImgDirectionRef M) into true-north ones with the "
                 "World Magnetic Model at the photo's position, height and date (each photo's warnings say by how "
                 "much); false keeps them as recorded, with a warning."),
+    SettingSpec("sequences", ("SEQUENCES",), "XPGEO_SEQUENCES", _parse_bool, True,
+                "true groups each append's photos into sequences (SequenceId, SequenceOrder: the viewer's "
+                "next/previous follows the capture), skips near-duplicates and, if asked, infers headings from "
+                "the track; false sends the photos as they are (portal and local backends)."),
+    SettingSpec("sequence_cutoff_seconds", ("SEQUENCE_CUTOFF_SECONDS",), "XPGEO_SEQUENCE_CUTOFF_SECONDS",
+                _parse_non_negative_float, 60.0,
+                "A sequence is cut where the next photo was taken more than this many seconds later."),
+    SettingSpec("sequence_cutoff_metres", ("SEQUENCE_CUTOFF_METRES",), "XPGEO_SEQUENCE_CUTOFF_METRES",
+                _parse_non_negative_float, 600.0,
+                "A sequence is cut where the next photo is more than this many metres away."),
+    SettingSpec("keep_near_duplicates", ("KEEP_NEAR_DUPLICATES",), "XPGEO_KEEP_NEAR_DUPLICATES", _parse_bool, False,
+                "true sends near-duplicates too; false skips (and reports) a photo within NEAR_DUPLICATE_METRES "
+                "and NEAR_DUPLICATE_DEGREES of the photo before it in its sequence."),
+    SettingSpec("near_duplicate_metres", ("NEAR_DUPLICATE_METRES",), "XPGEO_NEAR_DUPLICATE_METRES",
+                _parse_non_negative_float, 0.1, "Near-duplicate distance, in metres."),
+    SettingSpec("near_duplicate_degrees", ("NEAR_DUPLICATE_DEGREES",), "XPGEO_NEAR_DUPLICATE_DEGREES",
+                _parse_non_negative_float, 5.0,
+                "Near-duplicate heading difference, in degrees (a photo without a heading: the distance decides)."),
+    SettingSpec("heading_from_track", ("HEADING_FROM_TRACK",), "XPGEO_HEADING_FROM_TRACK", _parse_bool, False,
+                "true gives a photo without a heading the direction of travel of its sequence (plus "
+                "HEADING_OFFSET), flagged as inferred in the report; a recorded heading is never changed."),
+    SettingSpec("heading_offset", ("HEADING_OFFSET",), "XPGEO_HEADING_OFFSET", _parse_degrees, 0.0,
+                "Degrees added to a heading from the track: the camera's mount (90 right-facing, -90 left, "
+                "180 rear)."),
     SettingSpec("batch_size", ("ADD_FEATURES_BATCH_SIZE", "BATCH_SIZE"), "XPGEO_BATCH_SIZE", _parse_positive_int, 250,
                 "Features per addFeatures request (portal backend; capped at the layer's maxRecordCount)."),
+    SettingSpec("check_viewer", ("CHECK_VIEWER",), "XPGEO_CHECK_VIEWER", _parse_viewer_check, "sample",
+                "Whether each append checks that Esri's viewer can open the photos (https, CORS for the portal's "
+                "origin, JPEG/TIFF/MRF, no expiring signature, readable without credentials): sample (the first "
+                "3 photos of each host sent by the run), all (every photo sent), off."),
+    SettingSpec("require_viewer_ready", ("REQUIRE_VIEWER_READY",), "XPGEO_REQUIRE_VIEWER_READY", _parse_bool, False,
+                "true: a photo the viewer could not open is not sent (a failure, not a warning); with the sample "
+                "check, a host whose sample shows a CORS or reachability problem stops the host's other photos too."),
     SettingSpec("token_minutes", ("TOKEN_MINUTES",), "XPGEO_TOKEN_MINUTES", _parse_positive_int, 60,
                 "Lifetime asked for generated portal tokens, in minutes."),
     SettingSpec("referer", ("REFERER",), "XPGEO_REFERER", _parse_str, None,
                 "Referer bound to generated portal tokens (default: the portal URL)."),
+    SettingSpec("bucket_access", ("BUCKET_ACCESS",), "XPGEO_BUCKET_ACCESS", _parse_bucket_access, "auto",
+                "How a bucket source (--source) is listed: auto (anonymously; when the store refuses, through "
+                "its SDK with the SDK's own credentials, if the xpgeo[s3], xpgeo[gcs] or xpgeo[azure] extra is "
+                "installed), anonymous, or sdk (always through the SDK)."),
+    SettingSpec("s3_endpoint_url", ("S3_ENDPOINT_URL",), "XPGEO_S3_ENDPOINT_URL", _parse_url, None,
+                "Endpoint of an S3-compatible store (MinIO, Ceph, Wasabi, ...): s3:// sources are listed there, "
+                "path-style, and photos stored as ENDPOINT/bucket/key. Empty: Amazon S3."),
+    SettingSpec("gcs_endpoint_url", ("GCS_ENDPOINT_URL",), "XPGEO_GCS_ENDPOINT_URL", _parse_url, None,
+                "Endpoint of a Google Cloud Storage compatible server (an emulator): gs:// sources are listed "
+                "there and photos stored as ENDPOINT/bucket/key. Empty: storage.googleapis.com."),
+    SettingSpec("azure_blob_endpoint_url", ("AZURE_BLOB_ENDPOINT_URL",), "XPGEO_AZURE_BLOB_ENDPOINT_URL",
+                _parse_url, None,
+                "Blob endpoint of an Azure Storage account other than https://ACCOUNT.blob.core.windows.net "
+                "(Azurite: http://127.0.0.1:10000/devstoreaccount1); sources under it are its containers."),
+    SettingSpec("azure_storage_connection_string", ("AZURE_STORAGE_CONNECTION_STRING",),
+                "AZURE_STORAGE_CONNECTION_STRING", _parse_secret, None,
+                "Azure Storage connection string the azure-storage-blob SDK lists private containers with "
+                "(the SDK's own variable name). Never shown.", secret=True),
 )
 
 SPECS_BY_ATTR: Dict[str, SettingSpec] = {s.attr: s for s in SETTINGS}

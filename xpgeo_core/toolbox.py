@@ -129,6 +129,10 @@ def check_tool(tool_name: str, values: Mapping[str, Any], *, search_dirs: Sequen
             errors["photo_folder"] = _LOCAL_ONLY.format(what="Photos in a folder")
         elif not os.path.isdir(folder):
             errors["photo_folder"] = f"Photo folder {folder!r} was not found."
+    if values.get("source") or values.get("modified_since"):
+        bucket_problem = _bucket_problem(values, settings)
+        if bucket_problem:
+            errors[bucket_problem[0]] = bucket_problem[1]
     if values.get("ground_height") not in (None, "") and values.get("elevation_service"):
         errors["elevation_service"] = "Give a ground elevation or an elevation service URL, not both."
     elif values.get("elevation_service"):
@@ -141,6 +145,22 @@ def check_tool(tool_name: str, values: Mapping[str, Any], *, search_dirs: Sequen
         labels = [tool.param(name).label for name in tool.needs_one_of]
         errors.setdefault(first, "Nothing to append: give a " + ", ".join(labels[:-1]) + " or " + labels[-1] + ".")
     return errors, notes
+
+
+def _bucket_problem(values: Mapping[str, Any], settings: Optional[Settings]) -> Optional[Tuple[str, str]]:
+    """(parameter, message) when the bucket source or the modified-since date cannot be used (no network)."""
+    from xpgeo_core.buckets import parse_since, parse_source
+
+    try:
+        parse_since(values.get("modified_since"))
+    except XpgeoError as exc:
+        return "modified_since", exc.message
+    if values.get("source") and settings is not None:
+        try:
+            parse_source(values["source"], settings)
+        except XpgeoError as exc:
+            return "source", str(exc)
+    return None
 
 
 def validate_tool(tool_name: str, values: Mapping[str, Any], **kwargs: Any) -> Dict[str, str]:
@@ -240,13 +260,13 @@ def run_tool(tool_name: str, values: Mapping[str, Any], *, search_dirs: Sequence
     settings = settings_for(tool, values, search_dirs=search_dirs, environ=environ,
                             default_output_dir=default_output_dir)
     portal_url = settings.portal_url or portal_url
-    ctx = {"token_provider": token_provider if not settings.api_key and not settings.username else None,
-           "portal_url": portal_url}
-    if on_server and choose_backend_name(settings, **ctx) == "local":
+    if settings.api_key or settings.username:
+        token_provider = None  # credentials of their own: Pro's sign-in is not asked
+    if on_server and choose_backend_name(settings, token_provider=token_provider, portal_url=portal_url) == "local":
         raise ConfigError("This web tool has no XPGEO server or portal to create layers in.",
                           hint="On the server, put xpgeo.env beside XPGEO.pyt (in the service folder) with "
                                "XPGEO_REST_URL or PORTAL_URL, or pass the server/portal URL parameter.")
-    call = ToolCall(settings, values, progress=progress, **ctx)
+    call = ToolCall(settings, values, progress=progress, token_provider=token_provider, portal_url=portal_url)
     return tool.outputs(tool.run(call))
 
 

@@ -1,4 +1,8 @@
-"""Image URLs and layer names: the client-side checks (list files are read by :mod:`xpgeo_core.image_lists`).
+"""Image URLs, local photo entries and layer names: the client-side checks, and the forms a photo's
+address takes (fetched, stored, shown). List files are read by :mod:`xpgeo_core.image_lists`.
+
+This module imports nothing of xpgeo_core but the errors: everything that handles an address
+(HTTP, the photo client, the metadata engine, list reading, the backends) stands on it.
 
 The checks use the XPGEO server's own wording (400 "Missing layer name or image URL",
 422 "Malformed image URL string", ...) so a person sees the same message whether our
@@ -7,10 +11,11 @@ client or the server refused the input; we refuse it before any request is made.
 
 from __future__ import annotations
 
+import os
 import re
-from dataclasses import dataclass, field
-from typing import Iterable, List, Optional, Tuple
-from urllib.parse import urlsplit
+from typing import Optional
+from urllib.parse import unquote, urlsplit
+from urllib.request import url2pathname
 
 from xpgeo_core.errors import ValidationError
 
@@ -67,6 +72,70 @@ def check_image_url(url: Optional[str]) -> str:
     return url
 
 
+# -- web URL or local photo? --------------------------------------------------------------
+
+PHOTO_EXTENSIONS = (".jpg", ".jpeg", ".jpe", ".tif", ".tiff", ".png", ".heic", ".dng")
+_SCHEME_LIKE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:")
+"""A scheme (two characters or more before the colon: ``C:`` is a drive)."""
+_DRIVE = re.compile(r"^[A-Za-z]:[\\/]")
+
+
+def is_web(text: str) -> bool:
+    """An ``http(s)://`` address (any case): fetched over HTTP."""
+    return text.strip().lower().startswith(("http://", "https://"))
+
+
+def is_local_photo(text: str) -> bool:
+    """A ``file:`` URL or something that looks like a path (a separator, a drive letter, a photo
+    extension, or an existing file); ``https://…``, ``htp:/x`` or ``not a url`` are URLs, right or wrong."""
+    text = text.strip()
+    if text.lower().startswith("file:"):
+        return True
+    if _SCHEME_LIKE.match(text):
+        return False
+    return bool("/" in text or "\\" in text or _DRIVE.match(text)
+                or os.path.splitext(text)[1].lower() in PHOTO_EXTENSIONS or os.path.isfile(text))
+
+
+def file_path(source: str) -> str:
+    """A ``file://`` URL or plain path as a path of this machine (``~`` expanded, a ``file://host/``
+    URL as a UNC share), not made absolute."""
+    if source.lower().startswith("file:"):
+        parts = urlsplit(source)
+        path = url2pathname(unquote(parts.path)) if os.name == "nt" else unquote(parts.path)
+        if parts.netloc and parts.netloc not in ("", "localhost"):
+            path = "//" + parts.netloc + path  # UNC share
+        return path
+    return os.path.expanduser(source)
+
+
+def local_path(text: str) -> str:
+    """The absolute path of a local photo entry (``file://`` URLs and ``~`` understood)."""
+    return os.path.abspath(file_path(text.strip()))
+
+
+def entry_problem(text: str, *, local_ok: bool) -> Optional[str]:
+    """Why an entry is not an image this run can use, or None: the URL rules of the XPGEO
+    server for URLs; for a local photo, that local photos are allowed and the file is there."""
+    if local_ok and is_local_photo(text):
+        path = local_path(text)
+        if os.path.isdir(path):
+            return "it is a folder, not a photo (give the folder as the photo folder instead)"
+        if not os.path.isfile(path):
+            return "no such file"
+        return None
+    return image_url_problem(text)
+
+
+def canonical(text: str, *, local_ok: bool) -> str:
+    """The entry as the pipeline should identify it: local photos as absolute paths, URLs with
+    their scheme and host in lower case and no fragment (:func:`normal_url`)."""
+    text = text.strip()
+    return local_path(text) if local_ok and is_local_photo(text) else normal_url(text)
+
+
+# -- layer names -------------------------------------------------------------------------
+
 def layer_name_problem(name: Optional[str]) -> Optional[str]:
     if name is None or not str(name).strip():
         return "the layer name is empty"
@@ -84,61 +153,6 @@ def check_layer_name(name: Optional[str], missing: str = MISSING_NAME) -> str:
         raise ValidationError(f"Layer name {str(name)!r}: {problem}.", status=400,
                               hint="Type the layer name again without control characters (tabs, line breaks).")
     return str(name).strip()
-
-
-@dataclass
-class UrlEntry:
-    url: str
-    line: Optional[int] = None
-
-
-@dataclass
-class UrlList:
-    """The outcome of reading URLs: the distinct valid ones, and what was set aside."""
-
-    entries: List[UrlEntry] = field(default_factory=list)
-    malformed: List[Tuple[Optional[int], str, str]] = field(default_factory=list)
-    """(line, text, reason) for every line that is not a valid URL."""
-    duplicates: List[Tuple[Optional[int], str, Optional[int]]] = field(default_factory=list)
-    """(line, url, first line) for every repeat of a URL already seen."""
-
-    @property
-    def urls(self) -> List[str]:
-        return [e.url for e in self.entries]
-
-
-def collect_urls(items: Iterable[Tuple[Optional[int], str]], *, local_ok: bool = False) -> UrlList:
-    """Validate and de-duplicate (line, text) pairs, keeping first occurrences in order.
-    ``local_ok``: local photo paths are images too (the local backend), kept as absolute paths."""
-    from xpgeo_core.image_lists import canonical, entry_problem
-
-    out = UrlList()
-    seen = {}
-    for line, text in items:
-        url = canonical(text, local_ok=local_ok)
-        if url in seen:  # a repeated line, valid or not, is reported once
-            out.duplicates.append((line, url, seen[url]))
-            continue
-        seen[url] = line
-        problem = entry_problem(url, local_ok=local_ok)
-        if problem:
-            out.malformed.append((line, url, f"{MALFORMED_URL}: {problem}"))
-            continue
-        out.entries.append(UrlEntry(url, line))
-    return out
-
-
-def read_url_file(path: str) -> UrlList:
-    """Read, check and de-duplicate a URL list file (see :func:`read_url_lines`)."""
-    return collect_urls(read_url_lines(path))
-
-
-def read_url_lines(path: str) -> List[Tuple[int, str]]:
-    """(line number, text) of every entry of a list file; the reader is
-    :func:`xpgeo_core.image_lists.read_list_file` (plain, UTF-16 and CSV lists)."""
-    from xpgeo_core.image_lists import read_list_file
-
-    return [(line or 0, text) for line, text in read_list_file(path)]
 
 
 # -- URLs in messages, logs and layers --------------------------------------------------

@@ -14,14 +14,21 @@ API (small on purpose)::
         host.add("slow.jpg", data, stall=True)   # never answers: use a tiny client time-out
         host.add("old.jpg", status=302, location="/a.jpg")   # a redirect
         host.add("busy.jpg", data, failures=2)   # 503 (Retry-After: 0) twice, then the photo
+        host.add("private.jpg", data, auth="u:p")    # 403 without that Basic user:password
+        host.add("signed.jpg", data, signed=True)    # 403 without an X-Amz-Signature in the query
+        host.add("gate.jpg", status=302, location="/kept.jpg", set_cookie="pass=1")  # a bot check's cookie
+        host.add("kept.jpg", data, cookie="pass=1")  # 403 without that cookie
         ...
         host.requests                          # [Request(method, path, range, headers, peer), ...]
 
 Knobs on the host: ``cors`` (True: every answer carries ``Access-Control-Allow-Origin: *``, as
 an S3 bucket or CDN with a CORS rule does; Esri's web viewer fetches photos with ``fetch``, so a
-browser refuses a photo from a host without it), ``honour_range`` (False: answer 200 with the whole body, as Python's
-``http.server`` does), ``latency`` seconds from a request's arrival to its answer's first
-byte, headers included (its own parsing happens inside it), ``bandwidth`` bytes/s shared by all
+browser refuses a photo from a host without it; a string: that value, whatever the request's
+``Origin``, as a host configured for another site; a sequence of origins: the request's ``Origin``
+echoed when it is one of them, with ``Vary: Origin``, as S3 answers a CORS rule that lists origins),
+``tls`` (``(cert.pem, key.pem)`` from ``tests/certs.py``: serve https), ``honour_range`` (False:
+answer 200 with the whole body, as Python's ``http.server`` does), ``latency`` seconds from a
+request's arrival to its answer's first byte, headers included (its own parsing happens inside it), ``bandwidth`` bytes/s shared by all
 connections (one link), ``burst`` the depth in bytes of that link's token bucket (0, the default:
 a serialised wire where every byte waits its turn; the benchmark's 50 MB/s cap uses one 64 KiB
 write), ``sleep`` and ``clock`` (the functions used to wait and to tell
@@ -53,6 +60,10 @@ class Photo:
     stall: bool = False
     location: Optional[str] = None
     failures: int = 0  # answers 503 this many more times before serving the photo
+    auth: Optional[str] = None  # "user:password" a request must carry as Basic auth, else 403
+    signed: bool = False  # a request must carry X-Amz-Signature in its query, else 403
+    cookie: Optional[str] = None  # "name=value" a request must carry in its Cookie header, else 403
+    set_cookie: Optional[str] = None  # a redirect's Set-Cookie
 
     @property
     def size(self) -> int:
@@ -113,10 +124,12 @@ class _Link:
 
 
 class ImageHost:
-    def __init__(self, *, cors: bool = False, honour_range: bool = True, latency: float = 0.0, bandwidth: Optional[float] = None,
-                 burst: int = 0, sleep: Callable[[float], None] = time.sleep,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, *, cors: Union[bool, str, Sequence[str]] = False, honour_range: bool = True,
+                 latency: float = 0.0, bandwidth: Optional[float] = None, burst: int = 0,
+                 sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic,
+                 tls: Optional[Tuple[str, str]] = None) -> None:
         self.cors = cors
+        self.tls = tls
         self.honour_range = honour_range
         self.latency = latency
         self.sleep = sleep
@@ -137,6 +150,12 @@ class ImageHost:
             owner = host
 
         self._server = _Server(("127.0.0.1", 0), Handler)
+        if self.tls:
+            import ssl
+
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(str(self.tls[0]), str(self.tls[1]))
+            self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="image-host", daemon=True)
         self._thread.start()
         return self
@@ -159,15 +178,17 @@ class ImageHost:
     def base_url(self) -> str:
         if self._server is None:
             raise RuntimeError("ImageHost is not started")
-        return "http://127.0.0.1:%d" % self._server.server_address[1]
+        return "%s://127.0.0.1:%d" % ("https" if self.tls else "http", self._server.server_address[1])
 
     def url_for(self, name: str) -> str:
         return self.base_url + "/" + quote(name)
 
     def add(self, name: str, data: Body = b"", *, content_type: str = "image/jpeg", status: int = 200,
-            stall: bool = False, location: Optional[str] = None, failures: int = 0) -> str:
+            stall: bool = False, location: Optional[str] = None, failures: int = 0, auth: Optional[str] = None,
+            signed: bool = False, cookie: Optional[str] = None, set_cookie: Optional[str] = None) -> str:
         parts = (bytes(data),) if isinstance(data, (bytes, bytearray, memoryview)) else tuple(data)
-        self.photos[name] = Photo(parts, content_type, status, stall, location, failures)
+        self.photos[name] = Photo(parts, content_type, status, stall, location, failures, auth, signed, cookie,
+                                  set_cookie)
         return self.url_for(name)
 
     def _log(self, request: Request) -> None:
@@ -215,12 +236,19 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         if photo is not None and photo.location is not None:
-            self._answer(photo.status, "text/html", 0, {"Location": photo.location})
+            extra = {"Location": photo.location}
+            if photo.set_cookie:
+                extra["Set-Cookie"] = photo.set_cookie + "; Path=/"
+            self._answer(photo.status, "text/html", 0, extra)
             return
         if photo is not None and photo.failures > 0:
             with host._log_lock:
                 photo.failures -= 1
             self._answer(503, "text/plain", 0, {"Retry-After": "0"})
+            return
+        if photo is not None and not _authorised(photo, self.path, self.headers):
+            body = b"<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>"
+            self._answer(403, "application/xml", len(body), {}, () if head else [memoryview(body)])
             return
         if photo is None or photo.status != 200:
             status = 404 if photo is None else photo.status
@@ -264,8 +292,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", str(length))
             for key, value in extra.items():
                 self.send_header(key, value)
-            if self.owner.cors:
-                self.send_header("Access-Control-Allow-Origin", "*")
+            for key, value in _cors_headers(self.owner.cors, self.headers.get("Origin")).items():
+                self.send_header(key, value)
             self.end_headers()
         finally:
             self._holding_headers = False
@@ -282,6 +310,31 @@ class _Handler(BaseHTTPRequestHandler):
                 self.wfile.write(head)
         except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError):
             self.close_connection = True  # the client stopped reading: expected when Range is ignored
+
+
+def _authorised(photo: Photo, path: str, headers) -> bool:
+    import base64
+
+    if photo.signed and "x-amz-signature=" not in urlsplit(path).query.lower():
+        return False
+    if photo.cookie and photo.cookie not in [c.strip() for c in (headers.get("Cookie") or "").split(";")]:
+        return False
+    if photo.auth is not None:
+        return headers.get("Authorization") == "Basic " + base64.b64encode(photo.auth.encode()).decode()
+    return True
+
+
+def _cors_headers(cors: Union[bool, str, Sequence[str]], origin: Optional[str]) -> Dict[str, str]:
+    """The CORS answer headers of the ``cors`` knob (see the module docstring)."""
+    if cors is True:
+        return {"Access-Control-Allow-Origin": "*"}
+    if not cors:
+        return {}
+    if isinstance(cors, str):
+        return {"Access-Control-Allow-Origin": cors}
+    if origin and origin in cors:
+        return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
+    return {"Vary": "Origin"}
 
 
 def _rechunk(pieces, size: int):

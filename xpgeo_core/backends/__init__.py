@@ -11,7 +11,7 @@ from typing import Optional
 
 from xpgeo_core.backends.base import Backend, TokenProvider
 from xpgeo_core.errors import ConfigError
-from xpgeo_core.settings import BACKENDS, SETTINGS, Settings
+from xpgeo_core.settings import BACKENDS, SETTINGS, BackendName, Settings
 
 log = logging.getLogger("xpgeo")
 
@@ -34,15 +34,15 @@ def _backend_class(name: str) -> type:
 
 
 def choose_backend_name(settings: Settings, *, token_provider: Optional[TokenProvider] = None,
-                        portal_url: Optional[str] = None) -> str:
+                        portal_url: Optional[str] = None) -> BackendName:
     """Which backend a run uses (see module docstring)."""
-    if settings.backend != "auto":
-        return settings.backend
+    if settings.backend != BackendName.AUTO:
+        return BackendName(settings.backend)
     if settings.rest_url:
-        return "xpgeo"
+        return BackendName.XPGEO
     if settings.portal_url or (token_provider is not None and portal_url):
-        return "portal"
-    return "local"
+        return BackendName.PORTAL
+    return BackendName.LOCAL
 
 
 def _warn_if_server_settings_unused(settings: Settings) -> None:
@@ -67,4 +67,4 @@ def get_backend(settings: Settings, *, token_provider: Optional[TokenProvider] =
     return cls(settings, session=session, token_provider=token_provider, portal_url=portal_url)
 
 
-__all__ = ["Backend", "TokenProvider", "choose_backend_name", "get_backend", "BACKEND_NAMES"]
+__all__ = ["Backend", "BackendName", "TokenProvider", "choose_backend_name", "get_backend", "BACKEND_NAMES"]

@@ -9,17 +9,16 @@ accounting for every backend alike.
 from __future__ import annotations
 
 import abc
-from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, Optional, Sequence
 
-import requests
-
-from xpgeo_core.http import make_session
+from xpgeo_core.http import XpgeoSession, make_session
 from xpgeo_core.layer_options import LayerOptions
 from xpgeo_core.results import AppendReport, CreateResult, HealthResult, ProgressCallback, no_progress
 from xpgeo_core.settings import Settings
 
 if TYPE_CHECKING:  # pragma: no cover
     from xpgeo_core.pipeline.sink import Sink
+    from xpgeo_core.readiness import ViewerTarget
 
 TokenInfo = Dict[str, Any]
 """``{"token": str, "referer": str | None, "expires": epoch seconds | None}``."""
@@ -30,9 +29,9 @@ TokenProvider = Callable[[], Optional[TokenInfo]]
 class Backend(abc.ABC):
     """One place layers are made. Subclasses: XPGEO REST, portal, local folder."""
 
-    name: str = "backend"
+    name: str = "backend"  # a BackendName in each backend
 
-    def __init__(self, settings: Settings, *, session: Optional[requests.Session] = None,
+    def __init__(self, settings: Settings, *, session: Optional[XpgeoSession] = None,
                  token_provider: Optional[TokenProvider] = None, portal_url: Optional[str] = None) -> None:
         self.settings = settings
         self._session = session
@@ -40,7 +39,7 @@ class Backend(abc.ABC):
         self.portal_url = portal_url or settings.portal_url
 
     @property
-    def session(self) -> requests.Session:
+    def session(self) -> XpgeoSession:
         if self._session is None:
             self._session = make_session(self.settings)
         return self._session
@@ -64,6 +63,17 @@ class Backend(abc.ABC):
     def open_sink(self, name: str, *, imagery_type: Optional[str] = None, single: bool = False) -> "Sink":
         """The sink that appends to layer *name* (a 404 when there is no such layer).
         ``single``: one image (the XPGEO server has an endpoint for that)."""
+
+    def viewer_target(self) -> "ViewerTarget":
+        """Where this backend's layers are viewed: the web origins Esri's viewer fetches the photos
+        from, and whether they must be https (the viewer-readiness check, :mod:`xpgeo_core.readiness`)."""
+        from xpgeo_core.readiness import unknown_portal_target
+
+        return unknown_portal_target(f"the portal of the {self.name} backend")
+
+    def layer_image_paths(self, name: str) -> Iterator[str]:
+        """Every ImagePath of layer *name*, in the layer's order (``xpgeo check-layer``)."""
+        raise NotImplementedError(f"the {self.name} backend cannot list a layer's photos")
 
     def append_images(self, name: str, urls: Sequence[str], *, progress: ProgressCallback = no_progress,
                       imagery_type: Optional[str] = None, preflight: bool = False) -> AppendReport:

@@ -35,16 +35,19 @@ import threading
 import time
 import uuid
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional, Sequence
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 from xpgeo_core import __version__
 from xpgeo_core.backends.base import Backend
 from xpgeo_core.errors import ConfigError, ValidationError, XpgeoError
+from xpgeo_core.files import TEMP_SUFFIX, atomic_write, remove_stale_temporaries
 from xpgeo_core.layer_options import LayerOptions
 from xpgeo_core.pipeline.identity import Image
+from xpgeo_core.pipeline.sequences import Photo, folder_of, layer_photo
 from xpgeo_core.pipeline.sink import Item, Sink, result
 from xpgeo_core.results import (APPENDED, FAILED, SKIPPED, AppendReport, CreateResult, HealthResult, ImageResult,
                                 failure_entries)
+from xpgeo_core.settings import BackendName
 from xpgeo_core import schema
 
 log = logging.getLogger("xpgeo.backends.local")
@@ -54,7 +57,6 @@ FEATURES_FILE = "features.geojson"
 OI_TABLE_FILE = "oi_table.csv"
 PREVIEW_FILE = "preview.html"
 REPORT_FILE = "report.json"
-TEMP_SUFFIX = ".xpgeo-tmp"
 SRS_WGS84 = "4326"
 ALREADY_PRESENT = "already in the layer"
 NO_POSITION = "the photo has no usable GPS position"
@@ -75,45 +77,6 @@ def folder_name(name: str) -> str:
     if cleaned.upper() in _WINDOWS_RESERVED:
         cleaned += "_layer"
     return cleaned
-
-
-def atomic_write(path: Path, text: str) -> None:
-    """Write *text* to *path* so that readers see the old file or the new one, never half.
-
-    A temporary file in the same folder, flushed to disk, then ``os.replace`` (atomic
-    on one file system, Windows included).
-    """
-    # pid and thread: two writers in one process (threads) or two processes never share a temporary.
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}{TEMP_SUFFIX}")
-    try:
-        with open(tmp, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        for attempt in range(5):
-            try:
-                os.replace(tmp, path)
-                return
-            except PermissionError:  # Windows: a virus scanner or indexer holds the old file for a moment
-                if attempt == 4:
-                    raise
-                time.sleep(0.1 * (attempt + 1))
-    except BaseException:
-        # A full disk or a locked file: the old file stands, and no temporary is left behind.
-        try:
-            tmp.unlink()
-        except OSError:
-            pass
-        raise
-
-
-def _remove_stale_temporaries(folder: Path) -> None:
-    """Temporary files left by a run that was killed mid-write."""
-    for leftover in folder.glob(f".*{TEMP_SUFFIX}"):
-        try:
-            leftover.unlink()
-        except OSError:
-            pass
 
 
 def _finite(value: Any) -> Any:
@@ -179,7 +142,7 @@ def _dumps(value: Any) -> str:
 class LocalBackend(Backend):
     """Layers as folders in ``settings.output_dir`` (see the module docstring)."""
 
-    name = "local"
+    name = BackendName.LOCAL
 
     def __init__(self, settings, **kwargs: Any) -> None:
         super().__init__(settings, **kwargs)
@@ -241,6 +204,18 @@ class LocalBackend(Backend):
 
     def open_sink(self, name: str, *, imagery_type: Optional[str] = None, single: bool = False) -> "LocalSink":
         return LocalSink(self, self.layer_folder(name))
+
+    def viewer_target(self) -> Any:
+        """The preview, opened from disk, shows photos with ``<img>``: no CORS, http and local files alike."""
+        from xpgeo_core.readiness import LOCAL_TARGET
+
+        return LOCAL_TARGET
+
+    def layer_image_paths(self, name: str) -> Iterator[str]:
+        for feature in self._read_features(self.layer_folder(name)):
+            path = (feature.get("properties") or {}).get("ImagePath")
+            if isinstance(path, str) and path:
+                yield path
 
     def record_report(self, report: AppendReport) -> None:
         """report.json and the preview's failure list from the final report (the list's rejected
@@ -313,6 +288,7 @@ class LocalBackend(Backend):
         layer_file = folder / LAYER_FILE
         document = self._read_json(layer_file) if layer_file.is_file() else {}
         layer = document.get("layer") or schema.layer_definition(folder.name, None)
+        schema.upgrade_layer(layer)
         extent = extent_of(features)
         if extent:
             layer["extent"] = extent
@@ -374,11 +350,24 @@ class LocalSink(Sink):
         super().__init__(folder.name, owner.settings.max_image_list_size)
         self.owner = owner
         self.folder = folder
-        _remove_stale_temporaries(folder)
+        remove_stale_temporaries(folder)
         self.features = owner._read_features(folder)
         self.present = {f["properties"].get("ImagePath") for f in self.features}  # URLs without user:password@
         self.next_id = max((int(f.get("id") or 0) for f in self.features), default=0) + 1
         self._lock = threading.Lock()
+
+    def layer_photos(self, folders: Sequence[str] = ()) -> List[Tuple[str, Photo]]:
+        """The sequenced photos ``features.geojson`` holds in *folders* (a rerun's photos join their sequences)."""
+        wanted = set(folders)
+        out = []
+        for feature in self.features:
+            properties = feature.get("properties") or {}
+            coordinates = (feature.get("geometry") or {}).get("coordinates") or [None, None]
+            path = str(properties.get("ImagePath") or "")
+            photo = layer_photo(properties, coordinates[0], coordinates[1], path)
+            if photo is not None and folder_of(path) in wanted:
+                out.append((folder_of(path), photo))
+        return out
 
     def known(self, images: Sequence[Image]) -> Dict[str, ImageResult]:
         with self._lock:

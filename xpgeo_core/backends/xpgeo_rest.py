@@ -13,10 +13,11 @@ from __future__ import annotations
 import json
 import logging
 import shlex
-from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Set, Tuple
 
 import requests
 
+from xpgeo_core.answers import object_at
 from xpgeo_core.backends.base import Backend
 from xpgeo_core.errors import (AnswerLost, AuthError, Cancelled, ConfigError, RequestError, ServerError,
                                ValidationError, XpgeoError, redact)
@@ -28,6 +29,7 @@ from xpgeo_core.pipeline.identity import Image
 from xpgeo_core.pipeline.sink import Item, Sink, Stop, result
 from xpgeo_core.results import (APPENDED, FAILED, SKIPPED, UNCONFIRMED, AppendReport, CreateResult, HealthResult,
                                 ImageResult)
+from xpgeo_core.settings import BackendName
 
 log = logging.getLogger("xpgeo.backends.xpgeo")
 
@@ -60,7 +62,7 @@ _MESSAGE_LIMIT = 500
 class XpgeoRestBackend(Backend):
     """Talks to an XPGEO REST server at ``settings.rest_url``."""
 
-    name = "xpgeo"
+    name = BackendName.XPGEO
 
     def __init__(self, settings, **kwargs: Any) -> None:
         super().__init__(settings, **kwargs)
@@ -139,13 +141,38 @@ class XpgeoRestBackend(Backend):
         if not isinstance(parsed, dict):
             raise ServerError(f"The XPGEO server's answer to {PATH_CREATE} is not JSON: {text[:200]!r}.",
                               hint="Check XPGEO_REST_URL points at an XPGEO REST server.")
-        layer = parsed.get(R_LAYER) if isinstance(parsed.get(R_LAYER), dict) else {}
+        layer = object_at(parsed, R_LAYER)
         service_url = next((parsed[k] for k in R_SERVICE_URL if isinstance(parsed.get(k), str)), None)
         return CreateResult(backend=self.name, requested_name=name,
                             layer_name=str(parsed.get(R_SERVICE_NAME) or name),
                             item_id=parsed.get(R_SERVICE_ITEM_ID), service_url=service_url,
                             service_type=parsed.get(R_SERVICE_TYPE), layer=layer, response=parsed,
                             messages=messages)
+
+    def _portal(self) -> Any:
+        """The portal the server publishes to, when XPGEO knows it (PORTAL_URL): the XPGEO server's
+        API lists no layer's photos and names no portal."""
+        if not self.settings.portal_url:
+            return None
+        from xpgeo_core.backends.portal.backend import PortalBackend
+
+        return PortalBackend(self.settings, token_provider=self.token_provider, session=self.session)
+
+    def viewer_target(self) -> Any:
+        from xpgeo_core.readiness import portal_target, unknown_portal_target
+
+        if self.settings.portal_url:
+            return portal_target(self.settings.portal_url)
+        return unknown_portal_target(f"the portal of the XPGEO server {self.base_url}")
+
+    def layer_image_paths(self, name: str) -> Iterator[str]:
+        portal = self._portal()
+        if portal is None:
+            raise ConfigError(f"The photos of layer '{name}' on the XPGEO server can be read only through its "
+                              "portal, and no portal URL is set.",
+                              hint="Set PORTAL_URL (and the portal credentials) to the portal the XPGEO server "
+                                   "publishes to.")
+        return portal.layer_image_paths(name)
 
     def open_sink(self, name: str, *, imagery_type: Optional[str] = None, single: bool = False) -> "XpgeoSink":
         return XpgeoSink(self, name, imagery_type=imagery_type, single=single)

@@ -5,8 +5,9 @@ A command of the tool catalogue names its :class:`~xpgeo_core.catalogue.ToolSpec
 hold (``demo``) has ``NAME``, ``HELP`` and ``add_arguments(parser)``. The order here is
 the order of ``xpgeo --help``."""
 
-from xpgeo_core.commands import append_image, append_images, create_oi_layer, demo, health_check, inspect
+from xpgeo_core.commands import (append_image, append_images, check_layer, create_oi_layer, demo, health_check,
+                                  inspect)
 
-COMMANDS = (health_check, create_oi_layer, append_image, append_images, inspect, demo)
+COMMANDS = (health_check, create_oi_layer, append_image, append_images, check_layer, inspect, demo)
 
 __all__ = ["COMMANDS"]

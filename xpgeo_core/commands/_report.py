@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from xpgeo_core.errors import EXIT_CANCELLED, EXIT_OK, EXIT_SOME_FAILED
-from xpgeo_core.results import AppendReport
+from xpgeo_core.results import FAILED, AppendReport
 
 
 def response_text(report: AppendReport) -> str:
@@ -37,8 +37,13 @@ def print_summary(ctx, report: AppendReport) -> None:
         ctx.say(f"Removed {report.duplicates_removed} duplicate URL(s) from the list.")
     for r in report.failures():
         where = f"line {r.line}: " if r.line else ""
-        label = "failed" if r.status == "failed" else "not confirmed"
+        label = "failed" if r.status == FAILED else "not confirmed"
         ctx.say(f"  {label} {where}{r.shown}: {r.reason}")  # the display form: no credentials, no query
+    viewer = report.viewer
+    if viewer and viewer.get("photos"):
+        ctx.say(f"Viewer check ({viewer['mode']}): {viewer['checked']} of {viewer['photos']} photo(s) checked with "
+                f"their host, {viewer['not_ready']} not viewer-ready"
+                + (" (see the warnings for each and its fix)." if viewer["not_ready"] else "."))
 
 
 def exit_code(report: AppendReport) -> int:

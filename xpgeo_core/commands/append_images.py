@@ -7,10 +7,11 @@ import argparse
 from xpgeo_core.catalogue import APPEND_IMAGES as TOOL
 from xpgeo_core.commands._progress import progress_printer
 from xpgeo_core.commands._report import exit_code, print_summary, response_text
+from xpgeo_core.urls import safe_url
 
 
 def run(args: argparse.Namespace, ctx) -> int:
-    source = args.url_file or args.photo_folder
+    source = args.url_file or (safe_url(args.source) if args.source else None) or args.photo_folder
     ctx.say(f"Appending images from {source} to layer {args.layer_name}...")
     if args.url_file:  # the reference client's lines
         ctx.say("Reading image URLs from file...")

@@ -12,5 +12,10 @@ def run(args: argparse.Namespace, ctx) -> int:
     health = TOOL.run(ctx.call())
     ctx.say(f"{health.liveness_label} response: {health.liveness_message}")
     ctx.say(f"Health check response: Validation response: {compact_json(health.versions)}")
+    viewer = health.details.get("viewer")
+    if viewer:
+        found = viewer["issues"]
+        ctx.say(f"Viewer check of {viewer['url']} for {viewer['viewer']}: "
+                + ("ready." if not found else "; ".join(issue["message"] for issue in found) + "."))
     ctx.emit_json({"ok": True, **health.to_dict()})
     return EXIT_OK

@@ -9,7 +9,7 @@ placed, 1 when some failed, 2 for usage errors.
 from __future__ import annotations
 
 import argparse
-from typing import Any, List, Optional
+from typing import Any, List, Optional, Sequence
 
 from xpgeo_core.catalogue import INSPECT as TOOL, ToolCall
 from xpgeo_core.errors import EXIT_OK, EXIT_SOME_FAILED, ValidationError
@@ -69,7 +69,7 @@ def _cells(info) -> List[str]:
             _fmt(a.get("AcquisitionDate"), 0), str(info.bytes_read)]
 
 
-def _row(cells: List[Optional[str]]) -> str:
+def _row(cells: Sequence[Optional[str]]) -> str:
     out = []
     for (title, width), cell in zip(COLUMNS, cells):
         text = str(cell)

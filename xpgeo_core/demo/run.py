@@ -9,10 +9,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from xpgeo_core import operations
-from xpgeo_core.results import (AppendReport, CreateResult, HealthResult, ProgressCallback, failure_entries,
+from xpgeo_core.results import (FAILED, AppendReport, CreateResult, HealthResult, ProgressCallback, failure_entries,
                                 no_progress)
 from xpgeo_core.settings import Settings
 
@@ -104,11 +104,12 @@ def write_preview(settings: Settings, layer_name: str, urls: Sequence[str], repo
     The photos' attributes are read again here with the metadata engine: those backends
     do not hand them back.
     """
-    from xpgeo_core.backends.local import PREVIEW_FILE, atomic_write, feature_from_attributes
+    from xpgeo_core.backends.local import PREVIEW_FILE, feature_from_attributes
+    from xpgeo_core.files import atomic_write
     from xpgeo_core.preview import render_preview
 
-    appended = {r.url for r in report.results if r.status != "failed"}
-    features = []
+    appended = {r.url for r in report.results if r.status != FAILED}
+    features: List[Dict[str, Any]] = []
     for info in operations.inspect_photos(settings, [u for u in urls if u in appended]):
         if info.ok and info.attributes.get("X") is not None:
             attributes = dict(info.attributes, ImagePath=info.source)

@@ -136,7 +136,7 @@ def _facade(seed: int, along: float, height: float, facing_ns: bool) -> Colour:
         return TREE if (int(along * 2) + int(height * 2)) % 3 else (36, 84, 40)
     wall = WALLS[(seed >> 4) % len(WALLS)]
     if facing_ns:
-        wall = tuple(int(c * 0.86) for c in wall)
+        wall = (int(wall[0] * 0.86), int(wall[1] * 0.86), int(wall[2] * 0.86))
     if height < 3.2:
         return SHOP if 0.6 < along % 5.0 < 4.2 and height > 0.3 else wall
     if 0.9 < along % 3.5 < 2.5 and 0.9 < height % 3.2 < 2.4:

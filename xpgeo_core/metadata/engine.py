@@ -13,7 +13,7 @@ import logging
 import threading
 import warnings
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, Callable, Deque, Iterable, Iterator, List, Optional
+from typing import Any, Callable, Deque, Dict, Iterable, Iterator, List, Optional, Tuple
 
 from xpgeo_core.urls import safe_url
 from xpgeo_core.photo_client import PhotoClient, make_photo_client
@@ -21,6 +21,7 @@ from xpgeo_core.metadata import rules
 from xpgeo_core.metadata.fetch import BytesSource, is_remote, open_source
 from xpgeo_core.metadata.jpeg import walk
 from xpgeo_core.metadata.photo import PhotoError, PhotoInfo
+from xpgeo_core.metadata.tiff import xmp_packets
 from xpgeo_core.metadata.xmp import XmpRefused, read_xmp
 
 log = logging.getLogger("xpgeo.metadata")
@@ -28,11 +29,13 @@ WINDOW_PER_WORKER = 4  # photos queued per worker: keeps workers busy without re
 
 
 def inspect_source(source: str, *, settings: Any, imagery_type: Optional[str] = None,
-                   client: Optional[PhotoClient] = None, session: Any = None) -> PhotoInfo:
+                   client: Optional[PhotoClient] = None, session: Any = None,
+                   origin: Optional[str] = None) -> PhotoInfo:
     """Read one photo's header and build its attributes. Never raises for a bad photo.
 
     *client* is a worker's :class:`PhotoClient` (one is made when absent). *session*, the
     requests session of earlier releases, is accepted and ignored, with a DeprecationWarning.
+    *origin*: the header read also asks for CORS (``PhotoInfo.allow_origin``, the viewer check's).
     """
     if session is not None:
         warnings.warn("inspect_source(session=...) is ignored since photo headers are read with a PhotoClient; "
@@ -42,7 +45,8 @@ def inspect_source(source: str, *, settings: Any, imagery_type: Optional[str] = 
     try:
         if is_remote(source) and client is None:
             client = own_client = make_photo_client(settings, pool_size=1)
-        return _inspect(source, lambda: open_source(source, settings.max_header_bytes, client), imagery_type, settings)
+        return _inspect(source, lambda: open_source(source, settings.max_header_bytes, client, origin), imagery_type,
+                        settings)
     finally:
         if own_client is not None:
             own_client.close()
@@ -61,10 +65,12 @@ def _inspect(source: str, opener: Callable[[], Any], imagery_type: Optional[str]
             header = walk(byte_source)
         finally:
             info.bytes_read = byte_source.bytes_read
+            info.allow_origin = getattr(byte_source, "allow_origin", None)
+            info.read_as_viewer = getattr(byte_source, "read_as_viewer", False)
             byte_source.close()
         info.warnings.extend(header.warnings)
         exif = header.exif or {}
-        xmp = _xmp_properties(header.xmp, exif.get("ifd0", {}).get("XMLPacket"), info.warnings)
+        xmp = _xmp_properties(header.xmp, xmp_packets(exif), info.warnings)
         facts = rules.Facts(ifd0=exif.get("ifd0", {}), exif=exif.get("exif", {}), gps=exif.get("gps", {}),
                             xmp=xmp, frame_size=header.frame_size, warnings=info.warnings)
         info.attributes = rules.build(facts, source, imagery_type, magnetic_correction=settings.magnetic_correction)
@@ -81,12 +87,16 @@ def _inspect(source: str, opener: Callable[[], Any], imagery_type: Optional[str]
     return info
 
 
-def _xmp_properties(app1: Optional[bytes], in_exif: Optional[bytes], warnings: List[str]) -> dict:
-    """The XMP properties of the APP1 packet, completed by the packet in EXIF tag 700 (DJI
-    thermal payloads write only that one): where both name a property, the APP1 one wins, since
-    that is the packet photo editors update."""
-    found: dict = {}
-    for packet, where in ((app1, ""), (in_exif, " (in EXIF tag 700)")):
+_WHERE = {"ifd0": " (in EXIF tag 700)", "exif": " (in EXIF tag 700 of the Exif IFD)"}
+
+
+def _xmp_properties(app1: Optional[bytes], in_exif: List[Tuple[str, bytes]], warnings: List[str]) -> Dict[str, str]:
+    """The XMP properties of the APP1 packet, completed by the packets in EXIF tag 700 (DJI
+    thermal payloads write only that one, in IFD0 or the Exif IFD): where several name a
+    property, the APP1 one wins, since that is the packet photo editors update, then IFD0's."""
+    found: Dict[str, str] = {}
+    packets = [(app1, "")] + [(packet, _WHERE[ifd]) for ifd, packet in in_exif]
+    for packet, where in packets:
         if not packet:
             continue
         try:

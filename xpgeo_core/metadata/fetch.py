@@ -32,12 +32,11 @@ import os
 import re
 import ssl
 from typing import Any, List, Optional, Tuple
-from urllib.parse import unquote, urlsplit
-from urllib.request import url2pathname
+from urllib.parse import unquote
 
 import urllib3
 
-from xpgeo_core.urls import safe_url
+from xpgeo_core.urls import file_path as local_path, is_web as is_remote, safe_url
 from xpgeo_core.photo_client import MAX_REDIRECTS, CaBundleError, PhotoClient, PhotoResponse, TooManyRedirects
 from xpgeo_core.metadata.photo import PhotoError
 
@@ -55,21 +54,6 @@ _STATUS_HINTS = {
     404: "no photo at this URL; check it",
     410: "the photo was removed from this URL",
 }
-
-
-def is_remote(source: str) -> bool:
-    return source.lower().startswith(("http://", "https://"))
-
-
-def local_path(source: str) -> str:
-    """A ``file://`` URL or plain path as a path of this machine."""
-    if source.lower().startswith("file:"):
-        parts = urlsplit(source)
-        path = url2pathname(unquote(parts.path)) if os.name == "nt" else unquote(parts.path)
-        if parts.netloc and parts.netloc not in ("", "localhost"):
-            path = "//" + parts.netloc + path  # UNC share
-        return path
-    return os.path.expanduser(source)
 
 
 class _Cache:
@@ -224,12 +208,20 @@ def range_is_signed(url: str) -> bool:
 
 
 class HttpSource(_Source):
-    """A photo behind an http(s) URL, read with ranged GETs through the worker's client."""
+    """A photo behind an http(s) URL, read with ranged GETs through the worker's client.
 
-    def __init__(self, url: str, client: PhotoClient, cap: int) -> None:
+    ``origin``: the first GET also carries ``Origin: <origin>``, and :attr:`allow_origin` keeps the
+    ``Access-Control-Allow-Origin`` of its answer, so the viewer-readiness check learns the photo's CORS
+    from the header read itself (:mod:`xpgeo_core.readiness`), not from a second request."""
+
+    def __init__(self, url: str, client: PhotoClient, cap: int, origin: Optional[str] = None) -> None:
         super().__init__(cap)
         self.url = url
         self.client = client
+        self.origin = origin
+        self.allow_origin: Optional[str] = None
+        self.read_as_viewer = False
+        """The first GET was the viewer's kind of request (asked with *origin*, no cookies along a redirect)."""
         self.use_range = not range_is_signed(url)
         self._stream: Optional[PhotoResponse] = None
         self._stream_pos = 0
@@ -241,8 +233,15 @@ class HttpSource(_Source):
         headers = {"Accept-Encoding": "identity"}
         if self.use_range:
             headers["Range"] = "bytes=%d-%d" % (start, start + length - 1)
+        first = self.requests == 0
+        if first and self.origin:
+            headers["Origin"] = self.origin
         response = self._get(headers)
         status = response.status
+        if first and self.origin is not None:
+            # what a viewer's fetch would get: not when the answer needed cookies set on the way
+            self.allow_origin = None if response.sent_cookies else response.headers.get("Access-Control-Allow-Origin")
+            self.read_as_viewer = not response.sent_cookies
         if self.content_type is None:
             self.content_type = response.headers.get("Content-Type")
         if status == 206:
@@ -358,12 +357,13 @@ def _network_error(exc: BaseException) -> PhotoError:
     return PhotoError("network", "the request failed: %s" % cause.__class__.__name__)
 
 
-def open_source(source: str, cap: int, client: Optional[PhotoClient] = None) -> Any:
-    """The byte source for a URL or path (``client`` is required for http(s))."""
+def open_source(source: str, cap: int, client: Optional[PhotoClient] = None, origin: Optional[str] = None) -> Any:
+    """The byte source for a URL or path (``client`` is required for http(s); ``origin``: see
+    :class:`HttpSource`)."""
     if is_remote(source):
         if client is None:
             raise ValueError("an HTTP client is needed for " + safe_url(source))
-        return HttpSource(source, client, cap)
+        return HttpSource(source, client, cap, origin)
     if not source or not source.strip():
         raise PhotoError("unsupported_source", "the source is empty; give an http(s) URL or a local path")
     scheme = re.match(r"^([A-Za-z][A-Za-z0-9+.-]+):", source)

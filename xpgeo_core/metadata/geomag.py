@@ -289,7 +289,8 @@ def parse_date(value: Union[str, dt.date, None]) -> Optional[dt.datetime]:
     if not match:
         return None
     try:
-        return dt.datetime(*(int(part or 0) for part in match.groups()))
+        year, month, day, hour, minute, second = (int(part or 0) for part in match.groups())
+        return dt.datetime(year, month, day, hour, minute, second)
     except ValueError:
         return None
 

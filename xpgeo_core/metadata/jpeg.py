@@ -6,9 +6,10 @@ segments have been read and the frame size is known or not needed (EXIF holds th
 dimensions for the 35 mm formula, or there is no focal length formula to use it with; the
 focal plane formula always wants it, to catch resized photos). Why stop early: DJI thermal photos carry 600 KB of radiometric APP segments
 between the XMP and the frame header; reading them would cost ten times the bytes.
-An XMP packet inside the EXIF (TIFF tag 700, DJI's thermal payloads) counts as the XMP once
-the walk reaches bytes not yet read: an APP1 XMP right behind the EXIF is still read (the
-engine merges both), a search through megabytes of thermal data for one is not made.
+An XMP packet inside the EXIF (TIFF tag 700 in IFD0 or the Exif IFD, DJI's thermal payloads)
+counts as the XMP once the walk reaches bytes not yet read: an APP1 XMP right behind the EXIF
+is still read (the engine merges both), a search through megabytes of thermal data for one is
+not made.
 
 Segments it does not need are skipped by their length, unread: only their 4-byte header
 (and, for APP1, the identifier after it) is looked at, so a long run of large segments costs
@@ -23,15 +24,10 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Protocol, Tuple
 
 from xpgeo_core.metadata.photo import PhotoError
-from xpgeo_core.metadata.tiff import read_exif
-
-try:  # typing.Protocol is 3.8+; keep the import cheap and optional
-    from typing import Protocol
-except ImportError:  # pragma: no cover
-    Protocol = object  # type: ignore
+from xpgeo_core.metadata.tiff import read_exif, xmp_packets
 
 EXIF_ID = b"Exif\x00\x00"
 XMP_ID = b"http://ns.adobe.com/xap/1.0/\x00"
@@ -57,27 +53,55 @@ class JpegHeader:
     warnings: List[str] = field(default_factory=list)
 
 
+def format_of(head: bytes) -> str:
+    """What a body is, from its first bytes (the extension says nothing): ``jpeg``, ``tiff``, ``mrf``,
+    ``png``, ``gif``, ``heic`` (the ISO-BMFF family: HEIC, AVIF, MP4), ``webp``, ``html``, ``xml``,
+    ``json``, ``empty`` or ``unknown``."""
+    stripped = head.lstrip()[:64].lower()
+    if not head:
+        return "empty"
+    if head[:3] == b"\xff\xd8\xff" or head[:2] == b"\xff\xd8":
+        return "jpeg"
+    if head.startswith((b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")):
+        return "tiff"
+    if stripped.startswith(b"<mrf_meta") or (stripped.startswith(b"<?xml") and b"<mrf_meta" in head.lower()):
+        return "mrf"  # Esri's Meta Raster Format: an XML metadata file beside its index and data files
+    if stripped.startswith((b"<!doctype html", b"<html", b"<head", b"<body")) or b"<html" in stripped:
+        return "html"
+    if stripped.startswith((b"<?xml", b"<")):
+        return "xml"
+    if stripped.startswith((b"{", b"[")):
+        return "json"
+    if head.startswith(b"\x89PNG"):
+        return "png"
+    if head.startswith((b"GIF87a", b"GIF89a")):
+        return "gif"
+    if head[4:8] == b"ftyp":
+        return "heic"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "webp"
+    return "unknown"
+
+
+_NOT_JPEG = {
+    "empty": "the file is empty%s",
+    "html": "this is an HTML page, not a JPEG%s: the URL may point at a web page or an error page",
+    "xml": "this is XML/text, not a JPEG%s (an error document from the server?)",
+    "mrf": "this is an MRF raster's metadata file, not a JPEG%s; XPGEO reads JPEG photos",
+    "json": "this is JSON/text, not a JPEG%s (an error document from the server?)",
+    "png": "this is a PNG image, not a JPEG%s: PNG has no EXIF GPS for Oriented Imagery",
+    "gif": "this is a GIF image, not a JPEG%s",
+    "tiff": "this is a TIFF image, not a JPEG%s; XPGEO reads JPEG photos",
+    "heic": "this is an HEIC/MP4-family file, not a JPEG%s; export the photos as JPEG",
+    "webp": "this is a WebP image, not a JPEG%s; export the photos as JPEG",
+}
+
+
 def describe_non_jpeg(head: bytes, content_type: Optional[str] = None) -> str:
     """Name what a non-JPEG body is, so the person knows what the URL really serves."""
-    stripped = head.lstrip()[:64].lower()
     served = " (served as %s)" % content_type if content_type else ""
-    if not head:
-        return "the file is empty" + served
-    if stripped.startswith((b"<!doctype html", b"<html", b"<head", b"<body")) or b"<html" in stripped:
-        return "this is an HTML page, not a JPEG%s: the URL may point at a web page or an error page" % served
-    if stripped.startswith((b"<?xml", b"<")):
-        return "this is XML/text, not a JPEG%s (an error document from the server?)" % served
-    if stripped.startswith((b"{", b"[")):
-        return "this is JSON/text, not a JPEG%s (an error document from the server?)" % served
-    if head.startswith(b"\x89PNG"):
-        return "this is a PNG image, not a JPEG%s: PNG has no EXIF GPS for Oriented Imagery" % served
-    if head.startswith((b"GIF87a", b"GIF89a")):
-        return "this is a GIF image, not a JPEG" + served
-    if head.startswith((b"II*\x00", b"MM\x00*")):
-        return "this is a TIFF image, not a JPEG%s; XPGEO reads JPEG photos" % served
-    if head[4:8] == b"ftyp":
-        return "this is an HEIC/MP4-family file, not a JPEG%s; export the photos as JPEG" % served
-    return "this is not a JPEG (it does not start with the JPEG SOI marker FF D8)" + served
+    kind = format_of(head)
+    return _NOT_JPEG.get(kind, "this is not a JPEG (it does not start with the JPEG SOI marker FF D8)%s") % served
 
 
 def walk(source: ByteSource, content_type: Optional[str] = None) -> JpegHeader:
@@ -152,7 +176,7 @@ def _complete(found: JpegHeader, xmp_in_exif: bool = False) -> bool:
     to compute a field of view from."""
     if found.exif is None:
         return False
-    if found.xmp is None and not (xmp_in_exif and found.exif["ifd0"].get("XMLPacket")):
+    if found.xmp is None and not (xmp_in_exif and xmp_packets(found.exif)):
         return False
     if found.frame_size is not None:
         return True

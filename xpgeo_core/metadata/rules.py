@@ -13,7 +13,7 @@ import datetime as dt
 import math
 import posixpath
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any, Dict, List, Optional, Tuple
 from urllib.parse import unquote, urlsplit
@@ -53,15 +53,28 @@ class Facts:
 
     @cached_property
     def orientation(self) -> Optional["Orientation"]:
-        """The camera angles of the first vendor row (:data:`vendors.RULES`) the photo has any of."""
+        """The camera angles of the first vendor row (:data:`vendors.RULES`) the photo has any of,
+        each angle it lacks taken from a later row of the same namespace (Skydio's FLU angles
+        complete its NED ones)."""
+        found: Optional[Orientation] = None
         for rule in RULES:
-            yaw, pitch, roll = self.xnum(rule.yaw), self.xnum(rule.pitch), self.xnum(rule.roll)
-            if yaw is None and pitch is None and roll is None:
+            if found is not None and rule.namespace != found.rule.namespace:
                 continue
-            make = str(self.ifd0.get("Make") or self.xmp.get("tiff:Make") or "")
-            return Orientation(rule, yaw, None if pitch is None else rule.oi_pitch(pitch), pitch,
-                               None if roll is None else roll * rule.roll_factor(make))
-        return None
+            angles = self._angles(rule)
+            if angles is not None:
+                found = angles if found is None else found.completed_by(angles)
+        return found
+
+    def _angles(self, rule: OrientationRule) -> Optional["Orientation"]:
+        """One row's angles, converted (None when the photo has none of them)."""
+        yaw, pitch, roll = self.xnum(rule.yaw), self.xnum(rule.pitch), self.xnum(rule.roll)
+        if yaw is None and pitch is None and roll is None:
+            return None
+        make = str(self.ifd0.get("Make") or self.xmp.get("tiff:Make") or "")
+        not_heading = None if rule.yaw_is_heading or yaw is None else (rule, yaw)
+        return Orientation(rule, yaw if rule.yaw_is_heading else None,
+                           None if pitch is None else rule.oi_pitch(pitch), pitch,
+                           None if roll is None else roll * rule.roll_factor(make), rule.pitch, not_heading)
 
     @cached_property
     def drone(self) -> Optional[OrientationRule]:
@@ -83,14 +96,26 @@ class Facts:
 
 @dataclass(frozen=True)
 class Orientation:
-    """A vendor's camera angles: yaw as written, pitch already as an OI pitch (0 down, 90
-    horizontal; ``raw_pitch`` as written), roll with the vendor's sign applied."""
+    """A vendor's camera angles: yaw as written (only a yaw from north), pitch already as an OI
+    pitch (0 down, 90 horizontal; ``raw_pitch`` as written in ``pitch_tag``), roll with the vendor's
+    sign applied. ``unreferenced_yaw`` is a yaw that counts from something else than north (the
+    row and the value), kept to say why no heading came of it."""
 
     rule: OrientationRule
     yaw: Optional[float]
     pitch: Optional[float]
     raw_pitch: Optional[float]
     roll: Optional[float]
+    pitch_tag: str = ""
+    unreferenced_yaw: Optional[Tuple[OrientationRule, float]] = None
+
+    def completed_by(self, other: "Orientation") -> "Orientation":
+        """These angles, each missing one taken from *other* (a later row of the same vendor)."""
+        pitch_from = self if self.pitch is not None else other
+        return replace(self, yaw=other.yaw if self.yaw is None else self.yaw,
+                       pitch=pitch_from.pitch, raw_pitch=pitch_from.raw_pitch, pitch_tag=pitch_from.pitch_tag,
+                       roll=other.roll if self.roll is None else self.roll,
+                       unreferenced_yaw=self.unreferenced_yaw or other.unreferenced_yaw)
 
 
 def build(facts: Facts, source: str, imagery_type: Optional[str], *,
@@ -162,11 +187,13 @@ def name_of(source: str) -> str:
 # -- position ---------------------------------------------------------------------------------
 
 def _dms(parts: List[Optional[float]]) -> Optional[float]:
-    if not parts or any(p is None for p in parts[:3]):
+    if not parts:
         return None
     value = 0.0
     for part, scale in zip(parts[:3], (1.0, 60.0, 3600.0)):
-        value += part / scale  # type: ignore[operator]
+        if part is None:
+            return None
+        value += part / scale
     return value
 
 
@@ -275,8 +302,9 @@ def _as_signed_rational(text: Optional[str]) -> Optional[float]:
 # -- orientation ------------------------------------------------------------------------------
 
 def camera_heading(facts: Facts) -> Tuple[Optional[float], Optional[str]]:
-    """(heading, 'T'|'M'|None): GPSImgDirection, else the vendor's camera yaw (DJI gimbal yaw,
-    Parrot, Skydio, Pix4D ``Camera:Yaw``: :mod:`vendors`), else GPano pose heading.
+    """(heading, 'T'|'M'|None): GPSImgDirection, else the vendor's camera yaw from north (DJI
+    gimbal yaw, Parrot, Skydio NED, Pix4D ``Camera:Yaw``: :mod:`vendors`), else GPano pose heading.
+    A yaw from another zero (Skydio's FLU) is never a heading: a warning says so.
 
     GPSTrack (direction of travel) is never used: a phone carried forward while shooting
     sideways would point every camera the wrong way.
@@ -296,20 +324,27 @@ def camera_heading(facts: Facts) -> Tuple[Optional[float], Optional[str]]:
         pose = facts.xnum("GPano:PoseHeadingDegrees")
         if pose is not None:
             return pose % 360.0, None
+    if vendor is not None and vendor.unreferenced_yaw is not None:
+        rule, value = vendor.unreferenced_yaw
+        facts.warnings.append("%s %.2f counts from %s, not from north, and the photo holds no heading from north "
+                              "(GPSImgDirection or a NED yaw): CameraHeading left empty" % (rule.yaw, value,
+                                                                                          rule.yaw_zero))
     return None, None
 
 
 def camera_pitch(facts: Facts) -> Optional[float]:
-    """The vendor's camera pitch as an OI pitch (DJI: 90 + gimbal pitch, −90 nadir → 0; Pix4D
-    ``Camera:Pitch`` as written, 0 nadir), else 90 + GPano pose pitch; else None (layer default)."""
+    """The vendor's camera pitch as an OI pitch (DJI: 90 + gimbal pitch, −90 nadir → 0; Skydio FLU:
+    90 − pitch; Pix4D ``Camera:Pitch`` as written, 0 nadir), else 90 + GPano pose pitch; else None
+    (layer default)."""
     vendor = facts.orientation
     if vendor is not None and vendor.pitch is not None:
-        value, name, raw = vendor.pitch, vendor.rule.pitch, vendor.raw_pitch
+        value, name = vendor.pitch, vendor.pitch_tag
+        raw = value if vendor.raw_pitch is None else vendor.raw_pitch  # always given with the pitch
     else:
-        raw = facts.xnum("GPano:PosePitchDegrees")
-        if raw is None:
+        pose = facts.xnum("GPano:PosePitchDegrees")
+        if pose is None:
             return None
-        value, name = 90.0 + raw, "GPano:PosePitchDegrees"
+        value, name, raw = 90.0 + pose, "GPano:PosePitchDegrees", pose
     if not 0.0 <= value <= 180.0:
         facts.warnings.append("CameraPitch %.2f would be outside 0–180 (%s %.2f); left empty" % (value, name, raw))
         return None
@@ -326,16 +361,16 @@ def camera_roll(facts: Facts) -> Optional[float]:
 def camera_height(facts: Facts) -> Optional[float]:
     """The drone's height above its take-off point (DJI, Skydio RelativeAltitude): that is height
     above ground only on flat terrain."""
-    rule = facts.drone
-    height = facts.xnum(rule.height) if rule is not None and rule.height else None
+    tag = facts.drone.height if facts.drone is not None else None
+    height = facts.xnum(tag) if tag else None
     if height is None:
         return None
     if height < 0:
-        facts.warnings.append("%s %.2f m is below the take-off point; CameraHeight left empty" % (rule.height, height))
+        facts.warnings.append("%s %.2f m is below the take-off point; CameraHeight left empty" % (tag, height))
         return None
     if height > MAX_HEIGHT:
         facts.warnings.append("%s %.6g m is out of a drone's reach (over %g m); CameraHeight left empty"
-                              % (rule.height, height, MAX_HEIGHT))
+                              % (tag, height, MAX_HEIGHT))
         return None
     return height
 
@@ -360,7 +395,7 @@ def image_rotation(facts: Facts) -> Optional[int]:
     if orientation not in ROTATION:
         facts.warnings.append("EXIF Orientation %r is not 1–8; ignored" % orientation)
         return None
-    return ROTATION[orientation]
+    return ROTATION[int(orientation)]
 
 
 # -- field of view ----------------------------------------------------------------------------
@@ -468,8 +503,8 @@ def _fov_focal_plane(facts: Facts) -> Optional[Tuple[float, float]]:
         facts.warnings.append("field of view from the focal plane resolution left empty: %s, and the resolution "
                               "tags still describe the original" % resized)
         return None
-    sensor_w = width / x_res * MM_PER_UNIT[unit]
-    sensor_h = height / y_res * MM_PER_UNIT[unit]
+    sensor_w = width / x_res * MM_PER_UNIT[int(unit)]
+    sensor_h = height / y_res * MM_PER_UNIT[int(unit)]
     diagonal = math.hypot(sensor_w, sensor_h)
     if not SENSOR_DIAGONAL_MM[0] <= diagonal <= SENSOR_DIAGONAL_MM[1]:
         facts.warnings.append("focal plane resolution gives an implausible %.1f x %.1f mm sensor (a camera's is "
@@ -499,7 +534,8 @@ def _exif_datetime(text: Any, subsec: Any = None) -> Optional[dt.datetime]:
     if not match:
         return None
     try:
-        moment = dt.datetime(*(int(g) for g in match.groups()[:6]))
+        year, month, day, hour, minute, second = (int(g) for g in match.groups()[:6])
+        moment = dt.datetime(year, month, day, hour, minute, second)
     except ValueError:
         return None
     fraction = match.group(7)
@@ -526,7 +562,8 @@ def _gps_datetime(facts: Facts) -> Optional[dt.datetime]:
     if not match:
         return None
     try:
-        day = dt.datetime(*(int(g) for g in match.groups()))
+        year, month, date_of_month = (int(g) for g in match.groups())
+        day = dt.datetime(year, month, date_of_month)
         micro = int(round((stamp[0] * 3600 + stamp[1] * 60 + stamp[2]) * 1e6))
         if not 0 <= micro < 86400 * 1000000:
             return None

@@ -1,8 +1,10 @@
 """TIFF/EXIF IFD reader for the body of an EXIF APP1 segment (standard library only).
 
 Reads IFD0 and the Exif and GPS sub-IFDs, both byte orders, and decodes only the tags the
-attribute rules use (see :data:`WANTED`), and IFD0's XMP packet (tag 700, ``XMLPacket``,
-where DJI's thermal payloads keep their gimbal angles) as raw bytes. Pointers to sub-IFDs
+attribute rules use (see :data:`WANTED`), and the XMP packet in tag 700 (``XMLPacket``, where
+DJI's thermal payloads keep their gimbal angles) as raw bytes, from IFD0 or the Exif IFD: TIFF
+puts tag 700 in IFD0, but some payloads (the Zenmuse XT2) write it into the Exif IFD, and
+readers such as metadata-extractor accept it there too. Pointers to sub-IFDs
 and numeric tags are taken in whatever integer type the camera wrote them (SHORT, LONG,
 SLONG, IFD: a Canon S5 IS writes its GPS pointer as SLONG); a GPS pointer found in the Exif
 IFD instead of IFD0 is followed too. Why so narrow: real files carry junk in tags
@@ -16,7 +18,7 @@ from __future__ import annotations
 
 import math
 import struct
-from typing import Any, Dict, List, Optional, Set
+from typing import Any, Dict, List, Optional, Set, Tuple
 
 from xpgeo_core.metadata.photo import PhotoError
 
@@ -32,13 +34,14 @@ WANTED = {
     "exif": {0x9003: "DateTimeOriginal", 0x9011: "OffsetTimeOriginal", 0x9291: "SubSecTimeOriginal",
              0x920A: "FocalLength", 0xA405: "FocalLengthIn35mmFilm", 0xA002: "PixelXDimension",
              0xA003: "PixelYDimension", 0xA20E: "FocalPlaneXResolution", 0xA20F: "FocalPlaneYResolution",
-             0xA210: "FocalPlaneResolutionUnit"},
+             0xA210: "FocalPlaneResolutionUnit", XML_PACKET: "XMLPacket"},
     "gps": {0x0001: "GPSLatitudeRef", 0x0002: "GPSLatitude", 0x0003: "GPSLongitudeRef", 0x0004: "GPSLongitude",
             0x0005: "GPSAltitudeRef", 0x0006: "GPSAltitude", 0x0007: "GPSTimeStamp", 0x0009: "GPSStatus", 0x000E: "GPSTrackRef",
             0x000F: "GPSTrack", 0x0010: "GPSImgDirectionRef", 0x0011: "GPSImgDirection", 0x001D: "GPSDateStamp"},
 }
 
 BLOBS = frozenset(("XMLPacket",))
+XMP_IFDS = ("ifd0", "exif")  # the IFDs tag 700 is read from, in the order their packets count
 # Unsigned rationals some firmware fills with a signed number: also kept read as signed, as
 # ``<name>AsSigned``, so a rule can recognise the wrap (4294967284/1 is -12/1).
 SIGNED_VIEWS = frozenset(("GPSAltitude",))  # tags kept as raw bytes whatever their type (BYTE, UNDEFINED or ASCII)
@@ -81,6 +84,17 @@ def read_exif(data: bytes) -> Dict[str, Dict[str, Any]]:
     if GPS_POINTER in pointers:
         _read_ifd(data, bo, pointers[GPS_POINTER], "gps", out["gps"], seen)
     return out
+
+
+def xmp_packets(exif: Dict[str, Dict[str, Any]]) -> List[Tuple[str, bytes]]:
+    """The XMP packets of tag 700, as (IFD name, bytes), IFD0's first: every IFD the packet is
+    found in (:data:`XMP_IFDS`), so a photo that carries it in either gives its properties."""
+    found = []
+    for name in XMP_IFDS:
+        packet = exif.get(name, {}).get("XMLPacket")
+        if packet:
+            found.append((name, packet))
+    return found
 
 
 def _read_ifd(data: bytes, bo: str, offset: int, name: str, into: Dict[str, Any], seen: Set[int]) -> Dict[int, int]:

@@ -18,6 +18,7 @@ import re
 import xml.etree.ElementTree as ET
 from typing import Dict, Optional, Tuple
 
+from xpgeo_core import safe_xml
 from xpgeo_core.metadata import vendors
 
 NAMESPACES = {
@@ -28,7 +29,6 @@ NAMESPACES = {
 }
 RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 MAX_XMP_BYTES = 2 * 1024 * 1024
-_UNSAFE = re.compile(r"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
 _UNSAFE_BYTES = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)  # the plain case, outside the envelope too
 
 
@@ -56,14 +56,10 @@ def read_xmp(packet: bytes) -> Dict[str, str]:
         text = _envelope(packet).decode("utf-8").lstrip("\ufeff")
     except UnicodeDecodeError:
         raise XmpRefused("XMP is not UTF-8 text (XMP in a JPEG must be UTF-8); ignored") from None
-    if _UNSAFE.search(text):
-        raise XmpRefused("XMP declares a DOCTYPE or entities; refused for safety and ignored")
     try:
-        parser = ET.XMLParser(encoding="utf-8")
-        parser.feed(text)
-        root = parser.close()
-    except (ET.ParseError, ValueError) as exc:
-        raise XmpRefused("XMP is not well-formed XML (%s); ignored" % exc) from None
+        root = safe_xml.parse_text(text)
+    except safe_xml.XmlRefused as exc:
+        raise XmpRefused(f"XMP {exc} and ignored" if exc.unsafe else f"XMP {exc}; ignored") from None
     found: Dict[str, str] = {}
     for desc in root.iter("{%s}Description" % RDF):
         for key, value in desc.attrib.items():
@@ -73,9 +69,9 @@ def read_xmp(packet: bytes) -> Dict[str, str]:
         for child in desc:
             name = _short(child.tag)
             if name:
-                text = _text(child)
-                if text is not None:
-                    found.setdefault(name, text)
+                value_text = _text(child)
+                if value_text is not None:
+                    found.setdefault(name, value_text)
                 else:
                     _struct_fields(child, name, found)
     return found
@@ -159,7 +155,7 @@ def parse_coordinate(text: Optional[str]) -> Tuple[Optional[float], Optional[str
         deg, minutes, seconds, ref = match.groups()
         value = float(deg) + float(minutes) / 60 + (float(seconds) / 3600 if seconds else 0.0)
         return (-value if ref.upper() in "SW" else value), None
-    value = parse_number(text)
-    if value is None:
+    number = parse_number(text)
+    if number is None:
         return None, "unreadable XMP coordinate %r" % text[:40]
-    return value, None
+    return number, None

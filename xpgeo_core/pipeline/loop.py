@@ -7,14 +7,17 @@ Every append, of one image or ten thousand, on every backend, runs here:
 2. the others are read once by the :class:`~xpgeo_core.pipeline.photos.PhotoPass` when the
    sink takes photos or ``preflight`` asks (a photo that cannot be placed fails with its
    reason and is not sent);
-3. what remains goes in chunks of the sink's batch size to a sender thread, so the next
+3. the photos read are placed in capture sequences (:mod:`~xpgeo_core.pipeline.sequences`:
+   SequenceId/SequenceOrder, near-duplicates skipped with their reason, headings from the track),
+   each handed on as soon as its neighbours are known (at once for a list in capture order);
+4. what remains goes in chunks of the sink's batch size to a sender thread, so the next
    chunk is read while this one is sent (memory: one window of photos and two chunks);
-4. each image's result is recorded once, and the progress callback hears of it at once
+5. each image's result is recorded once, and the progress callback hears of it at once
    (``image``), of each chunk (``chunk``), and about five times a second while the run waits
    (``tick``);
-5. a :class:`~xpgeo_core.pipeline.sink.Stop` (credentials refused, server gone) fails every
+6. a :class:`~xpgeo_core.pipeline.sink.Stop` (credentials refused, server gone) fails every
    image not yet sent with the reason; nothing is ever left without a result;
-6. Cancel (the callback raises :class:`~xpgeo_core.errors.Cancelled`) or Ctrl+C: photo reads
+7. Cancel (the callback raises :class:`~xpgeo_core.errors.Cancelled`) or Ctrl+C: photo reads
    are cancelled and their sockets shut at once, the chunk in flight gets a moment to finish
    (then its sockets are shut too and its images are "not confirmed"), and the report says
    exactly what landed. All within two seconds.
@@ -33,6 +36,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence
 from xpgeo_core.errors import AnswerLost, AuthError, Cancelled, XpgeoError
 from xpgeo_core.pipeline.identity import Image
 from xpgeo_core.pipeline.photos import PhotoPass
+from xpgeo_core.pipeline.sequences import Outcome, Rules, Sequencer, folder_of, photo_of
 from xpgeo_core.pipeline.sink import Item, Sink, Stop, result
 from xpgeo_core.results import (APPENDED, CHUNK, FAILED, IMAGE, SKIPPED, TICK, UNCONFIRMED, AppendReport,
                                 ImageResult, Progress, ProgressCallback, no_progress)
@@ -52,20 +56,24 @@ NO_RESULT = "the backend gave no result for this image"
 
 def run_append(sink: Sink, images: Sequence[Image], *, settings: Any, imagery_type: Optional[str] = None,
                preflight: bool = False, progress: ProgressCallback = no_progress,
-               overlap: bool = True) -> AppendReport:
+               overlap: bool = True, viewer: Any = None) -> AppendReport:
     """Append *images* (distinct, valid) through *sink*; one result per image, in input order.
 
     ``overlap=False`` sends each chunk before reading the next (the order of earlier releases;
-    the benchmark's baseline).
+    the benchmark's baseline). ``viewer``: the run's :class:`~xpgeo_core.readiness.ViewerCheck`;
+    each window's images to send are checked as the window is decided (with ``require``, before
+    any of them is read or sent), and the findings go on the results and into the report.
     """
     return _Run(sink, images, settings=settings, imagery_type=imagery_type, preflight=preflight,
-                progress=progress, overlap=overlap).go()
+                progress=progress, overlap=overlap, viewer=viewer).go()
 
 
 class _Run:
     def __init__(self, sink: Sink, images: Sequence[Image], *, settings: Any, imagery_type: Optional[str],
-                 preflight: bool, progress: ProgressCallback, overlap: bool) -> None:
+                 preflight: bool, progress: ProgressCallback, overlap: bool, viewer: Any = None) -> None:
         self.sink = sink
+        self.viewer = viewer if viewer is not None and viewer.on else None
+        self.viewer_calls: List[Dict[str, Any]] = []
         self.images = list(images)
         self.settings = settings
         self.imagery_type = imagery_type
@@ -87,6 +95,8 @@ class _Run:
         self.warnings: Counter = Counter()
         self.warning_example: Dict[str, str] = {}
         self.last_tick = time.monotonic()
+        self.sequencer: Optional[Sequencer] = None
+        self.sequenced: Counter = Counter()  # near_duplicates, headings_inferred, unsequenced
 
     # -- accounting -------------------------------------------------------------------------
     def record(self, outcome: ImageResult, *, notify: bool = True) -> None:
@@ -125,10 +135,12 @@ class _Run:
         except (Cancelled, KeyboardInterrupt) as exc:
             self.cancelled(report, exc)
         except BaseException as exc:
+            if self.viewer is not None:
+                self.viewer.abort()
             self.shut(abort=True)
             self.fail_rest(f"not sent: {getattr(exc, 'message', exc.__class__.__name__)}")
             raise_after = exc
-        if self.stopped is not None and raise_after is None and getattr(self.stopped, "unexpected", None):
+        if self.stopped is not None and raise_after is None and self.stopped.unexpected is not None:
             raise_after = self.stopped.unexpected
         if self.stopped is not None and raise_after is None and self.stopped.cause is not None and (
                 isinstance(self.stopped.cause, AuthError) or getattr(self.stopped.cause, "whole_run", False)
@@ -139,6 +151,8 @@ class _Run:
         if self.stopped is not None:
             report.messages.append(self.stopped.reason)
         self.summarise_warnings()
+        self.summarise_sequences(report)
+        self.viewer_findings(report)
         if self.preflight and self.rejected:
             log.warning("Preflight: %d of %d image(s) cannot be placed and were not sent.", self.rejected,
                         len(self.images))
@@ -156,7 +170,8 @@ class _Run:
         self.sender.start()
         batch: List[Item] = []
         if self.sink.takes_photos or self.preflight:
-            self.reader = PhotoPass(self.settings, self.imagery_type, cancel=threading.Event())
+            self.sequencer = self.start_sequences()
+            self.reader = PhotoPass(self.settings, self.imagery_type, cancel=threading.Event(), viewer=self.viewer)
             batch = self.read_and_send(self.reader)
         else:
             for image in self.to_send():
@@ -166,10 +181,47 @@ class _Run:
                     batch = []
         if batch and self.stopped is None:
             self.hand(batch)
-        elif batch:
+        elif batch and self.stopped is not None:
             for item in batch:
                 self.record(result(item.image, FAILED, "not sent: " + self.stopped.reason))
         self.shut(abort=False)
+        for box in self.viewer_calls:  # the checks of windows that did not wait for them
+            try:
+                self.finish_call(box)
+            except Exception as exc:  # a check that fails costs its warnings, never the append
+                log.warning("The viewer check did not finish: %s", getattr(exc, "message", exc.__class__.__name__))
+
+    # -- the viewer-readiness check ------------------------------------------------------------
+    def check_viewer(self, images: List[Image]) -> List[Image]:
+        """Plan and start the viewer check of a window's images to send; with ``require``, wait for it
+        and fail (not send) the images the viewer could not open. Returns the images to send."""
+        if self.viewer is None or not images:
+            return images
+        reads = self.sink.takes_photos or self.preflight
+        box = self.start_call(self.viewer.probe_all, self.viewer.plan(images, header_reads=reads))
+        if not self.viewer.require:
+            self.viewer_calls.append(box)
+            return images
+        self.finish_call(box)  # the photos checked from their header reads are judged once read
+        keep = []
+        for image in images:
+            reason = self.viewer.blocking(image)
+            if reason:
+                self.record(result(image, FAILED, reason))
+            else:
+                keep.append(image)
+        return keep
+
+    def viewer_findings(self, report: AppendReport) -> None:
+        """The check's findings on each result it concerns, its summary in the report, its warnings."""
+        if self.viewer is None:
+            return
+        for outcome in report.results:
+            if outcome.status in (APPENDED, SKIPPED) or (outcome.reason or "").startswith(("not viewer-ready",
+                                                                                           "not sent (--require")):
+                outcome.viewer = self.viewer.issues_of(outcome.url)
+        report.viewer = self.viewer.summary()
+        self.viewer.log_findings()
 
     def to_send(self) -> Iterator[Image]:
         """The images in order, less those the layer already holds. The layer is asked window by
@@ -184,7 +236,7 @@ class _Run:
                     self.not_sent(image, "not sent: " + self.stopped.reason)
                 continue
             try:
-                known = self.finish_call(check)
+                known = self.finish_call(check if check is not None else self.start_call(self.sink.known, chunk))
             except XpgeoError as exc:
                 if not self.results and isinstance(exc, AuthError):
                     raise
@@ -201,8 +253,8 @@ class _Run:
                 outcome = known.get(image.image_path)
                 if outcome is not None:
                     self.record(outcome)
-                else:
-                    yield image
+            for image in self.check_viewer([i for i in chunk if i.image_path not in known]):
+                yield image
 
     def read_and_send(self, reader: PhotoPass) -> List[Item]:
         batch: List[Item] = []
@@ -240,15 +292,107 @@ class _Run:
                     reason = "preflight: " + reason
                 self.record(result(image, FAILED, reason))
                 continue
-            batch.append(Item(image, dict(info.attributes) if self.sink.takes_photos else None,
-                              tuple(info.warnings)))
-            if len(batch) >= self.sink.batch_size:
-                self.hand(batch)
-                batch = []
-        if not exhausted:  # stopped: whatever was not read is not sent
+            refused = self.viewer.blocking(image) if self.viewer is not None else None
+            if refused:  # checked from its header read, or its host's sample was
+                self.record(result(image, FAILED, refused))
+                continue
+            item = Item(image, dict(info.attributes) if self.sink.takes_photos else None, tuple(info.warnings))
+            batch = self.gather_chunk(batch, self.in_sequence(item, info.attributes))
+        if self.sequencer is not None:
+            held = self.settle(self.sequencer.finish())  # folders read out of time order, last headings
+            if self.stopped is not None:
+                for item in held:
+                    self.record(result(item.image, FAILED, "not sent: " + self.stopped.reason))
+                held = []
+            batch = self.gather_chunk(batch, held)
+        if not exhausted and self.stopped is not None:  # stopped: whatever was not read is not sent
             for image in source:
                 self.record(result(image, FAILED, "not sent: " + self.stopped.reason))
         return batch
+
+    def gather_chunk(self, batch: List[Item], ready: List[Item]) -> List[Item]:
+        """*ready* added to the chunk being filled; each full chunk is handed to the sender."""
+        for item in ready:
+            batch.append(item)
+            if len(batch) >= self.sink.batch_size:
+                self.hand(batch)
+                batch = []
+        return batch
+
+    # -- sequences ------------------------------------------------------------------------------
+    def start_sequences(self) -> Optional[Sequencer]:
+        """The run's sequencer, seeded with the sequences the layer already holds (None: off)."""
+        if not getattr(self.settings, "sequences", False):
+            return None
+        try:
+            folders = sorted({folder_of(image.image_path) for image in self.images})
+            held = list(self.finish_call(self.start_call(self.sink.layer_photos, folders)))
+        except XpgeoError as exc:
+            note = (f"Sequences are off for this run: the layer's sequences could not be read ({exc.message}); "
+                    "a rerun numbers the photos it sends")
+            log.warning(note)
+            return None
+        return Sequencer(Rules.of(self.settings), held)
+
+    def in_sequence(self, item: Item, attributes: Dict[str, Any]) -> List[Item]:
+        """The items ready to send once *item* was placed in its sequence (it may wait for the next photo)."""
+        if self.sequencer is None:
+            return [item]
+        photo = photo_of(attributes, item.image.display, token=item)
+        if photo is None:  # no capture time or position: sent as it is, in no sequence
+            self.sequenced["unsequenced"] += 1
+            return [item]
+        return self.settle(self.sequencer.add(folder_of(item.image.image_path), photo))
+
+    def settle(self, outcomes: List[Outcome]) -> List[Item]:
+        """Sequence values into the items' attributes; near-duplicates recorded as skipped."""
+        ready = []
+        for outcome in outcomes:
+            item: Item = outcome.token
+            if outcome.duplicate_of is not None:
+                self.sequenced["near_duplicates"] += 1
+                gap, turn = outcome.duplicate_gap
+                angle = "heading unknown" if turn is None else "%.1f°" % turn
+                self.record(result(item.image, SKIPPED, f"near-duplicate of {outcome.duplicate_of} ({gap:.2f} m, "
+                                   f"{angle}): not sent (--keep-near-duplicates, KEEP_NEAR_DUPLICATES, sends it)"))
+                continue
+            if item.attributes is not None and outcome.sequence is not None:
+                item.attributes["SequenceId"], item.attributes["SequenceOrder"] = outcome.sequence
+                if outcome.heading is not None:
+                    item.attributes["CameraHeading"] = round(outcome.heading, 6)
+                    item.notes = tuple(item.notes) + (
+                        "CameraHeading %.1f° inferred from the track (%s%s)" % (
+                            outcome.heading, outcome.heading_from,
+                            ", %+g° offset" % self.settings.heading_offset if self.settings.heading_offset else ""),)
+                    self.sequenced["headings_inferred"] += 1
+            ready.append(item)
+        return ready
+
+    def summarise_sequences(self, report: AppendReport) -> None:
+        """The run's sequencing in the report (``extra["sequences"]``) and, where something was left
+        out or inferred, one message each."""
+        if self.sequencer is None:
+            return
+        counts = {key: self.sequenced[key] for key in ("near_duplicates", "headings_inferred", "unsequenced")}
+        counts["out_of_order_folders"] = self.sequencer.out_of_order_folders
+        report.extra["sequences"] = counts
+        notes = []
+        if counts["near_duplicates"]:
+            notes.append(f"{counts['near_duplicates']} near-duplicate photo(s) were skipped (within "
+                         f"{self.settings.near_duplicate_metres:g} m and {self.settings.near_duplicate_degrees:g}° "
+                         "of the photo before them in their sequence).")
+        if counts["headings_inferred"]:
+            notes.append(f"{counts['headings_inferred']} photo(s) have a heading inferred from the track (flagged "
+                         "in their results).")
+        if counts["unsequenced"]:
+            notes.append(f"{counts['unsequenced']} photo(s) have no capture time or position: they are in no "
+                         "sequence (the viewer's next/previous passes them by).")
+        for note in notes:
+            report.messages.append(note)
+            log.info(note)
+        if counts["out_of_order_folders"]:
+            log.info("%d folder(s) of photos were listed out of capture order: their photos were sequenced when "
+                     "all were read (a list sorted by time sends sooner).", counts["out_of_order_folders"])
 
     def start_call(self, function: Callable[..., Any], *args: Any) -> Dict[str, Any]:
         """Run a sink call on a daemon thread (nothing waits for it at exit); see :meth:`finish_call`."""
@@ -308,6 +452,8 @@ class _Run:
                 if outcome is None:
                     outcome = result(item.image, FAILED, ("not sent: " + self.stopped.reason) if (
                         self.stopped is not None) else NO_RESULT)
+                elif item.notes and outcome.status == APPENDED:
+                    outcome.notes = list(item.notes)
                 self.record(outcome)
             self.step += 1
             self.notify(CHUNK)
@@ -330,6 +476,8 @@ class _Run:
         self.quiet = True
         self.cancel.set()
         report.cancelled = True
+        if self.viewer is not None:
+            self.viewer.abort()
         if self.reader is not None:
             for image in self.reader.drain_unread():
                 self.record(result(image, FAILED, NOT_SENT_CANCELLED), notify=False)
@@ -440,7 +588,8 @@ class _Sender:
             try:
                 halted = self.halted or self.run.stopped
                 if halted is not None or self.run.cancel.is_set():
-                    reason = NOT_SENT_CANCELLED if self.run.cancel.is_set() else "not sent: " + halted.reason
+                    reason = (NOT_SENT_CANCELLED if self.run.cancel.is_set() or halted is None
+                              else "not sent: " + halted.reason)
                     outcomes = {i.image.image_path: result(i.image, FAILED, reason) for i in batch}
                 else:
                     outcomes = self.sink.send(batch)

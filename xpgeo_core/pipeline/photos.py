@@ -29,8 +29,12 @@ WINDOW_PER_WORKER = 4
 class PhotoPass:
     """Read photos' headers concurrently; results come back in submission order."""
 
-    def __init__(self, settings: Any, imagery_type: Optional[str], *, cancel: threading.Event) -> None:
+    def __init__(self, settings: Any, imagery_type: Optional[str], *, cancel: threading.Event,
+                 viewer: Any = None) -> None:
         self.settings = settings
+        self.viewer = viewer
+        """The run's :class:`~xpgeo_core.readiness.ViewerCheck`: a photo it checks from its header read is
+        read with its ``Origin``, and handed to it on the worker."""
         self.imagery_type = imagery_type
         self.workers = max(1, int(settings.fetch_concurrency))
         self.cancel = cancel
@@ -123,8 +127,11 @@ class PhotoPass:
                     client = PhotoClient(self.settings, pool_size=2, tracker=self.tracker)
                     with self._lock:
                         self._clients.append(client)
+                origin = self.viewer.header_origin(image) if self.viewer is not None and remote else None
                 info = inspect_source(image.fetch_url, settings=self.settings, imagery_type=self.imagery_type,
-                                      client=client if remote else None)
+                                      client=client if remote else None, origin=origin)
+                if origin is not None:
+                    self.viewer.after_read(image, info, client)
                 future.set_result(info)
             except BaseException as exc:  # inspect_source never raises for a bad photo; a bug costs one photo
                 future.set_exception(exc)

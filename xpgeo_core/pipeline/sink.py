@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass
-from typing import Any, Dict, Optional, Sequence
+from typing import Any, Dict, Iterable, Optional, Sequence, Tuple
 
 from xpgeo_core.errors import XpgeoError
 from xpgeo_core.pipeline.identity import Image
-from xpgeo_core.results import AppendReport, ImageResult
+from xpgeo_core.results import AppendReport, ImageResult, ImageStatus
 
 
 @dataclass
@@ -25,9 +25,11 @@ class Item:
     image: Image
     attributes: Optional[Dict[str, Any]] = None
     warnings: Sequence[str] = ()
+    notes: Sequence[str] = ()
+    """What the pipeline inferred for it (a heading from the track), carried to its result."""
 
 
-def result(image: Image, status: str, reason: Optional[str] = None, **extra: Any) -> ImageResult:
+def result(image: Image, status: ImageStatus, reason: Optional[str] = None, **extra: Any) -> ImageResult:
     """The result of *image*: keyed by its ImagePath, shown by its display form."""
     return ImageResult(image.image_path, status, reason, image.line, display=image.display, **extra)
 
@@ -46,6 +48,7 @@ class Stop(Exception):
         self.reason = reason
         self.cause = cause
         self.results = results or {}
+        self.unexpected: Optional[BaseException] = None  # a bug's exception, raised again once all is recorded
 
 
 class Sink(abc.ABC):
@@ -73,6 +76,13 @@ class Sink(abc.ABC):
         after a lost answer it finds out what landed first. Raises :class:`Stop` when the run
         cannot go on."""
 
+    def layer_photos(self, folders: Sequence[str] = ()) -> Iterable[Tuple[str, Any]]:
+        """The photos the layer already holds with a sequence in *folders* (those of the run's images), as
+        (folder, :class:`~xpgeo_core.pipeline.sequences.Photo`): what a rerun's photos are sequenced
+        against. Runs before the first photo is read; an XpgeoError turns sequencing off for the run
+        (with a warning)."""
+        return ()
+
     def finish(self, report: AppendReport) -> None:
         """After the last chunk (and after a stop or a cancel): extents, derived files."""
 
@@ -83,7 +93,7 @@ class Sink(abc.ABC):
         return AppendReport(backend=self.backend, layer_name=self.layer_name)
 
 
-def fill(items: Sequence[Item], results: Dict[str, ImageResult], status: str, reason: str) -> None:
+def fill(items: Sequence[Item], results: Dict[str, ImageResult], status: ImageStatus, reason: str) -> None:
     """Give every item of *items* still without a result the same one (never lose one)."""
     for item in items:
         if item.image.image_path not in results:

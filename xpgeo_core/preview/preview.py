@@ -42,6 +42,7 @@ from urllib.parse import quote, urlsplit
 
 from xpgeo_core import __version__, schema
 from xpgeo_core.errors import ConfigError
+from xpgeo_core.files import atomic_write
 from xpgeo_core.preview.footprint import View, camera_view
 
 _HERE = Path(__file__).resolve().parent
@@ -119,8 +120,6 @@ def save_photo_copies(folder: Path, photos: Iterable[Tuple[str, str, bytes]]) ->
     Why: a layer's ImagePath may be a URL the browser cannot reach once the run is over (the
     demo's loopback server). Returns ImagePath -> path relative to *folder*.
     """
-    from xpgeo_core.backends.local import atomic_write
-
     root = folder / PHOTO_FOLDER
     index_path = root / PHOTO_INDEX
     index = read_photo_index(folder)

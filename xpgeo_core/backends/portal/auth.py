@@ -270,13 +270,12 @@ class ProSignInAuth(_TokenAuth):
             raise AuthError(f"ArcGIS Pro did not give its sign-in token ({exc.__class__.__name__}).",
                             hint="Sign in to your portal in ArcGIS Pro (Project > Portals), or set an API key "
                                  "or USERNAME/PASSWORD.") from None
-        token = info.get("token") if isinstance(info, dict) else None
-        if not token:
+        if not isinstance(info, dict) or not info.get("token"):
             raise AuthError("ArcGIS Pro is not signed in to a portal.",
                             hint="Sign in to your portal in ArcGIS Pro (Project > Portals), or set an API key "
                                  "or USERNAME/PASSWORD.")
         self.referer = info.get("referer") or self.referer
-        return str(token), epoch_seconds(info.get("expires"))
+        return str(info["token"]), epoch_seconds(info.get("expires"))
 
 
 def make_auth(settings: Any, sharing_root: str, portal_url: str, token_provider: Optional[Callable] = None,

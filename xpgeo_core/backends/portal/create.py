@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
 from xpgeo_core import schema
+from xpgeo_core.answers import list_at, object_at
 from xpgeo_core.backends.portal import api
 from xpgeo_core.backends.portal.rest import PortalClient, is_transient
 from xpgeo_core.errors import AuthError, ServerError, ValidationError, XpgeoError
@@ -109,7 +110,7 @@ class LayerMaker:
                 self.made.folder_id = str(folder["id"])
                 return self.made.folder_id
         answer = api.create_folder(self.client, self.root, self.owner, title)
-        folder = answer.get("folder") if isinstance(answer.get("folder"), dict) else {}
+        folder = object_at(answer, "folder")
         if not folder.get("id"):
             raise ServerError(f"The portal's createFolder answer for {title!r} has no folder id.",
                               hint="Create the folder in the portal, or leave the folder empty.")
@@ -200,7 +201,7 @@ class LayerMaker:
         after = api.get_item(self.client, self.root, item_id)
         problems = []
         if "typeKeywords" in fields:
-            now = after.get("typeKeywords") if isinstance(after.get("typeKeywords"), list) else []
+            now = list_at(after, "typeKeywords")
             lost = [k for k in fields["typeKeywords"] if k not in now]
             if lost:
                 problems.append("its typeKeywords lack " + ", ".join(lost))
@@ -274,7 +275,7 @@ def follow_appended(client: PortalClient, service_url: str, layer_id: int, far_d
     needed (or the layer has no ``orientedImageryProperties`` to raise). The layer is read
     back: an update that did not hold is an error."""
     layer = api.layer_info(client, f"{service_url}/{layer_id}")
-    info = layer.get("orientedImageryInfo") if isinstance(layer.get("orientedImageryInfo"), dict) else {}
+    info = object_at(layer, "orientedImageryInfo")
     props = info.get("orientedImageryProperties")
     if not isinstance(props, dict) or not props:
         return None

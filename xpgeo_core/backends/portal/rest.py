@@ -21,7 +21,7 @@ import requests
 
 from xpgeo_core.backends.portal.auth import PortalAuth
 from xpgeo_core.errors import AnswerLost, AuthError, RequestError, ServerError, XpgeoError, redact
-from xpgeo_core.http import RETRY_STATUSES, describe_request_failure
+from xpgeo_core.http import RETRY_STATUSES, XpgeoSession, describe_request_failure
 
 log = logging.getLogger("xpgeo.backends.portal")
 
@@ -70,8 +70,8 @@ def _said(error: Mapping[str, Any]) -> str:
 
 def _code(error: Mapping[str, Any]) -> Optional[int]:
     try:
-        return int(error.get("code"))
-    except (TypeError, ValueError):
+        return int(error["code"])
+    except (KeyError, TypeError, ValueError):
         return None
 
 
@@ -143,7 +143,7 @@ def is_transient(exc: BaseException) -> bool:
 class PortalClient:
     """Sends ArcGIS REST requests with the run's session and credentials."""
 
-    def __init__(self, session: requests.Session, auth: PortalAuth, extra_secrets: Iterable[str] = ()) -> None:
+    def __init__(self, session: XpgeoSession, auth: PortalAuth, extra_secrets: Iterable[str] = ()) -> None:
         self.session = session
         self.auth = auth
         self._extra_secrets = [s for s in extra_secrets if s]
@@ -180,7 +180,7 @@ class PortalClient:
         if self.auth.referer:
             headers["Referer"] = self.auth.referer
         try:
-            extra = {"idempotent": idempotent} if idempotent is not None else {}
+            extra: Dict[str, Any] = {"idempotent": idempotent} if idempotent is not None else {}
             if method == "GET":
                 response = self.session.request("GET", url, params=fields, headers=headers, **extra)
             else:
