@@ -21,7 +21,8 @@ So both take from here:
 * **Cancel** (:class:`ConnectionTracker`): the connections a transport has in flight can be
   shut, so a request blocked on a silent server returns at once;
 * **errors** (:func:`describe_request_failure`): one mapping from transport errors to
-  :class:`~xpgeo_core.errors.RequestError` (nothing reached the server) or
+  :class:`~xpgeo_core.errors.RequestError` (nothing reached the server whole: a connection never
+  made, or one that failed while the request was being written, :class:`RequestNotSent`) or
   :class:`~xpgeo_core.errors.AnswerLost` (the request went out, the answer did not come back).
 
 Works with urllib3 1.26 (older ArcGIS Pro releases) and 2.x: only ``Retry`` arguments
