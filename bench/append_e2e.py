@@ -8,7 +8,14 @@ servers run in this process, as a real portal and photo host are other machines)
   read); the layer checks between them are not timed (the overlapped run makes them beside the rest);
 * ``sequential``: the whole append, each batch sent before the next is read (the order of
   earlier releases: ``run_append(overlap=False)``);
-* ``overlap``: the whole append as XPGEO runs it (the next batch read while this one is sent).
+* ``overlap``: the whole append as XPGEO runs it (the next batch read while this one is sent), with
+  sequences (issue 16: SequenceId/SequenceOrder, near-duplicate checks) and headings from the track;
+* ``unsequenced``: the same with ``SEQUENCES=false``: overlap / unsequenced is what sequencing costs
+  (target < 1.05). The two are run twice, alternately, and the faster of each pair counts, so a load
+  change on a shared machine weighs less.
+
+The photos are a walk (one every second, 5 m apart, no recorded heading), so every photo is sequenced and
+has its heading from the track.
 
 The bound is max(read, send): an append can go no faster than its slower half. Printed: the
 seconds of each, overlap/bound (the target is >= 90 % of the bound) and sequential/overlap, and
@@ -58,12 +65,14 @@ def child(mode: str, portal_url: str, list_file: str, batch: int, workers: int) 
     import threading
 
     env = {"XPGEO_PORTAL_URL": portal_url, "XPGEO_USERNAME": USER, "XPGEO_PASSWORD": PASSWORD,
-           "XPGEO_BATCH_SIZE": str(batch), "XPGEO_FETCH_CONCURRENCY": str(workers), "XPGEO_RETRY_BACKOFF": "0"}
+           "XPGEO_BATCH_SIZE": str(batch), "XPGEO_FETCH_CONCURRENCY": str(workers), "XPGEO_RETRY_BACKOFF": "0",
+           "XPGEO_HEADING_FROM_TRACK": "true", "XPGEO_SEQUENCES": "false" if mode == "unsequenced" else "true"}
     settings = load_settings(environ=env)
     urls = Path(list_file).read_text(encoding="utf-8").split()
     images = gather((None, u) for u in urls).images
     name = f"{mode}_{len(urls)}_{os.getpid()}"
     appended = 0
+    inferred = 0
     if mode != "read":
         operations.create_layer(settings, name)
     if mode == "read":
@@ -105,10 +114,12 @@ def child(mode: str, portal_url: str, list_file: str, batch: int, workers: int) 
         with get_backend(settings) as backend:
             sink = backend.open_sink(name)
             started = time.perf_counter()
-            report = run_append(sink, images, settings=settings, overlap=(mode == "overlap"))
+            report = run_append(sink, images, settings=settings, overlap=(mode != "sequential"))
             seconds = time.perf_counter() - started
             appended = report.appended
-    return {"mode": mode, "n": len(urls), "seconds": seconds, "appended": appended, "max_rss_mb": peak_rss_mb()}
+            inferred = (report.extra.get("sequences") or {}).get("headings_inferred", 0)
+    return {"mode": mode, "n": len(urls), "seconds": seconds, "appended": appended, "max_rss_mb": peak_rss_mb(),
+            "headings_inferred": inferred}
 
 
 def peak_rss_mb() -> float:
@@ -145,8 +156,13 @@ def serve(args: argparse.Namespace) -> None:
     host = ImageHost(latency=args.read_latency)
     host.log_requests = False
     host.start()
-    photo = make_jpeg(lat=48.8584, lon=2.2945, alt=35.0, heading=90.0, datetime_original="2026:03:01 10:00:00",
-                      offset_time_original="+01:00", make="XPGEO", model="Bench", focal_length_35mm=28)
+
+    def photo(i: int) -> bytes:
+        """Photo *i* of a walk east from the Eiffel Tower: one a second, 5 m apart, no heading."""
+        return make_jpeg(lat=48.8584, lon=2.2945 + i * 5 / (111_195 * 0.6577), alt=35.0,
+                         datetime_original="2026:03:%02d %02d:%02d:%02d" % (1 + i // 86400, i // 3600 % 24,
+                                                                            i // 60 % 60, i % 60),
+                         offset_time_original="+01:00", make="XPGEO", model="Bench", focal_length_35mm=28, seed=i % 7)
     portal = ProxiedPortal().start()
     proxy = FaultProxy(f"http://127.0.0.1:{portal.httpd.server_address[1]}", delay=cost).start()
     portal.front = proxy.url
@@ -154,7 +170,7 @@ def serve(args: argparse.Namespace) -> None:
     for n in sorted({args.n, max(100, args.n // 10)}):
         path = Path(args.work) / f"urls_{n}.txt"
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("\n".join(host.add(f"n{n}/p{i:06d}.jpg", photo) for i in range(n)) + "\n", "utf-8")
+        path.write_text("\n".join(host.add(f"n{n}/p{i:06d}.jpg", photo(i)) for i in range(n)) + "\n", "utf-8")
         lists[n] = str(path)
     load = os.getloadavg()
     print(f"N={args.n}, photo read latency {args.read_latency * 1000:.0f} ms, {args.workers} readers, "
@@ -166,11 +182,13 @@ def serve(args: argparse.Namespace) -> None:
                               str(args.batch), str(args.workers)], capture_output=True, text=True, check=True)
         result = json.loads(out.stdout.strip().splitlines()[-1])
         print(f"  {mode:10s} N={n:6d}  {result['seconds']:7.2f} s  appended/read {result['appended']:6d}  "
-              f"max RSS {result['max_rss_mb']:.0f} MB", flush=True)
+              f"max RSS {result['max_rss_mb']:.0f} MB  headings from the track {result['headings_inferred']}",
+              flush=True)
         return result
 
     try:
-        results = {mode: run(mode, args.n) for mode in ("read", "send", "overlap", "sequential")}
+        results = {mode: run(mode, args.n) for mode in ("read", "send", "unsequenced", "overlap", "sequential")}
+        again = {mode: run(mode, args.n) for mode in ("overlap", "unsequenced")}
         small = run("overlap", max(100, args.n // 10))
     finally:
         proxy.stop(), portal.stop(), host.stop()
@@ -181,6 +199,10 @@ def serve(args: argparse.Namespace) -> None:
     print(f"overlap reaches {bound / overlap * 100:.1f} % of the bound (target >= 90 %)")
     print(f"sequential / overlap = {sequential / overlap:.2f}x  (sequential reaches {bound / sequential * 100:.1f} % "
           f"of the bound)")
+    with_seq = min(results["overlap"]["seconds"], again["overlap"]["seconds"])
+    without = min(results["unsequenced"]["seconds"], again["unsequenced"]["seconds"])
+    print(f"sequencing: overlap {with_seq:.2f} s with, {without:.2f} s without (best of two each): "
+          f"{(with_seq / without - 1) * 100:+.1f} % (target < +5 %)")
     print(f"memory: max RSS {small['max_rss_mb']:.0f} MB at N={small['n']}, {results['overlap']['max_rss_mb']:.0f} MB "
           f"at N={args.n}")
     load = os.getloadavg()

@@ -48,7 +48,7 @@ from xpgeo_core.sample_photos import make_jpeg
 # The per-photo values the SDK must give back as XPGEO wrote them.
 CAMERA_FIELDS = ["ImagePath", "Name", "CameraHeading", "CameraPitch", "CameraRoll", "CameraHeight",
                  "HorizontalFieldOfView", "VerticalFieldOfView", "NearDistance", "FarDistance",
-                 "OrientedImageryType", "ImageRotation", "AcquisitionDate"]
+                 "OrientedImageryType", "ImageRotation", "AcquisitionDate", "SequenceId", "SequenceOrder"]
 # The web-map JSON key of each OrientedImageryLayer property, where the SDK spells it differently.
 SDK_KEY = {"referenceIdField": "referenceIDField"}
 HEADINGS = [0.0, 90.0, 200.0]
@@ -194,6 +194,28 @@ def test_every_oriented_imagery_property_reads_back(portal_layer, how):
     assert_properties_read_back(written, loaded(portal_layer.verdict, how))
 
 
+SEQUENCE_ORDER = [{"fieldName": "SequenceOrder", "sortOrder": "asc"}]
+
+
+def assert_sequence_navigation(run: Dict[str, Any]) -> None:
+    """Issue 16 item 1: the SDK reads sequenceOrderField (Esri's spelling), resolves it to the layer's
+    SequenceOrder field, which is what the viewer's next/previous orders by, and that order is the capture's."""
+    layer = run["layer"]
+    assert layer["props"]["sequenceOrderField"] == "SequenceOrder"
+    assert layer["effectiveSequenceOrderField"] == SEQUENCE_ORDER, layer["effectiveSequenceOrderField"]
+    features = [f["attributes"] for f in run["features"]]
+    assert all(f["SequenceOrder"] is not None for f in features)
+    by_order = sorted(features, key=lambda f: f["SequenceOrder"])
+    assert [f["ImagePath"] for f in by_order] == [f["ImagePath"] for f in sorted(features,
+                                                                                 key=lambda f: f["AcquisitionDate"])]
+    assert len({f["SequenceId"] for f in features}) == 1  # one walk, a minute between photos: one sequence
+
+
+@pytest.mark.parametrize("how", ["item", "url"])
+def test_viewer_navigates_in_capture_order(portal_layer, how):
+    assert_sequence_navigation(loaded(portal_layer.verdict, how))
+
+
 def test_time_info_is_on_acquisition_date(portal_layer):
     time_info = loaded(portal_layer.verdict, "url")["layer"]["timeInfo"]
     assert time_info and time_info["startField"] == "AcquisitionDate"
@@ -267,6 +289,10 @@ def test_local_layer_json_is_an_oriented_imagery_layer_the_sdk_loads(local_layer
     assert run["extra"]["definitionType"] == "Oriented Imagery Layer"
     assert run["layer"]["type"] == "oriented-imagery" and run["layer"]["loaded"]
     assert_properties_read_back(local_layer["layer"]["layer"]["orientedImageryInfo"]["orientedImageryProperties"], run)
+
+
+def test_local_layer_navigates_in_capture_order(local_layer):
+    assert_sequence_navigation(loaded(local_layer["verdict"], "local"))
 
 
 def _instant(text: str) -> int:

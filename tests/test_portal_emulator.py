@@ -127,8 +127,10 @@ def test_where_subset():
     assert where_predicate("(OBJECTID = 4 OR OBJECTID = 5) AND ImagePath = 'it''s'")(row)
     assert not where_predicate("(OBJECTID = 4) OR (ImagePath = 'x AND y')")(row)
     assert where_predicate("ImagePath IS NOT NULL AND OBJECTID NOT IN (1, 2)")(row)
+    assert where_predicate("ImagePath LIKE 'IT''_'")(row) and where_predicate("ImagePath LIKE '%s'")(row)
+    assert not where_predicate("ImagePath LIKE 'it'")(row) and where_predicate("ImagePath NOT LIKE 'x%'")(row)
     with pytest.raises(ValueError):
-        where_predicate("ImagePath LIKE '%x'")
+        where_predicate("ImagePath SIMILAR TO '%x'")
 
 
 @pytest.mark.parametrize("tls", [False, True])

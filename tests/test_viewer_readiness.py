@@ -441,3 +441,23 @@ def test_check_layer_reports_progress_per_window_and_stops_on_cancel(tmp_path):
         with pytest.raises(Cancelled):
             operations.check_layer(every, "many", progress=cancel)
         assert len(probes(host)) - before == 100  # the second window was never asked
+
+
+def test_a_photo_behind_a_cookie_set_on_a_redirect_is_not_viewer_ready(portal, tmp_path):
+    """XPGEO's header read follows the redirect with its cookie (a bot check); the viewer's fetch keeps no
+    cookie, so the check asks again without it, and says so."""
+    with ImageHost(cors=True) as host:
+        host.add("kept.jpg", jpeg(1), cookie="pass=1")
+        gate = host.add("gate.jpg", status=302, location="/kept.jpg", set_cookie="pass=1")
+        plain = host.add("plain.jpg", jpeg(2))
+        env = user_env(portal)
+        run_cli(["create-oi-layer", "--name", "walk"], env)
+        code, out, err = run_cli(["--json", "append-images", "--name", "walk", "--file",
+                                  write_list(tmp_path, [gate, plain])], env)
+        assert code == 0, err
+        asked_again = [r for r in probes(host) if r.path == "/gate.jpg"]
+    document = json.loads(out)
+    assert document["appended"] == 2
+    by_url = {r["url"]: r.get("viewer") for r in document["results"]}
+    assert [i["kind"] for i in by_url[gate]] == ["access"] and by_url[plain] == []
+    assert len(asked_again) == 1 and "Cookie" not in asked_again[0].headers

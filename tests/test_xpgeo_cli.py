@@ -134,8 +134,11 @@ def test_append_images_reads_file_dedupes_reports_malformed(server, env, tmp_pat
 
 
 def test_append_images_chunks_and_one_failed_chunk_does_not_stop_the_others(tmp_path):
-    with FakeXpgeoServer(fail_append_calls={2}) as server:
-        env = {"XPGEO_REST_URL": server.url, "XPGEO_MAX_IMAGE_LIST_SIZE": "4", "XPGEO_RETRY_BACKOFF": "0"}
+    # 503: the server says it did nothing, so the chunk is failed and the rerun sends it (a 500 says
+    # less: tests/test_rerun_proof.py)
+    with FakeXpgeoServer(fail_append_calls={2}, fail_status=503) as server:
+        env = {"XPGEO_REST_URL": server.url, "XPGEO_MAX_IMAGE_LIST_SIZE": "4", "XPGEO_RETRY_BACKOFF": "0",
+               "XPGEO_RETRIES": "0"}
         run(["create-oi-layer", "--name=lyr"], env)
         all_urls = urls(10)
         path = write_list(tmp_path, all_urls)
@@ -148,7 +151,7 @@ def test_append_images_chunks_and_one_failed_chunk_does_not_stop_the_others(tmp_
         assert doc["appended"] == 6 and doc["failed"] == 4 and doc["total"] == 10
         failed = [r["url"] for r in doc["results"] if r["status"] == "failed"]
         assert failed == all_urls[4:8]
-        assert all("HTTP 500" in r["reason"] for r in doc["results"] if r["status"] == "failed")
+        assert all("HTTP 503" in r["reason"] for r in doc["results"] if r["status"] == "failed")
         assert server.state.layers["lyr"] == all_urls[:4] + all_urls[8:]
         # the rerun sends exactly the failed chunk
         code, out, _ = run(["--json", "append-images", "--name", "lyr", "--file", path], env)

@@ -163,6 +163,7 @@ class ToolSpec:
 
 # -- parameters shared by several tools -----------------------------------------------
 
+_SEQUENCES = "Sequences"
 _CONNECTION = "Connection"
 
 CONNECTION_PARAMS: Tuple[Param, ...] = (
@@ -513,6 +514,26 @@ APPEND_IMAGES = ToolSpec(
                 "usable GPS position or that cannot be read.",
            flags=("--preflight",),
            cli_help="read every photo's metadata first and report, not send, the ones a layer cannot place"),
+     Param("keep_near_duplicates", "Keep near-duplicates", "GPBoolean", default=False,
+           setting="keep_near_duplicates", category=_SEQUENCES,
+           help="Send near-duplicates too. By default a photo within 0.1 m and 5° of the photo before it in its "
+                "sequence (NEAR_DUPLICATE_METRES, NEAR_DUPLICATE_DEGREES) is skipped, with that reason in the "
+                "report.",
+           flags=("--keep-near-duplicates",), cli_help="send near-duplicates too (by default they are skipped "
+                                                        "and reported)"),
+     Param("heading_from_track", "Heading from track", "GPBoolean", default=False,
+           setting="heading_from_track", category=_SEQUENCES,
+           help="Give a photo without a camera heading the direction of travel of its sequence (the bearing to "
+                "the next photo; the last photo: from the one before), plus the heading offset. Each such "
+                "heading is flagged as inferred in the report; a recorded heading is never changed.",
+           flags=("--heading-from-track",),
+           cli_help="a photo without a heading takes the direction of travel (flagged as inferred)"),
+     Param("heading_offset", "Heading offset (degrees)", "GPDouble", setting="heading_offset",
+           category=_SEQUENCES,
+           help="Degrees added to a heading from the track, for a camera not facing forward: 90 right, -90 "
+                "left, 180 rear (default: the HEADING_OFFSET setting, 0).",
+           flags=("--heading-offset",), metavar="DEG",
+           cli_help="degrees added to a heading from the track (90: right-facing camera)"),
      Param("max_image_list_size", "Images per request", "GPLong", setting="max_image_list_size",
            help="Most image URLs sent in one append request (default: the MAX_IMAGE_LIST_SIZE setting, 100).",
            flags=("--max-image-list-size",), metavar="N", front_ends=ONLY_CLI,

@@ -21,7 +21,8 @@ So both take from here:
 * **Cancel** (:class:`ConnectionTracker`): the connections a transport has in flight can be
   shut, so a request blocked on a silent server returns at once;
 * **errors** (:func:`describe_request_failure`): one mapping from transport errors to
-  :class:`~xpgeo_core.errors.RequestError` (nothing reached the server) or
+  :class:`~xpgeo_core.errors.RequestError` (nothing reached the server whole: a connection never
+  made, or one that failed while the request was being written, :class:`RequestNotSent`) or
   :class:`~xpgeo_core.errors.AnswerLost` (the request went out, the answer did not come back).
 
 Works with urllib3 1.26 (older ArcGIS Pro releases) and 2.x: only ``Retry`` arguments
@@ -30,11 +31,12 @@ present in both are used.
 
 from __future__ import annotations
 
+import http.client
 import logging
 import os
 import socket
 import threading
-from typing import Any, Dict, Iterator, Mapping, Optional, Set, Tuple, Union
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Set, Tuple, Union
 from urllib.parse import parse_qsl, urlsplit
 
 import requests
@@ -136,11 +138,47 @@ def _is_socks(manager: Any) -> bool:
     return type(manager).__name__.startswith("SOCKS")
 
 
+class RequestNotSent(urllib3.exceptions.NewConnectionError):
+    """The connection failed while the request was still being written: the server cannot have
+    received it whole, so it cannot have carried it out (an HTTP server acts on a complete
+    request only). For the retry policy and :func:`never_reached` it counts as a connection never
+    made, so even a write is sent again."""
+
+
 class _Tracked(HTTPConnectionPool):
     """The pool half of :class:`ConnectionTracker`: every connection checked out is known, so
     Cancel can shut its socket. Mixed before HTTP(S)ConnectionPool, so ``super()`` is theirs."""
 
     tracker: ConnectionTracker
+
+    def _make_request(self, conn: Any, *args: Any, **kwargs: Any) -> Any:
+        """urllib3's, knowing whether the request left whole. urllib3 swallows a broken pipe or a
+        reset while it writes (a server may answer early and close) and then fails on the read, as
+        if the request had gone out: a failed write is noted here and the read's error becomes
+        :class:`RequestNotSent`."""
+        failed_write: List[BaseException] = []
+        write = conn.send
+
+        def send(data: Any) -> Any:
+            try:
+                return write(data)
+            except OSError as exc:
+                failed_write.append(exc)
+                raise
+
+        conn.send = send
+        try:
+            return super()._make_request(conn, *args, **kwargs)
+        except (OSError, http.client.HTTPException, urllib3.exceptions.HTTPError) as exc:
+            if failed_write and not isinstance(exc, urllib3.exceptions.NewConnectionError):
+                raise RequestNotSent(conn, f"the connection dropped while the request was being sent "
+                                           f"({failed_write[0].__class__.__name__})") from exc
+            raise
+        finally:
+            try:
+                del conn.send
+            except AttributeError:
+                pass
 
     def _get_conn(self, timeout: Optional[float] = None) -> Any:
         conn = super()._get_conn(timeout)
@@ -426,6 +464,9 @@ def describe_request_failure(exc: BaseException, url: str, secrets: Any = ()) ->
             f"The TLS certificate of {where} could not be verified.",
             hint="If the server uses an internal certificate authority, set CA_BUNDLE to its PEM file; "
                  "only as a last resort set DISABLE_SSL_VERIFICATION=true.")
+    if any(isinstance(cause, RequestNotSent) for cause in _chain(exc)):
+        return RequestError(f"The connection to {where} dropped before the request was sent whole: the server "
+                            f"did not get it.", hint="Check the network and any proxy; a rerun sends it again.")
     if never_reached(exc):
         if isinstance(exc, (requests.exceptions.ConnectTimeout, urllib3.exceptions.ConnectTimeoutError)) or any(
                 isinstance(c, urllib3.exceptions.ConnectTimeoutError) and "timed out" in str(c)

@@ -101,6 +101,18 @@ class Ledger:
     def __contains__(self, image_path: str) -> bool:
         return self.state(without_credentials(image_path)) == SENT
 
+    def write_list(self, image_paths: Iterable[str], suffix: str) -> Optional[Path]:
+        """A URL list beside the ledger (one ImagePath a line: no credentials, no signatures), for a
+        command that takes a list; None when it cannot be written."""
+        path = self.path.with_name(self.path.stem + suffix)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text("".join(p + "\n" for p in image_paths), encoding="utf-8")
+        except OSError as exc:
+            log.warning("The list %s cannot be written (%s).", path, exc.strerror)
+            return None
+        return path
+
     def record(self, image_paths: Iterable[str], state: str = SENT) -> None:
         """Write *state* for each image, in one ``write`` of whole lines (flushed to disk when
         it is ``unsure``: that line must survive a ``kill -9`` of the request that follows)."""

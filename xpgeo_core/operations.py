@@ -134,6 +134,8 @@ def append_image(settings: Settings, name: Optional[str], image_url: Optional[st
     _warn_presigned(gathered.images)
     with get_backend(settings, token_provider=token_provider, portal_url=portal_url) as backend:
         sink = backend.open_sink(name, imagery_type=imagery_type, single=True)
+        sink.rerun = ["append-image", "--name", name, "--image-url", gathered.images[0].image_path] if (
+            gathered.images) else None
         viewer = _viewer_check(settings, backend)
         try:
             report = run_append(sink, gathered.images, settings=settings, imagery_type=imagery_type,
@@ -213,6 +215,8 @@ def append_images(settings: Settings, name: Optional[str], *, urls: Optional[Ite
 
     with get_backend(settings, token_provider=token_provider, portal_url=portal_url) as backend:
         sink = backend.open_sink(name, imagery_type=imagery_type)
+        if url_file and not urls and not photo_folder:  # the person's own list: it keeps any credentials
+            sink.rerun = ["append-images", "--name", name, "--file", url_file]
         if gathered.images:
             viewer = _viewer_check(settings, backend)
             try:

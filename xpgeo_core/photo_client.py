@@ -50,11 +50,13 @@ class TooManyRedirects(urllib3.exceptions.MaxRetryError):
 class PhotoResponse:
     """One answer to :meth:`PhotoClient.get`: status, headers, and the body as a stream."""
 
-    def __init__(self, raw: Any) -> None:
+    def __init__(self, raw: Any, sent_cookies: bool = False) -> None:
         self._raw = raw
         self.status: int = raw.status
         self.reason: str = raw.reason or ""
         self.headers = raw.headers  # case-insensitive
+        self.sent_cookies = sent_cookies
+        """The last hop carried cookies set along the redirect chain (a viewer's fetch would not)."""
 
     def read(self, size: int) -> bytes:
         """Up to *size* bytes of the body (fewer only at its end)."""
@@ -100,12 +102,13 @@ class PhotoClient:
                 cookie = jar.header_for(url)
                 if cookie:
                     hop["Cookie"] = cookie
+                sent_cookies = bool(cookie)
                 raw = self._manager_for(url).urlopen("GET", url, headers=hop, redirect=False, retries=self._retries,
                                                      timeout=self._timeout, preload_content=False,
                                                      enforce_content_length=True)  # 1.26's default is off
                 location = raw.get_redirect_location()
                 if not location:
-                    return PhotoResponse(raw)
+                    return PhotoResponse(raw, sent_cookies)
                 if not anonymous:
                     jar.take(url, raw.headers)
                 _discard(raw)

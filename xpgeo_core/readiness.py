@@ -18,7 +18,8 @@ How: the checks that need no request (https, a local path) are made for every ph
 need the photo's host to answer as it answers the viewer. Where the append reads the photo's
 header anyway (portal and local backends) and the list's URL is the stored one (no signature, no
 ``user:password@``), that read's first GET carries ``Origin: <portal origin>`` and its answer is
-the check: no second request (a photo whose header read fails has failed anyway). Otherwise (the
+the check: no second request (a photo whose header read fails has failed anyway; one whose read
+needed a cookie set along a redirect is asked again without it, as the viewer's fetch keeps none). Otherwise (the
 XPGEO server reads the photos itself; a presigned or credentialed URL; ``check-layer``) the check
 takes one small request of its own: a ``GET`` of the stored URL for its first :data:`PROBE_BYTES`
 bytes (``Range``), with ``Origin``, anonymous (:meth:`xpgeo_core.photo_client.PhotoClient.get`),
@@ -345,8 +346,11 @@ class ViewerCheck:
         if not getattr(info, "ok", False):
             return
         first = self.target.origins[0] if self.target.origins else ""
-        read = Probe(status=200, allow_origin={first: info.allow_origin}, head=b"\xff\xd8\xff")  # a JPEG: it was read
-        answer = probe(client, image.image_path, self.target.origins, known=read)
+        if getattr(info, "read_as_viewer", False):
+            read = Probe(status=200, allow_origin={first: info.allow_origin}, head=b"\xff\xd8\xff")  # it was read
+            answer = probe(client, image.image_path, self.target.origins, known=read)
+        else:  # the read needed cookies set along a redirect, which the viewer's fetch does not keep: ask anew
+            answer = probe(client, image.image_path, self.target.origins)
         found = probe_issues(image, self.target, answer, cors_fix=self._cors_fix(image.image_path))
         with self._lock:
             self.checked.add(image.image_path)

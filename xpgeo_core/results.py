@@ -96,6 +96,8 @@ class ImageResult:
     attributes: Optional[Dict[str, Any]] = None
     display: Optional[str] = None
     """The form for messages and logs: no credentials, no query (presigned signatures)."""
+    notes: Optional[List[str]] = None
+    """Values the pipeline inferred for it (a heading from the track): never silent."""
     viewer: Optional[List[ViewerIssue]] = None
     """What the viewer-readiness check found (None: not checked, []: ready)."""
 
@@ -110,6 +112,8 @@ class ImageResult:
                                "line": self.line}
         if self.attributes is not None:
             out["attributes"] = self.attributes
+        if self.notes:
+            out["notes"] = list(self.notes)
         if self.viewer is not None:
             out["viewer"] = [issue.to_dict() for issue in self.viewer]
         return out

@@ -110,6 +110,26 @@ def layer_definition(name: str, imagery_type: Optional[str], extent: Optional[Di
     return layer
 
 
+def upgrade_layer(layer: Dict[str, Any]) -> List[str]:
+    """Give a layer definition written by an earlier release what this one writes (the local
+    ``layer.json``): the schema's fields it lacks and the properties with no value yet
+    (``sequenceOrderField``). Returns the names added; what the layer has is left as it is."""
+    added = []
+    fields = layer.setdefault("fields", [])
+    have = {str(f.get("name", "")).lower() for f in fields if isinstance(f, dict)}
+    for wanted in layer_fields():
+        if wanted["name"].lower() not in have:
+            fields.append(wanted)
+            added.append(wanted["name"])
+    props = (layer.get("orientedImageryInfo") or {}).get("orientedImageryProperties")
+    if isinstance(props, dict):
+        for key, value in _load("imagery_types.json")["common"].items():
+            if key not in props:
+                props[key] = value
+                added.append(key)
+    return added
+
+
 def item_data(layer_id: int = 0, current: Any = None) -> Dict[str, Any]:
     """The item data that tells Esri's portal-item readers which layer is the OI layer; what
     *current* data already says (pop-ups, other layers) is kept."""

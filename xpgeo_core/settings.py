@@ -137,6 +137,16 @@ def _parse_non_negative_float(text: str) -> float:
     return value
 
 
+def _parse_degrees(text: str) -> float:
+    try:
+        value = float(str(text).strip())
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        raise ValueError("expected an angle in degrees, e.g. 90 (right), -90 (left), 180 (rear)")
+    return value
+
+
 def _parse_str(text: str) -> Optional[str]:
     value = str(text).strip()
     return value or None
@@ -248,6 +258,30 @@ SETTINGS: Tuple[SettingSpec, ...] = (
                 True, "true turns magnetic camera headings (GPSImgDirectionRef M) into true-north ones with the "
                 "World Magnetic Model at the photo's position, height and date (each photo's warnings say by how "
                 "much); false keeps them as recorded, with a warning."),
+    SettingSpec("sequences", ("SEQUENCES",), "XPGEO_SEQUENCES", _parse_bool, True,
+                "true groups each append's photos into sequences (SequenceId, SequenceOrder: the viewer's "
+                "next/previous follows the capture), skips near-duplicates and, if asked, infers headings from "
+                "the track; false sends the photos as they are (portal and local backends)."),
+    SettingSpec("sequence_cutoff_seconds", ("SEQUENCE_CUTOFF_SECONDS",), "XPGEO_SEQUENCE_CUTOFF_SECONDS",
+                _parse_non_negative_float, 60.0,
+                "A sequence is cut where the next photo was taken more than this many seconds later."),
+    SettingSpec("sequence_cutoff_metres", ("SEQUENCE_CUTOFF_METRES",), "XPGEO_SEQUENCE_CUTOFF_METRES",
+                _parse_non_negative_float, 600.0,
+                "A sequence is cut where the next photo is more than this many metres away."),
+    SettingSpec("keep_near_duplicates", ("KEEP_NEAR_DUPLICATES",), "XPGEO_KEEP_NEAR_DUPLICATES", _parse_bool, False,
+                "true sends near-duplicates too; false skips (and reports) a photo within NEAR_DUPLICATE_METRES "
+                "and NEAR_DUPLICATE_DEGREES of the photo before it in its sequence."),
+    SettingSpec("near_duplicate_metres", ("NEAR_DUPLICATE_METRES",), "XPGEO_NEAR_DUPLICATE_METRES",
+                _parse_non_negative_float, 0.1, "Near-duplicate distance, in metres."),
+    SettingSpec("near_duplicate_degrees", ("NEAR_DUPLICATE_DEGREES",), "XPGEO_NEAR_DUPLICATE_DEGREES",
+                _parse_non_negative_float, 5.0,
+                "Near-duplicate heading difference, in degrees (a photo without a heading: the distance decides)."),
+    SettingSpec("heading_from_track", ("HEADING_FROM_TRACK",), "XPGEO_HEADING_FROM_TRACK", _parse_bool, False,
+                "true gives a photo without a heading the direction of travel of its sequence (plus "
+                "HEADING_OFFSET), flagged as inferred in the report; a recorded heading is never changed."),
+    SettingSpec("heading_offset", ("HEADING_OFFSET",), "XPGEO_HEADING_OFFSET", _parse_degrees, 0.0,
+                "Degrees added to a heading from the track: the camera's mount (90 right-facing, -90 left, "
+                "180 rear)."),
     SettingSpec("batch_size", ("ADD_FEATURES_BATCH_SIZE", "BATCH_SIZE"), "XPGEO_BATCH_SIZE", _parse_positive_int, 250,
                 "Features per addFeatures request (portal backend; capped at the layer's maxRecordCount)."),
     SettingSpec("check_viewer", ("CHECK_VIEWER",), "XPGEO_CHECK_VIEWER", _parse_viewer_check, "sample",

@@ -12,6 +12,7 @@ kind                what the client sees                                        
 ``http500``         a proxy's 500 page                                           did nothing
 ``http502``         a gateway's 502 page                                         did it
 ``reset_before``    the connection closed, no answer                             did nothing
+``reset_unread``    a reset after the request's head, its body left unread       did nothing
 ``reset_after``     the connection closed, no answer                             did it
 ``hang_before``     no answer for ``hang`` seconds, then a close                 did nothing
 ``hang_after``      no answer for ``hang`` seconds, then a close                 did it
@@ -33,6 +34,7 @@ import http.client
 import json
 import random
 import socket
+import struct
 import threading
 import time
 from dataclasses import dataclass, field
@@ -48,6 +50,10 @@ except ImportError:  # run as a script
 DID_NOTHING = {"http503", "http429", "http500", "reset_before", "hang_before"}
 DID_IT = {"http502", "reset_after", "hang_after", "cut_length", "cut_close", "partial"}
 ALL_KINDS = tuple(sorted(DID_NOTHING | DID_IT))
+UNREAD = "reset_unread"
+"""Not in :data:`ALL_KINDS`: the XPGEO server's matrix adds it (a reset while the request is still being
+written is the one reset a client can tell apart, when its write fails; a small request may be
+written whole before the reset arrives, and is then as unsure as any other)."""
 HOP_HEADERS = {"connection", "keep-alive", "transfer-encoding", "proxy-connection", "te", "upgrade", "host",
                "content-length"}
 
@@ -144,9 +150,14 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _handle(self) -> None:
         state = self.state
+        kind = state.pick(self.command, urlsplit(self.path).path)
+        if kind == UNREAD:
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.close_connection = True
+            self.connection.close()  # an RST: the body is never read
+            return
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
-        kind = state.pick(self.command, urlsplit(self.path).path)
         if state.latency:
             time.sleep(state.latency)
         if state.delay is not None:

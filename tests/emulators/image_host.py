@@ -16,6 +16,8 @@ API (small on purpose)::
         host.add("busy.jpg", data, failures=2)   # 503 (Retry-After: 0) twice, then the photo
         host.add("private.jpg", data, auth="u:p")    # 403 without that Basic user:password
         host.add("signed.jpg", data, signed=True)    # 403 without an X-Amz-Signature in the query
+        host.add("gate.jpg", status=302, location="/kept.jpg", set_cookie="pass=1")  # a bot check's cookie
+        host.add("kept.jpg", data, cookie="pass=1")  # 403 without that cookie
         ...
         host.requests                          # [Request(method, path, range, headers, peer), ...]
 
@@ -60,6 +62,8 @@ class Photo:
     failures: int = 0  # answers 503 this many more times before serving the photo
     auth: Optional[str] = None  # "user:password" a request must carry as Basic auth, else 403
     signed: bool = False  # a request must carry X-Amz-Signature in its query, else 403
+    cookie: Optional[str] = None  # "name=value" a request must carry in its Cookie header, else 403
+    set_cookie: Optional[str] = None  # a redirect's Set-Cookie
 
     @property
     def size(self) -> int:
@@ -181,9 +185,10 @@ class ImageHost:
 
     def add(self, name: str, data: Body = b"", *, content_type: str = "image/jpeg", status: int = 200,
             stall: bool = False, location: Optional[str] = None, failures: int = 0, auth: Optional[str] = None,
-            signed: bool = False) -> str:
+            signed: bool = False, cookie: Optional[str] = None, set_cookie: Optional[str] = None) -> str:
         parts = (bytes(data),) if isinstance(data, (bytes, bytearray, memoryview)) else tuple(data)
-        self.photos[name] = Photo(parts, content_type, status, stall, location, failures, auth, signed)
+        self.photos[name] = Photo(parts, content_type, status, stall, location, failures, auth, signed, cookie,
+                                  set_cookie)
         return self.url_for(name)
 
     def _log(self, request: Request) -> None:
@@ -231,14 +236,17 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         if photo is not None and photo.location is not None:
-            self._answer(photo.status, "text/html", 0, {"Location": photo.location})
+            extra = {"Location": photo.location}
+            if photo.set_cookie:
+                extra["Set-Cookie"] = photo.set_cookie + "; Path=/"
+            self._answer(photo.status, "text/html", 0, extra)
             return
         if photo is not None and photo.failures > 0:
             with host._log_lock:
                 photo.failures -= 1
             self._answer(503, "text/plain", 0, {"Retry-After": "0"})
             return
-        if photo is not None and not _authorised(photo, self.path, self.headers.get("Authorization")):
+        if photo is not None and not _authorised(photo, self.path, self.headers):
             body = b"<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>"
             self._answer(403, "application/xml", len(body), {}, () if head else [memoryview(body)])
             return
@@ -304,13 +312,15 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True  # the client stopped reading: expected when Range is ignored
 
 
-def _authorised(photo: Photo, path: str, authorization: Optional[str]) -> bool:
+def _authorised(photo: Photo, path: str, headers) -> bool:
     import base64
 
     if photo.signed and "x-amz-signature=" not in urlsplit(path).query.lower():
         return False
+    if photo.cookie and photo.cookie not in [c.strip() for c in (headers.get("Cookie") or "").split(";")]:
+        return False
     if photo.auth is not None:
-        return authorization == "Basic " + base64.b64encode(photo.auth.encode()).decode()
+        return headers.get("Authorization") == "Basic " + base64.b64encode(photo.auth.encode()).decode()
     return True
 
 

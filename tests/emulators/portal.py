@@ -221,7 +221,8 @@ def _closes_at_end(text: str) -> bool:
 
 
 def where_predicate(where: str) -> Callable[[Dict[str, Any]], bool]:
-    """The SQL subset hosted-layer clients use: ``1=1``, ``F IN (...)``, ``F = 'x'``,
+    """The SQL subset hosted-layer clients use: ``1=1``, ``F IN (...)``, ``F = 'x'``, ``F LIKE 'x%'``
+    (``%`` any run, ``_`` any one character; case-insensitive, as ArcGIS Online's hosted layers),
     ``F <op> number``, ``F IS [NOT] NULL``, joined by AND / OR, in parentheses. Field names
     are case-insensitive, as in ArcGIS."""
     text = (where or "").strip()
@@ -257,6 +258,12 @@ def where_predicate(where: str) -> Callable[[Dict[str, Any]], bool]:
     if match:
         name, negate = match.group(1), bool(match.group(2))
         return lambda row: (get(row, name) is None) != negate
+    match = re.fullmatch(r"(\w+)\s+(NOT\s+)?LIKE\s*'((?:[^']|'')*)'", text, re.I | re.S)
+    if match:
+        name, negate = match.group(1), bool(match.group(2))
+        pattern = re.compile("".join(".*" if c == "%" else "." if c == "_" else re.escape(c)
+                                     for c in match.group(3).replace("''", "'")), re.I | re.S)
+        return lambda row: (isinstance(get(row, name), str) and pattern.fullmatch(get(row, name)) is not None) != negate
     match = re.fullmatch(r"(\w+)\s*(=|<>|!=)\s*'((?:[^']|'')*)'", text, re.S)
     if match:
         name, op, value = match.group(1), match.group(2), match.group(3).replace("''", "'")

@@ -6,7 +6,14 @@ check what went over the wire, and has knobs for failures:
 
 * ``api_key``: when set, requests must carry ``Authorization: Bearer <key>`` (else 401);
 * ``max_list_size``: the server's maximum image-list size (422 above it);
-* ``fail_append_calls``: 1-based numbers of ``/append-images`` calls answered with 500;
+* ``fail_append_calls``: 1-based numbers of ``/append-images`` calls answered with ``fail_status``
+  (500; a 503 says the server is unavailable, and then it did nothing, whatever ``server_error``);
+* ``server_error``: what such a call did before its 500, which the public contract does not say:
+  ``before`` (nothing stored: the failure came first), ``after`` (all stored, then the extent
+  update failed) or ``partial`` (the first half stored, then an image failed);
+* ``duplicates``: whether the server de-duplicates on ImagePath, which the contract does not say:
+  ``append`` (an image sent again is a second feature) or ``ignore`` (an ImagePath the layer holds
+  is left out, and the answer is still ``true``);
 * ``error_body_calls``: 1-based numbers of ``/append-images`` calls answered HTTP 200 with an
   ``{"error": ...}`` body (nothing stored), as some gateways and older servers do;
 * ``taken``: layer names that already exist (create then adds a timestamp);
@@ -52,6 +59,9 @@ class FakeXpgeoState:
     fail_append_calls: Set[int] = field(default_factory=set)
     error_body_calls: Set[int] = field(default_factory=set)
     on_append: Optional[Any] = None
+    fail_status: int = 500
+    server_error: str = "before"
+    duplicates: str = "append"
     taken: Set[str] = field(default_factory=set)
     unknown_layer: str = "item_id_required"
     """How an append to a layer the server lacks is answered: ``item_id_required`` (the documented 400
@@ -137,10 +147,7 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._error(422, "Malformed image URL string")
             if name not in self.state.layers:
                 return self._unknown_layer(name)
-            with self.state.lock:
-                self.state.layers[name].append(url)
-                if self.state.on_append:
-                    self.state.on_append(name, [url])
+            self._store(name, [url])
             return self._send(200, "response: true", "text/plain")
         return self._error(404, "Not found")
 
@@ -171,14 +178,24 @@ class _Handler(BaseHTTPRequestHandler):
         if name not in self.state.layers:
             return self._unknown_layer(name)
         if call in self.state.fail_append_calls:
-            return self._error(500, "Internal Server Error")
+            done = {"before": 0, "after": len(images), "partial": len(images) // 2}[self.state.server_error]
+            if self.state.fail_status == 500:
+                self._store(name, images[:done])
+                return self._error(500, "Internal Server Error")
+            return self._error(self.state.fail_status, "Service Unavailable")
         if call in self.state.error_body_calls:
             return self._send(200, {"error": "Unable to add the images to the layer"})
-        with self.state.lock:
-            self.state.layers[name].extend(images)
-            if self.state.on_append:
-                self.state.on_append(name, list(images))
+        self._store(name, images)
         return self._send(200, "true", "application/json")
+
+    def _store(self, name: str, images: List[str]) -> None:
+        with self.state.lock:
+            layer = self.state.layers[name]
+            if self.state.duplicates == "ignore":
+                images = [u for n, u in enumerate(images) if u not in layer and u not in images[:n]]
+            layer.extend(images)
+            if self.state.on_append and images:
+                self.state.on_append(name, list(images))
 
 
 class FakeXpgeoServer(LoopbackServer):

@@ -35,7 +35,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 from xpgeo_core import __version__
 from xpgeo_core.backends.base import Backend
@@ -43,6 +43,7 @@ from xpgeo_core.errors import ConfigError, ValidationError, XpgeoError
 from xpgeo_core.files import TEMP_SUFFIX, atomic_write, remove_stale_temporaries
 from xpgeo_core.layer_options import LayerOptions
 from xpgeo_core.pipeline.identity import Image
+from xpgeo_core.pipeline.sequences import Photo, folder_of, layer_photo
 from xpgeo_core.pipeline.sink import Item, Sink, result
 from xpgeo_core.results import (APPENDED, FAILED, SKIPPED, AppendReport, CreateResult, HealthResult, ImageResult,
                                 failure_entries)
@@ -287,6 +288,7 @@ class LocalBackend(Backend):
         layer_file = folder / LAYER_FILE
         document = self._read_json(layer_file) if layer_file.is_file() else {}
         layer = document.get("layer") or schema.layer_definition(folder.name, None)
+        schema.upgrade_layer(layer)
         extent = extent_of(features)
         if extent:
             layer["extent"] = extent
@@ -353,6 +355,19 @@ class LocalSink(Sink):
         self.present = {f["properties"].get("ImagePath") for f in self.features}  # URLs without user:password@
         self.next_id = max((int(f.get("id") or 0) for f in self.features), default=0) + 1
         self._lock = threading.Lock()
+
+    def layer_photos(self, folders: Sequence[str] = ()) -> List[Tuple[str, Photo]]:
+        """The sequenced photos ``features.geojson`` holds in *folders* (a rerun's photos join their sequences)."""
+        wanted = set(folders)
+        out = []
+        for feature in self.features:
+            properties = feature.get("properties") or {}
+            coordinates = (feature.get("geometry") or {}).get("coordinates") or [None, None]
+            path = str(properties.get("ImagePath") or "")
+            photo = layer_photo(properties, coordinates[0], coordinates[1], path)
+            if photo is not None and folder_of(path) in wanted:
+                out.append((folder_of(path), photo))
+        return out
 
     def known(self, images: Sequence[Image]) -> Dict[str, ImageResult]:
         with self._lock:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shlex
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Set, Tuple
 
 import requests
@@ -112,6 +113,9 @@ class XpgeoRestBackend(Backend):
             return ValidationError(said, status=status)
         if status in GATEWAY_LOST:
             return AnswerLost(said, status=status, hint="A gateway in front of the server lost its answer.")
+        if status >= 500 and status not in NOT_TAKEN and path in (PATH_APPEND_IMAGE, PATH_APPEND_IMAGES):
+            # A 500 says the server failed, not where: it may have added some images before it did.
+            return AnswerLost(said, status=status, hint="The server failed part-way; XPGEO finds out what landed.")
         return ServerError(said, status=status, hint="Try again later; if it persists, check the server's log.")
 
     # -- operations -----------------------------------------------------------------
@@ -247,6 +251,9 @@ class XpgeoSink(Sink):
     def _portal_checker(self) -> Any:
         if not self._checker_tried:
             self._checker_tried = True
+            # Only a portal the person named (PORTAL_URL, --portal-url, the tool's Portal URL), never
+            # just the one ArcGIS Pro is signed in to: a same-named layer on another portal would make
+            # images that landed look missing, and they would be sent twice.
             if self.owner.settings.portal_url:
                 from xpgeo_core.backends.portal.backend import PortalLayerCheck
 
@@ -348,6 +355,38 @@ class XpgeoSink(Sink):
         for image in images:
             results[image.image_path] = result(image, FAILED, reason)
 
+    def finish(self, report: AppendReport) -> None:
+        """Name the images no one could prove landed or not, and the exact command that proves them."""
+        unproven = [r for r in report.results
+                    if r.status == UNCONFIRMED and self.ledger.state(r.url) == UNSURE]
+        if not unproven:
+            return
+        command = self.proof_command([r.url for r in unproven])
+        report.extra["unproven"] = {"count": len(unproven), "images": [r.url for r in unproven],
+                                    "command": command}
+        where = ("the portal could not be asked" if self.owner.settings.portal_url
+                 else "no portal is set to ask")
+        note = (f"{len(unproven)} image(s) of layer '{self.layer_name}' cannot be proven added or not: the XPGEO "
+                f"server's answer was lost or was an error, the server cannot be asked what a layer holds, and "
+                f"{where}. They are recorded and never sent twice. To prove them (and send only those missing), "
+                f"run: {command}   In ArcGIS Pro: fill Portal URL (Connection) with the portal the XPGEO server "
+                f"writes to and run the tool again with the same images.")
+        report.messages.append(note)
+        log.warning(note)
+
+    def proof_command(self, image_paths: Sequence[str]) -> str:
+        """The command that settles the unsure images: the same append, asking the layer through the
+        portal the server writes to (it sends only what the portal shows missing). It takes the
+        person's own list when the run came from one, else a list of these images beside the ledger."""
+        portal = self.owner.settings.portal_url or PORTAL_PLACEHOLDER
+        credentials = ("" if self.owner.settings.api_key or self.owner.settings.username
+                       else "XPGEO_API_KEY=YOUR-KEY ")  # the key the portal takes; USERNAME/PASSWORD also do
+        args = list(self.rerun or ())
+        if not args:
+            listing = self.ledger.write_list(image_paths, ".unproven.txt")
+            args = ["append-images", "--name", self.layer_name, "--file", str(listing or "LIST.txt")]
+        return credentials + "xpgeo --portal-url " + " ".join(shlex.quote(a) for a in [portal] + args)
+
     @property
     def owner_responses(self) -> List[Any]:
         return self._responses
@@ -390,13 +429,21 @@ def _says_layer_missing(status: int, message: str) -> bool:
 
 _ALREADY_SENT = "already appended to this layer by an earlier run (XPGEO append ledger)"
 _CHECKED_THERE = "already in the layer: an earlier run sent it and lost the answer; the portal shows it landed"
-_NOT_CONFIRMED = ("not confirmed: the XPGEO server's answer was lost ({0}), and the layer could not be checked; "
-                  "it is recorded, and a rerun finds out instead of sending it twice (set PORTAL_URL so XPGEO can "
-                  "check the layer)")
+_NOT_CONFIRMED = ("not confirmed: the XPGEO server's answer was lost or an error that does not say what was done "
+                  "({0}), and the layer could not be checked; it is recorded, and a rerun finds out instead of "
+                  "sending it twice (set PORTAL_URL so XPGEO can check the layer: see the command in the messages)")
 _STILL_UNSURE = ("not confirmed: an earlier run sent it and lost the server's answer, and the layer cannot be "
-                 "checked (set PORTAL_URL and the credentials so XPGEO can ask the portal); it is not sent twice")
+                 "checked (set PORTAL_URL and the credentials so XPGEO can ask the portal: see the command in the "
+                 "messages); it is not sent twice")
 GATEWAY_LOST = (502, 504)
 """A gateway's answers that mean it lost the server's: for a write, the server may have done it."""
+PORTAL_PLACEHOLDER = "https://YOUR-PORTAL.example.com/portal"
+"""In the printed command when no portal is set: the person puts the one the XPGEO server writes to."""
+NOT_TAKEN = (429, 501, 503, 505)
+"""The 4xx/5xx answers that say the server did not act on the request (RFC 6585, RFC 9110: too many
+requests, not implemented, unavailable, version not supported): its images are sent again. Every other
+5xx to an append means "failed somewhere", perhaps after adding some images: what landed is found out
+first (docs/xpgeo-rest-api.md)."""
 
 
 def _parse_json(text: str) -> Any:

@@ -66,6 +66,7 @@ def _inspect(source: str, opener: Callable[[], Any], imagery_type: Optional[str]
         finally:
             info.bytes_read = byte_source.bytes_read
             info.allow_origin = getattr(byte_source, "allow_origin", None)
+            info.read_as_viewer = getattr(byte_source, "read_as_viewer", False)
             byte_source.close()
         info.warnings.extend(header.warnings)
         exif = header.exif or {}

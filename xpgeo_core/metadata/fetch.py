@@ -220,6 +220,8 @@ class HttpSource(_Source):
         self.client = client
         self.origin = origin
         self.allow_origin: Optional[str] = None
+        self.read_as_viewer = False
+        """The first GET was the viewer's kind of request (asked with *origin*, no cookies along a redirect)."""
         self.use_range = not range_is_signed(url)
         self._stream: Optional[PhotoResponse] = None
         self._stream_pos = 0
@@ -236,8 +238,10 @@ class HttpSource(_Source):
             headers["Origin"] = self.origin
         response = self._get(headers)
         status = response.status
-        if first and self.origin:
-            self.allow_origin = response.headers.get("Access-Control-Allow-Origin")
+        if first and self.origin is not None:
+            # what a viewer's fetch would get: not when the answer needed cookies set on the way
+            self.allow_origin = None if response.sent_cookies else response.headers.get("Access-Control-Allow-Origin")
+            self.read_as_viewer = not response.sent_cookies
         if self.content_type is None:
             self.content_type = response.headers.get("Content-Type")
         if status == 206:

@@ -50,6 +50,8 @@ class PhotoInfo:
     attributes: Dict[str, Any] = field(default_factory=empty_attributes)
     allow_origin: Optional[str] = None
     """The ``Access-Control-Allow-Origin`` answered to the header read, when it was asked with an Origin."""
+    read_as_viewer: bool = False
+    """The header read was the viewer's kind of request (with the Origin, no cookies): its answer is the check."""
 
     def to_dict(self) -> Dict[str, Any]:
         """The ``xpgeo inspect --json`` object for this photo; ``source`` without ``user:password@``

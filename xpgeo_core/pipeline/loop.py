@@ -7,14 +7,17 @@ Every append, of one image or ten thousand, on every backend, runs here:
 2. the others are read once by the :class:`~xpgeo_core.pipeline.photos.PhotoPass` when the
    sink takes photos or ``preflight`` asks (a photo that cannot be placed fails with its
    reason and is not sent);
-3. what remains goes in chunks of the sink's batch size to a sender thread, so the next
+3. the photos read are placed in capture sequences (:mod:`~xpgeo_core.pipeline.sequences`:
+   SequenceId/SequenceOrder, near-duplicates skipped with their reason, headings from the track),
+   each handed on as soon as its neighbours are known (at once for a list in capture order);
+4. what remains goes in chunks of the sink's batch size to a sender thread, so the next
    chunk is read while this one is sent (memory: one window of photos and two chunks);
-4. each image's result is recorded once, and the progress callback hears of it at once
+5. each image's result is recorded once, and the progress callback hears of it at once
    (``image``), of each chunk (``chunk``), and about five times a second while the run waits
    (``tick``);
-5. a :class:`~xpgeo_core.pipeline.sink.Stop` (credentials refused, server gone) fails every
+6. a :class:`~xpgeo_core.pipeline.sink.Stop` (credentials refused, server gone) fails every
    image not yet sent with the reason; nothing is ever left without a result;
-6. Cancel (the callback raises :class:`~xpgeo_core.errors.Cancelled`) or Ctrl+C: photo reads
+7. Cancel (the callback raises :class:`~xpgeo_core.errors.Cancelled`) or Ctrl+C: photo reads
    are cancelled and their sockets shut at once, the chunk in flight gets a moment to finish
    (then its sockets are shut too and its images are "not confirmed"), and the report says
    exactly what landed. All within two seconds.
@@ -33,6 +36,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence
 from xpgeo_core.errors import AnswerLost, AuthError, Cancelled, XpgeoError
 from xpgeo_core.pipeline.identity import Image
 from xpgeo_core.pipeline.photos import PhotoPass
+from xpgeo_core.pipeline.sequences import Outcome, Rules, Sequencer, folder_of, photo_of
 from xpgeo_core.pipeline.sink import Item, Sink, Stop, result
 from xpgeo_core.results import (APPENDED, CHUNK, FAILED, IMAGE, SKIPPED, TICK, UNCONFIRMED, AppendReport,
                                 ImageResult, Progress, ProgressCallback, no_progress)
@@ -91,6 +95,8 @@ class _Run:
         self.warnings: Counter = Counter()
         self.warning_example: Dict[str, str] = {}
         self.last_tick = time.monotonic()
+        self.sequencer: Optional[Sequencer] = None
+        self.sequenced: Counter = Counter()  # near_duplicates, headings_inferred, unsequenced
 
     # -- accounting -------------------------------------------------------------------------
     def record(self, outcome: ImageResult, *, notify: bool = True) -> None:
@@ -145,6 +151,7 @@ class _Run:
         if self.stopped is not None:
             report.messages.append(self.stopped.reason)
         self.summarise_warnings()
+        self.summarise_sequences(report)
         self.viewer_findings(report)
         if self.preflight and self.rejected:
             log.warning("Preflight: %d of %d image(s) cannot be placed and were not sent.", self.rejected,
@@ -163,6 +170,7 @@ class _Run:
         self.sender.start()
         batch: List[Item] = []
         if self.sink.takes_photos or self.preflight:
+            self.sequencer = self.start_sequences()
             self.reader = PhotoPass(self.settings, self.imagery_type, cancel=threading.Event(), viewer=self.viewer)
             batch = self.read_and_send(self.reader)
         else:
@@ -288,15 +296,103 @@ class _Run:
             if refused:  # checked from its header read, or its host's sample was
                 self.record(result(image, FAILED, refused))
                 continue
-            batch.append(Item(image, dict(info.attributes) if self.sink.takes_photos else None,
-                              tuple(info.warnings)))
-            if len(batch) >= self.sink.batch_size:
-                self.hand(batch)
-                batch = []
+            item = Item(image, dict(info.attributes) if self.sink.takes_photos else None, tuple(info.warnings))
+            batch = self.gather_chunk(batch, self.in_sequence(item, info.attributes))
+        if self.sequencer is not None:
+            held = self.settle(self.sequencer.finish())  # folders read out of time order, last headings
+            if self.stopped is not None:
+                for item in held:
+                    self.record(result(item.image, FAILED, "not sent: " + self.stopped.reason))
+                held = []
+            batch = self.gather_chunk(batch, held)
         if not exhausted and self.stopped is not None:  # stopped: whatever was not read is not sent
             for image in source:
                 self.record(result(image, FAILED, "not sent: " + self.stopped.reason))
         return batch
+
+    def gather_chunk(self, batch: List[Item], ready: List[Item]) -> List[Item]:
+        """*ready* added to the chunk being filled; each full chunk is handed to the sender."""
+        for item in ready:
+            batch.append(item)
+            if len(batch) >= self.sink.batch_size:
+                self.hand(batch)
+                batch = []
+        return batch
+
+    # -- sequences ------------------------------------------------------------------------------
+    def start_sequences(self) -> Optional[Sequencer]:
+        """The run's sequencer, seeded with the sequences the layer already holds (None: off)."""
+        if not getattr(self.settings, "sequences", False):
+            return None
+        try:
+            folders = sorted({folder_of(image.image_path) for image in self.images})
+            held = list(self.finish_call(self.start_call(self.sink.layer_photos, folders)))
+        except XpgeoError as exc:
+            note = (f"Sequences are off for this run: the layer's sequences could not be read ({exc.message}); "
+                    "a rerun numbers the photos it sends")
+            log.warning(note)
+            return None
+        return Sequencer(Rules.of(self.settings), held)
+
+    def in_sequence(self, item: Item, attributes: Dict[str, Any]) -> List[Item]:
+        """The items ready to send once *item* was placed in its sequence (it may wait for the next photo)."""
+        if self.sequencer is None:
+            return [item]
+        photo = photo_of(attributes, item.image.display, token=item)
+        if photo is None:  # no capture time or position: sent as it is, in no sequence
+            self.sequenced["unsequenced"] += 1
+            return [item]
+        return self.settle(self.sequencer.add(folder_of(item.image.image_path), photo))
+
+    def settle(self, outcomes: List[Outcome]) -> List[Item]:
+        """Sequence values into the items' attributes; near-duplicates recorded as skipped."""
+        ready = []
+        for outcome in outcomes:
+            item: Item = outcome.token
+            if outcome.duplicate_of is not None:
+                self.sequenced["near_duplicates"] += 1
+                gap, turn = outcome.duplicate_gap
+                angle = "heading unknown" if turn is None else "%.1f°" % turn
+                self.record(result(item.image, SKIPPED, f"near-duplicate of {outcome.duplicate_of} ({gap:.2f} m, "
+                                   f"{angle}): not sent (--keep-near-duplicates, KEEP_NEAR_DUPLICATES, sends it)"))
+                continue
+            if item.attributes is not None and outcome.sequence is not None:
+                item.attributes["SequenceId"], item.attributes["SequenceOrder"] = outcome.sequence
+                if outcome.heading is not None:
+                    item.attributes["CameraHeading"] = round(outcome.heading, 6)
+                    item.notes = tuple(item.notes) + (
+                        "CameraHeading %.1f° inferred from the track (%s%s)" % (
+                            outcome.heading, outcome.heading_from,
+                            ", %+g° offset" % self.settings.heading_offset if self.settings.heading_offset else ""),)
+                    self.sequenced["headings_inferred"] += 1
+            ready.append(item)
+        return ready
+
+    def summarise_sequences(self, report: AppendReport) -> None:
+        """The run's sequencing in the report (``extra["sequences"]``) and, where something was left
+        out or inferred, one message each."""
+        if self.sequencer is None:
+            return
+        counts = {key: self.sequenced[key] for key in ("near_duplicates", "headings_inferred", "unsequenced")}
+        counts["out_of_order_folders"] = self.sequencer.out_of_order_folders
+        report.extra["sequences"] = counts
+        notes = []
+        if counts["near_duplicates"]:
+            notes.append(f"{counts['near_duplicates']} near-duplicate photo(s) were skipped (within "
+                         f"{self.settings.near_duplicate_metres:g} m and {self.settings.near_duplicate_degrees:g}° "
+                         "of the photo before them in their sequence).")
+        if counts["headings_inferred"]:
+            notes.append(f"{counts['headings_inferred']} photo(s) have a heading inferred from the track (flagged "
+                         "in their results).")
+        if counts["unsequenced"]:
+            notes.append(f"{counts['unsequenced']} photo(s) have no capture time or position: they are in no "
+                         "sequence (the viewer's next/previous passes them by).")
+        for note in notes:
+            report.messages.append(note)
+            log.info(note)
+        if counts["out_of_order_folders"]:
+            log.info("%d folder(s) of photos were listed out of capture order: their photos were sequenced when "
+                     "all were read (a list sorted by time sends sooner).", counts["out_of_order_folders"])
 
     def start_call(self, function: Callable[..., Any], *args: Any) -> Dict[str, Any]:
         """Run a sink call on a daemon thread (nothing waits for it at exit); see :meth:`finish_call`."""
@@ -356,6 +452,8 @@ class _Run:
                 if outcome is None:
                     outcome = result(item.image, FAILED, ("not sent: " + self.stopped.reason) if (
                         self.stopped is not None) else NO_RESULT)
+                elif item.notes and outcome.status == APPENDED:
+                    outcome.notes = list(item.notes)
                 self.record(outcome)
             self.step += 1
             self.notify(CHUNK)

@@ -129,7 +129,7 @@ class PhotoPass:
                         self._clients.append(client)
                 origin = self.viewer.header_origin(image) if self.viewer is not None and remote else None
                 info = inspect_source(image.fetch_url, settings=self.settings, imagery_type=self.imagery_type,
-                                      client=client if remote else None, origin=origin or None)
+                                      client=client if remote else None, origin=origin)
                 if origin is not None:
                     self.viewer.after_read(image, info, client)
                 future.set_result(info)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass
-from typing import Any, Dict, Optional, Sequence
+from typing import Any, Dict, Iterable, Optional, Sequence, Tuple
 
 from xpgeo_core.errors import XpgeoError
 from xpgeo_core.pipeline.identity import Image
@@ -25,6 +25,8 @@ class Item:
     image: Image
     attributes: Optional[Dict[str, Any]] = None
     warnings: Sequence[str] = ()
+    notes: Sequence[str] = ()
+    """What the pipeline inferred for it (a heading from the track), carried to its result."""
 
 
 def result(image: Image, status: ImageStatus, reason: Optional[str] = None, **extra: Any) -> ImageResult:
@@ -56,6 +58,10 @@ class Sink(abc.ABC):
     takes_photos: bool = True
     """True: items carry the photo's attributes (portal, local). False: URLs only (XPGEO server)."""
 
+    rerun: Optional[Sequence[str]] = None
+    """The command line (arguments after ``xpgeo``) that runs this append again, set by the operation:
+    a sink that cannot prove what landed names it in the command that proves it."""
+
     def __init__(self, layer_name: str, batch_size: int) -> None:
         self.layer_name = layer_name
         self.batch_size = max(1, int(batch_size))
@@ -69,6 +75,13 @@ class Sink(abc.ABC):
         """Send one chunk; a result for each item, by ImagePath. Never sends an image twice:
         after a lost answer it finds out what landed first. Raises :class:`Stop` when the run
         cannot go on."""
+
+    def layer_photos(self, folders: Sequence[str] = ()) -> Iterable[Tuple[str, Any]]:
+        """The photos the layer already holds with a sequence in *folders* (those of the run's images), as
+        (folder, :class:`~xpgeo_core.pipeline.sequences.Photo`): what a rerun's photos are sequenced
+        against. Runs before the first photo is read; an XpgeoError turns sequencing off for the run
+        (with a warning)."""
+        return ()
 
     def finish(self, report: AppendReport) -> None:
         """After the last chunk (and after a stop or a cancel): extents, derived files."""

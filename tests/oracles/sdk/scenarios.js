@@ -136,6 +136,8 @@ function describeLayer(layer) {
   return {
     type: layer.type, declaredClass: layer.declaredClass, loaded: layer.loaded, title: layer.title ?? null,
     sourceJSONType: layer.sourceJSON?.type ?? null, props,
+    // What the OrientedImageryViewer's next/previous orders by: sequenceOrderField resolved against the fields.
+    effectiveSequenceOrderField: plain(layer.effectiveSequenceOrderField ?? null),
     webMapJSON: written, writeError,
     timeInfo: timeInfo ? { startField: timeInfo.startField ?? null, endField: timeInfo.endField ?? null,
                            fullTimeExtent: plain(timeInfo.fullTimeExtent) } : null,

@@ -32,6 +32,7 @@ from xpgeo_core.backends.portal.rest import PortalClient, is_transient
 from xpgeo_core.http import back_off
 from xpgeo_core.errors import AnswerLost, AuthError, Cancelled, ConfigError, ServerError, ValidationError, XpgeoError
 from xpgeo_core.pipeline.identity import Image
+from xpgeo_core.pipeline.sequences import SEQUENCE_FIELDS, Photo, folder_of, layer_photo
 from xpgeo_core.pipeline.sink import Item, Sink, Stop, result
 from xpgeo_core.results import (APPENDED, FAILED, SKIPPED, UNCONFIRMED, AppendReport, CreateResult, HealthResult,
                                 ImageResult)
@@ -64,13 +65,15 @@ def epoch_ms(text: Any) -> Optional[int]:
     return acquisition_ms(text)
 
 
-def feature_of(attributes: Dict[str, Any]) -> Dict[str, Any]:
-    """An ArcGIS feature (WGS84 point, Z when known) with the layer's OI fields."""
+def feature_of(attributes: Dict[str, Any], fields: Optional[Set[str]] = None) -> Dict[str, Any]:
+    """An ArcGIS feature (WGS84 point, Z when known) with the layer's OI fields (of the schema's, those
+    in *fields*, lower case, when given: a layer made by an earlier release lacks the newer ones)."""
     geometry: Dict[str, Any] = {"x": attributes["X"], "y": attributes["Y"], "spatialReference": WGS84}
     if attributes.get("Z") is not None:
         geometry["z"] = attributes["Z"]
     attributes = complete_photo(attributes)  # every per-photo value, from the photo's own imagery type
-    values = {name: attributes.get(name) for name in field_names() if name != "OBJECTID"}
+    values = {name: attributes.get(name) for name in field_names()
+              if name != "OBJECTID" and (fields is None or name.lower() in fields)}
     values["AcquisitionDate"] = epoch_ms(attributes.get("AcquisitionDate"))
     return {"geometry": geometry, "attributes": values}
 
@@ -343,7 +346,48 @@ class PortalSink(Sink):
         self.layer_url = self.target["layer_url"]
         self.far: Dict[str, Any] = {}  # FarDistance per photo sent, for the layer's maximumDistance
         super().__init__(name, max(1, min(owner.settings.batch_size, self.target["max_record_count"])))
+        self.fields = {str(f.get("name", "")).lower() for f in self.target["layer"].get("fields") or []
+                       if isinstance(f, dict)}
         self.empty_at_start = self._count() == 0
+
+    def layer_photos(self, folders: Sequence[str] = ()) -> List[Tuple[str, Photo]]:
+        """The layer's sequenced photos in *folders* (the folders of the run's images: sequences never
+        cross one), by paged queries; none for a layer empty at the start. A layer made before
+        sequences has no SequenceOrder field: its photos are sent without one."""
+        if not all(name.lower() in self.fields for name in SEQUENCE_FIELDS):
+            log.warning("Layer '%s' has no %s fields (it was made by an earlier XPGEO): the photos are appended "
+                        "without sequences. A layer created now has them.", self.layer_name,
+                        " and ".join(SEQUENCE_FIELDS))
+            return []
+        if self.empty_at_start or not folders:
+            return []
+        wanted = set(folders)
+        out: List[Tuple[str, Photo]] = []
+        for chunk in _query_chunks(sorted(wanted)):
+            # LIKE: a folder's "_" or "%" matches more than itself; what is not in a wanted folder is dropped.
+            where = "SequenceOrder IS NOT NULL AND (" + " OR ".join(
+                f"{IMAGE_PATH} LIKE '" + folder.replace("'", "''") + "/%'" for folder in chunk) + ")"
+            out.extend(p for p in self._sequenced(where) if p[0] in wanted)
+        return out
+
+    def _sequenced(self, where: str) -> Iterator[Tuple[str, Photo]]:
+        fields = ",".join((IMAGE_PATH, "AcquisitionDate", "CameraHeading") + SEQUENCE_FIELDS)
+        offset = 0
+        while True:
+            answer = api.query(self.owner.client, self.layer_url, where=where, outFields=fields, returnGeometry=True,
+                               outSR=4326, orderByFields="OBJECTID", resultOffset=offset,
+                               resultRecordCount=self.target["max_record_count"])
+            features = answer.get("features") or []
+            for feature in features:
+                values = feature.get("attributes") or {}
+                geometry = feature.get("geometry") or {}
+                path = str(values.get(IMAGE_PATH) or "")
+                photo = layer_photo(values, geometry.get("x"), geometry.get("y"), path)
+                if photo is not None:
+                    yield folder_of(path), photo
+            offset += len(features)
+            if not features or not answer.get("exceededTransferLimit"):
+                return
 
     def _count(self) -> Optional[int]:
         """How many features the layer holds now (None when the portal does not say)."""
@@ -366,7 +410,7 @@ class PortalSink(Sink):
 
     def send(self, items: Sequence[Item]) -> Dict[str, ImageResult]:
         results: Dict[str, ImageResult] = {}
-        pending = [(item.image, feature_of(self._attributes(item))) for item in items]
+        pending = [(item.image, feature_of(self._attributes(item), self.fields)) for item in items]
         for image, feature in pending:
             self.far[image.image_path] = feature["attributes"].get("FarDistance")
         attempt = 0
