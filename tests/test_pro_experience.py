@@ -87,7 +87,7 @@ def test_validation_shows_the_final_name_per_backend(pyt):
 
 def test_validation_flags_append_images_with_nothing_to_append(pyt):
     flagged = validate(pyt, "AppendImages", {"layer_name": "a"})[2]
-    assert flagged == {"url_file": "Nothing to append: give a URL list file, Image URLs or Photo folder."}
+    assert flagged == {"url_file": "Nothing to append: give a URL list file, Image URLs, Photo folder or Bucket."}
     assert validate(pyt, "AppendImages", {"layer_name": "a", "image_urls": ["HTTPS://h/a.jpg"]})[2] == {}
     assert arcpy.CALLS.count("GetSigninToken") == 0  # validation never signs in or goes on the network
 

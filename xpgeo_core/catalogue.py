@@ -33,7 +33,7 @@ from xpgeo_core.errors import ValidationError
 from xpgeo_core.image_lists import DEFAULT_PHOTO_FILTER
 from xpgeo_core.layer_options import SHARING_LEVELS, ElevationSource, LayerOptions
 from xpgeo_core.results import ProgressCallback, no_progress
-from xpgeo_core.settings import BACKEND_LABELS, IMAGERY_TYPES, VIEWER_CHECKS, Settings
+from xpgeo_core.settings import BACKEND_LABELS, BACKENDS, IMAGERY_TYPES, VIEWER_CHECKS, Settings
 
 log = logging.getLogger("xpgeo")
 
@@ -171,7 +171,7 @@ CONNECTION_PARAMS: Tuple[Param, ...] = (
           default=BACKEND_LABELS["auto"], category=_CONNECTION, setting="backend",
           help="Where the layer is made. Auto uses the XPGEO server when a server URL is configured, else your "
                "portal (the portal URL setting, or the portal ArcGIS Pro is signed in to), else a local folder.",
-          flags=("--backend",), cli_choices=tuple(BACKEND_LABELS),
+          flags=("--backend",), cli_choices=BACKENDS,
           cli_help="where layers are made (default: the BACKEND setting, else auto)", global_option=True),
     Param("server_url", "XPGEO server URL", "GPString", category=_CONNECTION, setting="rest_url",
           help="Base URL of the AerialSphere XPGEO REST server. Empty: the XPGEO_REST_URL setting.",

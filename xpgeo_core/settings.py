@@ -53,7 +53,7 @@ class BackendName(str, Enum):
 BACKEND_LABELS: Dict[str, str] = {BackendName.AUTO: "Auto", BackendName.XPGEO: "XPGEO server",
                                   BackendName.PORTAL: "Portal", BackendName.LOCAL: "Local folder"}
 """Every backend name (the ``backend`` setting's values) with the label the tools show. The one list."""
-BACKENDS = tuple(BACKEND_LABELS)
+BACKENDS = tuple(name.value for name in BackendName)  # plain words: argparse choices, Pro value lists
 BACKEND_PLACES: Dict[str, str] = {"xpgeo": "on an XPGEO server", "portal": "on a portal", "local": "in a local folder"}
 """Where each backend keeps a layer, as messages say it ("a layer on a portal")."""
 IMAGERY_TYPES = ("Horizontal", "Oblique", "Nadir", "360", "Inspection")
