@@ -115,6 +115,7 @@ def create_layer(settings: Settings, name: Optional[str], imagery_type: Optional
     *options* (sharing, folder, tags, summary, elevation source) go to the backend as they are."""
     name = check_layer_name(name, MISSING_NAME)
     imagery_type = normalize_imagery_type(imagery_type)
+    _check_attachments(settings, choose_backend_name(settings, token_provider=token_provider, portal_url=portal_url))
     with get_backend(settings, token_provider=token_provider, portal_url=portal_url) as backend:
         log.info("Starting layer creation for '%s'...", name, extra={ECHOED_BY_CLI: True})
         result = backend.create_layer(name, imagery_type, options=options)
@@ -147,6 +148,18 @@ def append_image(settings: Settings, name: Optional[str], image_url: Optional[st
     return report
 
 
+def _check_attachments(settings: Settings, backend: str) -> None:
+    """ATTACHMENTS is the portal's (a hosted layer's feature attachments): refused for an XPGEO server,
+    whose API takes URLs only; the local backend stores the photos' paths anyway."""
+    if settings.attachments and backend == "xpgeo":
+        raise ValidationError("Photos as attachments (--attachments, ATTACHMENTS) need the portal backend: the "
+                              "XPGEO server takes photo URLs only.", status=400,
+                              hint="Run with --backend portal (and the portal's URL and credentials), or leave "
+                                   "--attachments off and list the photos' http(s) URLs.")
+    if settings.attachments and backend == "local":
+        log.info("The local backend keeps each photo's path; --attachments (ATTACHMENTS) applies to portal layers.")
+
+
 def _warn_presigned(images: Sequence[Image]) -> None:
     """Once a run: a presigned URL is read with its signature, but stored (and recognised on reruns)
     without it, since a signature is a secret, expires, and changes with every signing."""
@@ -163,7 +176,8 @@ def _check_image(settings: Settings, image: Optional[str], token_provider: Optio
     """The one image of Append Image, checked: a URL, or a local photo where the backend reaches it."""
     if image is not None and str(image).strip() and is_local_photo(str(image)):
         backend = choose_backend_name(settings, token_provider=token_provider, portal_url=portal_url)
-        refuse_local_photos([(None, str(image).strip())], backend)
+        _check_attachments(settings, backend)
+        refuse_local_photos([(None, str(image).strip())], backend, uploads=bool(settings.attachments))
         problem = entry_problem(str(image), local_ok=True)
         if problem:
             raise ValidationError(f"{MALFORMED_URL}: {str(image).strip()!r}: {problem}.", status=422,
@@ -198,10 +212,12 @@ def append_images(settings: Settings, name: Optional[str], *, urls: Optional[Ite
         log.debug("Reading image URLs from %s", url_file)
     entries = list_entries(url_file, urls or (), photo_folder, photo_filter)
     backend_name = choose_backend_name(settings, token_provider=token_provider, portal_url=portal_url)
-    refuse_local_photos(entries, backend_name)
+    _check_attachments(settings, backend_name)
+    uploads = backend_name == "portal" and bool(settings.attachments)
+    refuse_local_photos(entries, backend_name, uploads=uploads)
     listing = BucketListing(settings, source, pattern=photo_filter, modified_since=modified_since,
                             progress=progress) if source else None
-    gathered = gather(itertools.chain(entries, listing or ()), local_ok=backend_name == "local")
+    gathered = gather(itertools.chain(entries, listing or ()), local_ok=backend_name == "local" or uploads)
     if listing is not None and not listing.matched and not entries:
         raise listing.nothing_found()
     if not gathered.images and not gathered.malformed:
