@@ -20,10 +20,9 @@ from xpgeo_core.backends.portal.backend import clean_service_name
 from xpgeo_core.catalogue import (CREATE_LAYER, PRO, PRO_TOOLS, TOOLS as CATALOGUE_TOOLS, ToolCall, ToolSpec,
                                   compact_json, setting_overrides)
 from xpgeo_core.errors import ConfigError, XpgeoError
-from xpgeo_core.image_lists import entry_problem, is_local_photo
 from xpgeo_core.results import ProgressCallback, no_progress
 from xpgeo_core.settings import BACKEND_LABELS, BACKEND_PLACES, SPECS_BY_ATTR, parse_url, Settings, load_settings
-from xpgeo_core.urls import MALFORMED_URL, MISSING_NAME, image_url_problem, layer_name_problem
+from xpgeo_core.urls import MALFORMED_URL, MISSING_NAME, PhotoRef, image_url_problem, layer_name_problem
 
 log = logging.getLogger("xpgeo")
 
@@ -180,10 +179,11 @@ def _entries(value: Any) -> List[str]:
 
 
 def _image_problem(entry: str, local_ok: bool, backends: Tuple[str, ...]) -> Optional[str]:
-    if is_local_photo(entry):
+    photo = PhotoRef.parse(entry)
+    if not photo.is_web:
         if not local_ok:
             return _LOCAL_ONLY.format(what=f"Photo files ({entry!r})")
-        problem = entry_problem(entry, local_ok=True)
+        problem = photo.problem()
         return f"Photo file {entry!r}: {problem}." if problem else None
     problem = image_url_problem(entry)
     return f"{MALFORMED_URL} {entry!r}: {problem}." if problem else None

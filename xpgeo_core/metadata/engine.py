@@ -13,12 +13,12 @@ import logging
 import threading
 import warnings
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, Callable, Deque, Dict, Iterable, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Deque, Dict, Iterable, Iterator, List, Optional, Tuple, Union
 
-from xpgeo_core.urls import safe_url
+from xpgeo_core.urls import PhotoRef
 from xpgeo_core.photo_client import PhotoClient, make_photo_client
 from xpgeo_core.metadata import rules
-from xpgeo_core.metadata.fetch import BytesSource, is_remote, open_source
+from xpgeo_core.metadata.fetch import BytesSource, open_source
 from xpgeo_core.metadata.jpeg import walk
 from xpgeo_core.metadata.photo import PhotoError, PhotoInfo
 from xpgeo_core.metadata.tiff import xmp_packets
@@ -28,7 +28,7 @@ log = logging.getLogger("xpgeo.metadata")
 WINDOW_PER_WORKER = 4  # photos queued per worker: keeps workers busy without reading the whole list
 
 
-def inspect_source(source: str, *, settings: Any, imagery_type: Optional[str] = None,
+def inspect_source(source: Union[str, PhotoRef], *, settings: Any, imagery_type: Optional[str] = None,
                    client: Optional[PhotoClient] = None, session: Any = None,
                    origin: Optional[str] = None) -> PhotoInfo:
     """Read one photo's header and build its attributes. Never raises for a bad photo.
@@ -40,25 +40,28 @@ def inspect_source(source: str, *, settings: Any, imagery_type: Optional[str] = 
     if session is not None:
         warnings.warn("inspect_source(session=...) is ignored since photo headers are read with a PhotoClient; "
                       "pass client= or nothing", DeprecationWarning, stacklevel=2)
-    source = str(source).strip()
+    photo = source if isinstance(source, PhotoRef) else PhotoRef.parse(source)
     own_client = None
     try:
-        if is_remote(source) and client is None:
+        if photo.is_web and client is None:
             client = own_client = make_photo_client(settings, pool_size=1)
-        return _inspect(source, lambda: open_source(source, settings.max_header_bytes, client, origin), imagery_type,
+        return _inspect(photo, lambda: open_source(photo, settings.max_header_bytes, client, origin), imagery_type,
                         settings)
     finally:
         if own_client is not None:
             own_client.close()
 
 
-def inspect_bytes(data: bytes, *, source: str, settings: Any, imagery_type: Optional[str] = None) -> PhotoInfo:
-    """The same for photo bytes already in memory; *source* is what ImagePath and Name come from."""
-    return _inspect(source, lambda: BytesSource(data, settings.max_header_bytes), imagery_type, settings)
+def inspect_bytes(data: bytes, *, source: Union[str, PhotoRef], settings: Any,
+                  imagery_type: Optional[str] = None) -> PhotoInfo:
+    """The same for photo bytes already in memory; *source* is what ImagePath and Name come from
+    (a name as given: nothing is read from it, so a relative name is not made a path)."""
+    photo = source if isinstance(source, PhotoRef) else PhotoRef.named(source)
+    return _inspect(photo, lambda: BytesSource(data, settings.max_header_bytes), imagery_type, settings)
 
 
-def _inspect(source: str, opener: Callable[[], Any], imagery_type: Optional[str], settings: Any) -> PhotoInfo:
-    info = PhotoInfo(source=source)
+def _inspect(photo: PhotoRef, opener: Callable[[], Any], imagery_type: Optional[str], settings: Any) -> PhotoInfo:
+    info = PhotoInfo(photo)
     try:
         byte_source = opener()
         try:
@@ -73,17 +76,17 @@ def _inspect(source: str, opener: Callable[[], Any], imagery_type: Optional[str]
         xmp = _xmp_properties(header.xmp, xmp_packets(exif), info.warnings)
         facts = rules.Facts(ifd0=exif.get("ifd0", {}), exif=exif.get("exif", {}), gps=exif.get("gps", {}),
                             xmp=xmp, frame_size=header.frame_size, warnings=info.warnings)
-        info.attributes = rules.build(facts, source, imagery_type, magnetic_correction=settings.magnetic_correction)
+        info.attributes = rules.build(facts, photo, imagery_type, magnetic_correction=settings.magnetic_correction)
         info.ok = True
     except PhotoError as exc:
         info.error, info.error_code = exc.message, exc.code
         if exc.attributes is not None:
             info.attributes = exc.attributes
     except Exception as exc:  # a bug must cost one photo, not the batch
-        log.debug("Unexpected error reading %s", safe_url(source), exc_info=True)
+        log.debug("Unexpected error reading %s", photo.display, exc_info=True)
         info.error, info.error_code = "unexpected error reading the photo (%s)" % exc.__class__.__name__, "internal"
     if not info.ok:
-        log.debug("Photo %s: %s", safe_url(source), info.error)
+        log.debug("Photo %s: %s", photo.display, info.error)
     return info
 
 
@@ -125,9 +128,9 @@ def inspect_many(sources: Iterable[str], *, settings: Any, imagery_type: Optiona
         return client
 
     def task(source: str) -> PhotoInfo:
-        text = str(source).strip()
-        return inspect_source(text, settings=settings, imagery_type=imagery_type,
-                              client=client_for_thread() if is_remote(text) else None)
+        photo = PhotoRef.parse(source)
+        return inspect_source(photo, settings=settings, imagery_type=imagery_type,
+                              client=client_for_thread() if photo.is_web else None)
 
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="xpgeo-fetch")
     pending: Deque[Future] = collections.deque()

@@ -110,7 +110,6 @@ class PhotoPass:
 
     def _work(self) -> None:
         from xpgeo_core.metadata import inspect_source
-        from xpgeo_core.metadata.fetch import is_remote
         from xpgeo_core.photo_client import PhotoClient
 
         client = None
@@ -122,13 +121,13 @@ class PhotoPass:
             if not future.set_running_or_notify_cancel():
                 continue
             try:
-                remote = is_remote(image.fetch_url)
+                remote = image.is_web
                 if remote and client is None:
                     client = PhotoClient(self.settings, pool_size=2, tracker=self.tracker)
                     with self._lock:
                         self._clients.append(client)
                 origin = self.viewer.header_origin(image) if self.viewer is not None and remote else None
-                info = inspect_source(image.fetch_url, settings=self.settings, imagery_type=self.imagery_type,
+                info = inspect_source(image.ref, settings=self.settings, imagery_type=self.imagery_type,
                                       client=client if remote else None, origin=origin)
                 if origin is not None:
                     self.viewer.after_read(image, info, client)
