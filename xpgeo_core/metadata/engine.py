@@ -1,19 +1,16 @@
-"""The engine: a photo URL or path in, its Oriented Imagery attributes out.
+"""The engine: one photo (its :class:`~xpgeo_core.urls.PhotoRef`) in, its Oriented Imagery attributes out.
 
-Many photos go through a thread pool (``FETCH_CONCURRENCY`` workers, one
-:class:`~xpgeo_core.photo_client.PhotoClient` per worker thread, with its own connections). Inputs are
-consumed lazily with a bounded window of pending photos, and each photo's bytes are
-dropped as soon as its header is parsed, so memory stays flat however long the list.
+Only the header is read, and its bytes are dropped as soon as it is parsed. Many photos are read
+by the pipeline's one photo pass (:mod:`xpgeo_core.pipeline.photos`: worker threads, one
+:class:`~xpgeo_core.photo_client.PhotoClient` each, a bounded window), which calls
+:func:`inspect_source` per photo.
 """
 
 from __future__ import annotations
 
-import collections
 import logging
-import threading
 import warnings
-from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, Callable, Deque, Dict, Iterable, Iterator, List, Optional, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 from xpgeo_core.urls import PhotoRef
 from xpgeo_core.photo_client import PhotoClient, make_photo_client
@@ -25,7 +22,6 @@ from xpgeo_core.metadata.tiff import xmp_packets
 from xpgeo_core.metadata.xmp import XmpRefused, read_xmp
 
 log = logging.getLogger("xpgeo.metadata")
-WINDOW_PER_WORKER = 4  # photos queued per worker: keeps workers busy without reading the whole list
 
 
 def inspect_source(source: Union[str, PhotoRef], *, settings: Any, imagery_type: Optional[str] = None,
@@ -110,40 +106,3 @@ def _xmp_properties(app1: Optional[bytes], in_exif: List[Tuple[str, bytes]], war
         for key, value in properties.items():
             found.setdefault(key, value)
     return found
-
-
-def inspect_many(sources: Iterable[str], *, settings: Any, imagery_type: Optional[str] = None) -> Iterator[PhotoInfo]:
-    """Inspect photos concurrently; yields one :class:`PhotoInfo` per source, in input order."""
-    workers = max(1, int(settings.fetch_concurrency))
-    local = threading.local()
-    clients: List[PhotoClient] = []
-    lock = threading.Lock()
-
-    def client_for_thread() -> PhotoClient:
-        client = getattr(local, "client", None)
-        if client is None:
-            client = local.client = make_photo_client(settings, pool_size=2)
-            with lock:
-                clients.append(client)
-        return client
-
-    def task(source: str) -> PhotoInfo:
-        photo = PhotoRef.parse(source)
-        return inspect_source(photo, settings=settings, imagery_type=imagery_type,
-                              client=client_for_thread() if photo.is_web else None)
-
-    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="xpgeo-fetch")
-    pending: Deque[Future] = collections.deque()
-    try:
-        for source in sources:
-            pending.append(pool.submit(task, source))
-            if len(pending) >= workers * WINDOW_PER_WORKER:
-                yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
-    finally:
-        for future in pending:
-            future.cancel()
-        pool.shutdown(wait=True)
-        for client in clients:
-            client.close()

@@ -1,7 +1,7 @@
 """The one pass over the photos: each header read once, by a small pool of daemon workers.
 
-Why not :func:`xpgeo_core.metadata.inspect_many`: the append loop must be able to stop in
-two seconds with photo hosts stalled (Cancel, Ctrl+C). So the workers here are daemon
+It is the only reader of many photos (``xpgeo inspect``, ``--preflight`` and every append use
+it), because the append loop must be able to stop in two seconds with photo hosts stalled (Cancel, Ctrl+C). So the workers here are daemon
 threads (nothing waits for them at exit), each with its own
 :class:`~xpgeo_core.photo_client.PhotoClient` registered with one
 :class:`~xpgeo_core.http.ConnectionTracker`, and :meth:`PhotoPass.close` with ``abort``
