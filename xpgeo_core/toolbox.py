@@ -15,8 +15,7 @@ import re
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from xpgeo_core.backends import choose_backend_name
-from xpgeo_core.backends.local import folder_name
-from xpgeo_core.backends.portal.backend import clean_service_name
+from xpgeo_core.backends.names import FINAL_NAME_RULES
 from xpgeo_core.catalogue import (CREATE_LAYER, PRO, PRO_TOOLS, TOOLS as CATALOGUE_TOOLS, ToolCall, ToolSpec,
                                   compact_json, setting_overrides)
 from xpgeo_core.errors import ConfigError, XpgeoError
@@ -207,10 +206,6 @@ def _final_names(name: str, backends: Tuple[str, ...]) -> Tuple[bool, str]:
                        "underscores (a taken name also gets a _YYYYMMDD_HHMMSS suffix).")
     shown = "; ".join(f"'{final}' {BACKEND_PLACES[b]}" for b, final in names.items())
     return False, f"The layer will be created as {shown} (a taken name also gets a _YYYYMMDD_HHMMSS suffix)."
-
-
-FINAL_NAME_RULES: Dict[str, Callable[[str], str]] = {"portal": clean_service_name, "local": folder_name}
-"""How each backend cleans a layer name (the XPGEO server's own rule is not published: none applied)."""
 
 
 def setting_problem(attr: str, value: Any) -> Optional[str]:

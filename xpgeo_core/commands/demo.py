@@ -45,7 +45,8 @@ def wait_for_interrupt() -> None:
 
 def existing_preview(settings, name: str) -> Optional[Path]:
     """The preview of a demo layer already built under *name*, if any."""
-    from xpgeo_core.backends.local import LAYER_FILE, PREVIEW_FILE, folder_name
+    from xpgeo_core.backends.local import LAYER_FILE, PREVIEW_FILE
+    from xpgeo_core.backends.names import folder_name
 
     if settings.backend == "local":
         folder = Path(settings.output_dir or "xpgeo-layers").expanduser().resolve() / folder_name(name)

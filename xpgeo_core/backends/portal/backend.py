@@ -38,8 +38,8 @@ from xpgeo_core.results import (APPENDED, FAILED, SKIPPED, UNCONFIRMED, AppendRe
                                 ImageResult)
 from xpgeo_core.settings import BackendName
 from xpgeo_core.backends.portal import lookup
-from xpgeo_core.backends.portal.create import (LayerMaker, clean_service_name, follow_appended, item_fields,
-                                               timestamped)
+from xpgeo_core.backends.names import clean_service_name, taken_name_candidates
+from xpgeo_core.backends.portal.create import LayerMaker, follow_appended, item_fields
 from xpgeo_core.layer_options import LayerOptions
 from xpgeo_core.schema import (OI_LAYER_TYPE, acquisition_ms, complete_photo, field_names,
                                layer_definition)
@@ -217,14 +217,10 @@ class PortalBackend(Backend):
             messages.append(f"Service names are letters, digits and underscores: '{name}' was cleaned to "
                             f"'{wanted}'.")
             log.info(messages[-1])  # routine, and foretold by the tool's validation: not a warning
-        service_name = wanted
-        if not api.is_service_name_available(self.client, self.root, service_name):
-            service_name = timestamped(wanted)
+        service_name = self._free_service_name(wanted)
+        if service_name != wanted:
             messages.append(f"The name '{wanted}' is taken on the portal; using '{service_name}'.")
             log.info(messages[-1])
-            if not api.is_service_name_available(self.client, self.root, service_name):
-                raise ValidationError(f"Both '{wanted}' and '{service_name}' are taken on the portal.", status=409,
-                                      hint="Choose another layer name.")
         maker = LayerMaker(self.client, self.root, owner)
         try:
             folder = maker.ensure_folder(options.folder)
@@ -257,6 +253,15 @@ class PortalBackend(Backend):
         return CreateResult(backend=self.name, requested_name=name, layer_name=service_name, item_id=item_id,
                             service_url=service_url, service_type=api.SERVICE_TYPE, layer=layer, response=response,
                             messages=messages)
+
+    def _free_service_name(self, wanted: str) -> str:
+        """The first name of the one taken-name rule (:func:`~xpgeo_core.backends.names.taken_name_candidates`)
+        the portal says is free."""
+        for candidate in taken_name_candidates(wanted):
+            if api.is_service_name_available(self.client, self.root, candidate):
+                return candidate
+        raise ValidationError(f"'{wanted}' and its timestamped variants are all taken on the portal.", status=409,
+                              hint="Choose another layer name.")
 
     def _create_parameters(self, service_name: str) -> Dict[str, Any]:
         return {"name": service_name, "serviceDescription": "", "hasStaticData": False, "maxRecordCount": 2000,
