@@ -136,15 +136,22 @@ def append_image(settings: Settings, name: Optional[str], image_url: Optional[st
         sink = backend.open_sink(name, imagery_type=imagery_type, single=True)
         sink.rerun = ["append-image", "--name", name, "--image-url", gathered.images[0].image_path] if (
             gathered.images) else None
-        viewer = _viewer_check(settings, backend)
-        try:
-            report = run_append(sink, gathered.images, settings=settings, imagery_type=imagery_type,
-                                progress=progress, viewer=viewer)
-        finally:
-            if viewer is not None:
-                viewer.close()
+        report = _append(settings, backend, sink, gathered.images, imagery_type, progress)
     _log_failures(report)
     return report
+
+
+def _append(settings: Settings, backend: Any, sink: Any, images: Sequence[Image], imagery_type: Optional[str],
+            progress: ProgressCallback, *, preflight: bool = False) -> AppendReport:
+    """The one way into the append loop (Append Image and Append Images): the run's viewer check
+    started and closed around it."""
+    viewer = _viewer_check(settings, backend)
+    try:
+        return run_append(sink, images, settings=settings, imagery_type=imagery_type, preflight=preflight,
+                          progress=progress, viewer=viewer)
+    finally:
+        if viewer is not None:
+            viewer.close()
 
 
 def _warn_presigned(images: Sequence[Image]) -> None:
@@ -220,13 +227,7 @@ def append_images(settings: Settings, name: Optional[str], *, urls: Optional[Ite
         if url_file and not urls and not photo_folder:  # the person's own list: it keeps any credentials
             sink.rerun = ["append-images", "--name", name, "--file", url_file]
         if gathered.images:
-            viewer = _viewer_check(settings, backend)
-            try:
-                report = run_append(sink, gathered.images, settings=settings, imagery_type=imagery_type,
-                                    preflight=preflight, progress=progress, viewer=viewer)
-            finally:
-                if viewer is not None:
-                    viewer.close()
+            report = _append(settings, backend, sink, gathered.images, imagery_type, progress, preflight=preflight)
         else:
             report = sink.new_report()
         report.results.extend(image_result(image, FAILED, reason) for image, reason in gathered.malformed)
