@@ -54,6 +54,7 @@ from xpgeo_core.metadata.fetch import _network_error
 from xpgeo_core.metadata.jpeg import format_of
 from xpgeo_core.pipeline.identity import Image
 from xpgeo_core.results import ViewerIssue
+from xpgeo_core.settings import Settings
 
 log = logging.getLogger("xpgeo.readiness")
 
@@ -277,7 +278,7 @@ class ViewerCheck:
     :meth:`probe_all` (the requests, in parallel) are split so the append loop can plan a window
     where it decides what to send and probe it on a thread of its own."""
 
-    def __init__(self, settings: Any, target: ViewerTarget, *, mode: Optional[str] = None,
+    def __init__(self, settings: Settings, target: ViewerTarget, *, mode: Optional[str] = None,
                  require: Optional[bool] = None) -> None:
         self.settings = settings
         self.target = target

@@ -48,7 +48,7 @@ from xpgeo_core.pipeline.sequences import Photo, folder_of, layer_photo
 from xpgeo_core.pipeline.sink import Item, Sink, result
 from xpgeo_core.results import (APPENDED, FAILED, SKIPPED, AppendReport, CreateResult, HealthResult, ImageResult,
                                 failure_entries)
-from xpgeo_core.settings import BackendName
+from xpgeo_core.settings import BackendName, Settings
 from xpgeo_core import schema
 
 log = logging.getLogger("xpgeo.backends.local")
@@ -127,7 +127,7 @@ class LocalBackend(Backend):
 
     name = BackendName.LOCAL
 
-    def __init__(self, settings, **kwargs: Any) -> None:
+    def __init__(self, settings: Settings, **kwargs: Any) -> None:
         super().__init__(settings, **kwargs)
         self.root = Path(settings.output_dir or "xpgeo-layers").expanduser().resolve()
 

@@ -20,11 +20,12 @@ from xpgeo_core.metadata.jpeg import walk
 from xpgeo_core.metadata.photo import PhotoError, PhotoInfo
 from xpgeo_core.metadata.tiff import xmp_packets
 from xpgeo_core.metadata.xmp import XmpRefused, read_xmp
+from xpgeo_core.settings import Settings
 
 log = logging.getLogger("xpgeo.metadata")
 
 
-def inspect_source(source: Union[str, PhotoRef], *, settings: Any, imagery_type: Optional[str] = None,
+def inspect_source(source: Union[str, PhotoRef], *, settings: Settings, imagery_type: Optional[str] = None,
                    client: Optional[PhotoClient] = None, session: Any = None,
                    origin: Optional[str] = None) -> PhotoInfo:
     """Read one photo's header and build its attributes. Never raises for a bad photo.
@@ -48,7 +49,7 @@ def inspect_source(source: Union[str, PhotoRef], *, settings: Any, imagery_type:
             own_client.close()
 
 
-def inspect_bytes(data: bytes, *, source: Union[str, PhotoRef], settings: Any,
+def inspect_bytes(data: bytes, *, source: Union[str, PhotoRef], settings: Settings,
                   imagery_type: Optional[str] = None) -> PhotoInfo:
     """The same for photo bytes already in memory; *source* is what ImagePath and Name come from
     (a name as given: nothing is read from it, so a relative name is not made a path)."""
@@ -56,7 +57,7 @@ def inspect_bytes(data: bytes, *, source: Union[str, PhotoRef], settings: Any,
     return _inspect(photo, lambda: BytesSource(data, settings.max_header_bytes), imagery_type, settings)
 
 
-def _inspect(photo: PhotoRef, opener: Callable[[], Any], imagery_type: Optional[str], settings: Any) -> PhotoInfo:
+def _inspect(photo: PhotoRef, opener: Callable[[], Any], imagery_type: Optional[str], settings: Settings) -> PhotoInfo:
     info = PhotoInfo(photo)
     try:
         byte_source = opener()

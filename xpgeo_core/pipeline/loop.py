@@ -43,6 +43,7 @@ from xpgeo_core.pipeline.sequences import Outcome, Rules, Sequencer, folder_of, 
 from xpgeo_core.pipeline.sink import Item, Sink, Stop, result
 from xpgeo_core.results import (APPENDED, CHUNK, FAILED, IMAGE, SKIPPED, TICK, UNCONFIRMED, AppendReport,
                                 ImageResult, Progress, ProgressCallback, no_progress)
+from xpgeo_core.settings import Settings
 
 log = logging.getLogger("xpgeo.pipeline")
 
@@ -56,7 +57,7 @@ WINDOW_MIN = 200
 NOT_SENT_CANCELLED = "not sent: the run was cancelled"
 
 
-def run_append(sink: Sink, images: Sequence[Image], *, settings: Any, imagery_type: Optional[str] = None,
+def run_append(sink: Sink, images: Sequence[Image], *, settings: Settings, imagery_type: Optional[str] = None,
                preflight: bool = False, progress: ProgressCallback = no_progress,
                overlap: bool = True, viewer: Any = None) -> AppendReport:
     """Append *images* (distinct, valid) through *sink*; one result per image, in input order.
@@ -71,7 +72,7 @@ def run_append(sink: Sink, images: Sequence[Image], *, settings: Any, imagery_ty
 
 
 class _Run:
-    def __init__(self, sink: Sink, images: Sequence[Image], *, settings: Any, imagery_type: Optional[str],
+    def __init__(self, sink: Sink, images: Sequence[Image], *, settings: Settings, imagery_type: Optional[str],
                  preflight: bool, progress: ProgressCallback, overlap: bool, viewer: Any = None) -> None:
         self.sink = sink
         self.viewer = viewer if viewer is not None and viewer.on else None

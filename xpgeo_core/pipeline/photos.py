@@ -21,6 +21,7 @@ from typing import Any, Deque, List, Optional, Tuple
 
 from xpgeo_core.http import ConnectionTracker
 from xpgeo_core.pipeline.identity import Image
+from xpgeo_core.settings import Settings
 
 WINDOW_PER_WORKER = 4
 """Photos queued per worker: keeps workers busy without holding the whole list in memory."""
@@ -29,7 +30,7 @@ WINDOW_PER_WORKER = 4
 class PhotoPass:
     """Read photos' headers concurrently; results come back in submission order."""
 
-    def __init__(self, settings: Any, imagery_type: Optional[str], *, cancel: threading.Event,
+    def __init__(self, settings: Settings, imagery_type: Optional[str], *, cancel: threading.Event,
                  viewer: Any = None) -> None:
         self.settings = settings
         self.viewer = viewer
@@ -136,7 +137,7 @@ class PhotoPass:
                 future.set_exception(exc)
 
 
-def read_all(settings: Any, images: Any, imagery_type: Optional[str] = None) -> Any:
+def read_all(settings: Settings, images: Any, imagery_type: Optional[str] = None) -> Any:
     """Every photo's PhotoInfo, in input order, read by one :class:`PhotoPass` (``xpgeo inspect``).
 
     Lazy and bounded like the append loop; when the consumer stops (Ctrl+C, ``close()``) the reads

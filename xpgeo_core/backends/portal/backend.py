@@ -36,7 +36,7 @@ from xpgeo_core.pipeline.sequences import SEQUENCE_FIELDS, Photo, folder_of, lay
 from xpgeo_core.pipeline.sink import Item, Sink, Stop, result
 from xpgeo_core.results import (APPENDED, FAILED, SKIPPED, UNCONFIRMED, AppendReport, CreateResult, HealthResult,
                                 ImageResult)
-from xpgeo_core.settings import BackendName
+from xpgeo_core.settings import BackendName, Settings
 from xpgeo_core.backends.portal import lookup
 from xpgeo_core.backends.names import clean_service_name, taken_name_candidates
 from xpgeo_core.backends.portal.create import LayerMaker, follow_appended, item_fields
@@ -101,13 +101,13 @@ class PortalBackend(Backend):
 
     name = BackendName.PORTAL
 
-    def __init__(self, settings, **kwargs: Any) -> None:
+    def __init__(self, settings: Settings, **kwargs: Any) -> None:
         super().__init__(settings, **kwargs)
         if not self.portal_url:
             raise ConfigError("The portal URL is not set.",
                               hint="Set PORTAL_URL in xpgeo.env (or XPGEO_PORTAL_URL, or --portal-url), e.g. "
                                    "https://www.arcgis.com or https://gis.example.com/portal.")
-        self.portal_url = self.portal_url.rstrip("/")
+        self.portal_url: str = self.portal_url.rstrip("/")
         self.root = api.sharing_root(self.portal_url)
         self.auth = make_auth(settings, self.root, self.portal_url, self.token_provider)
         self._client: Optional[PortalClient] = None
@@ -524,7 +524,7 @@ class PortalLayerCheck:
     """Asks the portal which images a layer holds: how the XPGEO server backend, whose API has
     no listing, finds out what landed when an answer was lost (same key: ImagePath)."""
 
-    def __init__(self, settings: Any, layer_name: str, *, token_provider: Any = None) -> None:
+    def __init__(self, settings: Settings, layer_name: str, *, token_provider: Any = None) -> None:
         self.backend = PortalBackend(settings, token_provider=token_provider)
         self.target = self.backend._find_layer(layer_name)
 
