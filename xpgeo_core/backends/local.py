@@ -364,7 +364,7 @@ class LocalSink(Sink):
                 if image.image_path in self.present:
                     out[image.image_path] = result(image, SKIPPED, ALREADY_PRESENT)
                     continue
-                attributes = dict(item.attributes or {})
+                attributes = item.attributes.as_dict() if item.attributes is not None else {}
                 if _finite(attributes.get("X")) is None or _finite(attributes.get("Y")) is None:
                     out[image.image_path] = result(image, FAILED, NO_POSITION)
                     continue

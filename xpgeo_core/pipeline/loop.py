@@ -36,6 +36,7 @@ from collections import Counter
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence
 
 from xpgeo_core.errors import AnswerLost, AuthError, Cancelled, XpgeoError
+from xpgeo_core.oi_attributes import OIAttributes
 from xpgeo_core.pipeline.accounting import Books
 from xpgeo_core.pipeline.identity import Image
 from xpgeo_core.pipeline.photos import PhotoPass
@@ -293,7 +294,8 @@ class _Run:
             if refused:  # checked from its header read, or its host's sample was
                 self.record(result(image, FAILED, refused))
                 continue
-            item = Item(image, dict(info.attributes) if self.sink.takes_photos else None, tuple(info.warnings))
+            item = Item(image, OIAttributes.from_mapping(info.attributes) if self.sink.takes_photos else None,
+                        tuple(info.warnings))
             batch = self.gather_chunk(batch, self.in_sequence(item, info.attributes))
         if self.sequencer is not None:
             held = self.settle(self.sequencer.finish())  # folders read out of time order, last headings
@@ -354,9 +356,9 @@ class _Run:
                                    f"{angle}): not sent (--keep-near-duplicates, KEEP_NEAR_DUPLICATES, sends it)"))
                 continue
             if item.attributes is not None and outcome.sequence is not None:
-                item.attributes["SequenceId"], item.attributes["SequenceOrder"] = outcome.sequence
+                item.attributes.SequenceId, item.attributes.SequenceOrder = outcome.sequence
                 if outcome.heading is not None:
-                    item.attributes["CameraHeading"] = round(outcome.heading, 6)
+                    item.attributes.CameraHeading = round(outcome.heading, 6)
                     item.notes = tuple(item.notes) + (
                         "CameraHeading %.1f° inferred from the track (%s%s)" % (
                             outcome.heading, outcome.heading_from,

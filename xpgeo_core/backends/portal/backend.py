@@ -460,7 +460,7 @@ class PortalSink(Sink):
         return results
 
     def _attributes(self, item: Item) -> Dict[str, Any]:
-        attributes = dict(item.attributes or {})
+        attributes = item.attributes.as_dict() if item.attributes is not None else {}
         attributes["ImagePath"] = item.image.image_path  # the key reruns recognise the photo by
         return attributes
 
