@@ -31,7 +31,6 @@ from xpgeo_core.backends.portal import api
 from xpgeo_core.backends.portal.rest import FilePart, PortalClient, is_transient
 from xpgeo_core.errors import AuthError, XpgeoError
 from xpgeo_core.pipeline.identity import Image
-from xpgeo_core.urls import is_web
 
 log = logging.getLogger("xpgeo.backends.portal")
 
@@ -47,7 +46,7 @@ MB = 1024 * 1024
 
 def is_file(image: Image) -> bool:
     """A photo of this machine (what is uploaded), not a web URL (what is stored as it is)."""
-    return not is_web(image.fetch_url)
+    return not image.is_web
 
 
 def photo_key(image: Image) -> str:

@@ -39,10 +39,11 @@ from xpgeo_core.pipeline.sequences import SEQUENCE_FIELDS, Photo, folder_of, lay
 from xpgeo_core.pipeline.sink import Item, Sink, Stop, result
 from xpgeo_core.results import (APPENDED, FAILED, SKIPPED, UNCONFIRMED, AppendReport, CreateResult, HealthResult,
                                 ImageResult)
-from xpgeo_core.settings import BackendName
+from xpgeo_core.settings import BackendName, Settings
 from xpgeo_core.backends.portal import lookup
-from xpgeo_core.backends.portal.create import (LayerMaker, clean_service_name, follow_appended, item_fields,
-                                               timestamped)
+from xpgeo_core.backends.portal.lookup import LayerTarget
+from xpgeo_core.backends.names import clean_service_name, taken_name_candidates
+from xpgeo_core.backends.portal.create import LayerMaker, follow_appended, item_fields
 from xpgeo_core.layer_options import LayerOptions
 from xpgeo_core.schema import (OI_LAYER_TYPE, acquisition_ms, attachment_schema, complete_photo, field_names,
                                layer_definition)
@@ -106,13 +107,13 @@ class PortalBackend(Backend):
 
     name = BackendName.PORTAL
 
-    def __init__(self, settings, **kwargs: Any) -> None:
+    def __init__(self, settings: Settings, **kwargs: Any) -> None:
         super().__init__(settings, **kwargs)
         if not self.portal_url:
             raise ConfigError("The portal URL is not set.",
                               hint="Set PORTAL_URL in xpgeo.env (or XPGEO_PORTAL_URL, or --portal-url), e.g. "
                                    "https://www.arcgis.com or https://gis.example.com/portal.")
-        self.portal_url = self.portal_url.rstrip("/")
+        self.portal_url: str = self.portal_url.rstrip("/")
         self.root = api.sharing_root(self.portal_url)
         self.auth = make_auth(settings, self.root, self.portal_url, self.token_provider)
         self._client: Optional[PortalClient] = None
@@ -194,10 +195,10 @@ class PortalBackend(Backend):
     def layer_image_paths(self, name: str) -> Iterator[str]:
         """Every ImagePath of the layer, page by page (``resultOffset``, at most maxRecordCount a page)."""
         target = self._find_layer(name)
-        page = max(1, target["max_record_count"])
+        page = max(1, target.max_record_count)
         offset = 0
         while True:
-            answer = api.query(self.client, target["layer_url"], where="1=1", outFields=IMAGE_PATH,
+            answer = api.query(self.client, target.layer_url, where="1=1", outFields=IMAGE_PATH,
                                returnGeometry=False, orderByFields="OBJECTID", resultOffset=offset,
                                resultRecordCount=page)
             features = answer.get("features") or []
@@ -222,14 +223,10 @@ class PortalBackend(Backend):
             messages.append(f"Service names are letters, digits and underscores: '{name}' was cleaned to "
                             f"'{wanted}'.")
             log.info(messages[-1])  # routine, and foretold by the tool's validation: not a warning
-        service_name = wanted
-        if not api.is_service_name_available(self.client, self.root, service_name):
-            service_name = timestamped(wanted)
+        service_name = self._free_service_name(wanted)
+        if service_name != wanted:
             messages.append(f"The name '{wanted}' is taken on the portal; using '{service_name}'.")
             log.info(messages[-1])
-            if not api.is_service_name_available(self.client, self.root, service_name):
-                raise ValidationError(f"Both '{wanted}' and '{service_name}' are taken on the portal.", status=409,
-                                      hint="Choose another layer name.")
         maker = LayerMaker(self.client, self.root, owner)
         try:
             folder = maker.ensure_folder(options.folder)
@@ -269,6 +266,15 @@ class PortalBackend(Backend):
         """Layers made now take their photos as attachments (ATTACHMENTS)."""
         return bool(self.settings.attachments)
 
+    def _free_service_name(self, wanted: str) -> str:
+        """The first name of the one taken-name rule (:func:`~xpgeo_core.backends.names.taken_name_candidates`)
+        the portal says is free."""
+        for candidate in taken_name_candidates(wanted):
+            if api.is_service_name_available(self.client, self.root, candidate):
+                return candidate
+        raise ValidationError(f"'{wanted}' and its timestamped variants are all taken on the portal.", status=409,
+                              hint="Choose another layer name.")
+
     def _create_parameters(self, service_name: str) -> Dict[str, Any]:
         capabilities = CAPABILITIES + (",Uploads" if self.attachments else "")  # Esri's attach_images adds Uploads
         return {"name": service_name, "serviceDescription": "", "hasStaticData": False, "maxRecordCount": 2000,
@@ -301,17 +307,17 @@ class PortalBackend(Backend):
                     found[value] = oid if isinstance(oid, int) else -1
         return found
 
-    def _find_layer(self, name: str) -> Dict[str, Any]:
+    def _find_layer(self, name: str) -> LayerTarget:
         """The service, layer and item a layer reference names: a name or title (looked up in
         the user's own content, not search), an item id, or a service, layer or item URL
         (:mod:`~xpgeo_core.backends.portal.lookup`)."""
         return lookup.resolve(self.client, self.root, self.me().get("username"), name, self.portal_url)
 
-    def _follow_appended(self, target: Dict[str, Any], far_distances: List[Any], report: AppendReport) -> None:
+    def _follow_appended(self, target: LayerTarget, far_distances: List[Any], report: AppendReport) -> None:
         """The layer-level values with no per-photo field follow what was appended: the layer's
         ``maximumDistance`` reaches the farthest FarDistance. A failure costs a warning."""
         try:
-            raised = follow_appended(self.client, target["service_url"], target["layer_id"], far_distances)
+            raised = follow_appended(self.client, target.service_url, target.layer_id, far_distances)
         except XpgeoError as exc:
             note = f"The images were added, but the layer's maximumDistance could not be raised: {exc.message}"
             report.messages.append(note)
@@ -321,18 +327,18 @@ class PortalBackend(Backend):
             report.extra["maximumDistance"] = raised
             log.info("The layer's maximumDistance is now %g m (the farthest photo's FarDistance).", raised)
 
-    def _write_extent(self, target: Dict[str, Any], report: AppendReport) -> None:
+    def _write_extent(self, target: LayerTarget, report: AppendReport) -> None:
         """The layer's and item's extent, from the features now in it. A failure here costs
         a warning, not the append (the photos are in)."""
         try:
-            answer = api.query(self.client, target["layer_url"], where="1=1", returnExtentOnly=True, outSR=4326)
+            answer = api.query(self.client, target.layer_url, where="1=1", returnExtentOnly=True, outSR=4326)
             extent = answer.get("extent") or {}
             box = [extent.get(k) for k in ("xmin", "ymin", "xmax", "ymax")]
             if not all(isinstance(v, (int, float)) for v in box):
                 return
             extent = {"xmin": box[0], "ymin": box[1], "xmax": box[2], "ymax": box[3], "spatialReference": WGS84}
-            api.update_layer_definition(self.client, target["service_url"], target["layer_id"], {"extent": extent})
-            item = target["item"] or {}
+            api.update_layer_definition(self.client, target.service_url, target.layer_id, {"extent": extent})
+            item = target.item or {}
             if item.get("id") and item.get("owner"):
                 api.update_item(self.client, self.root, item["owner"], item["id"],
                                 {"extent": ",".join(str(v) for v in box)}, item.get("ownerFolder") or None)
@@ -360,18 +366,18 @@ class PortalSink(Sink):
     def __init__(self, owner: PortalBackend, name: str) -> None:
         self.owner = owner
         self.target = owner._find_layer(name)
-        self.layer_url = self.target["layer_url"]
+        self.layer_url = self.target.layer_url
         self.far: Dict[str, Any] = {}  # FarDistance per photo sent, for the layer's maximumDistance
-        super().__init__(name, max(1, min(owner.settings.batch_size, self.target["max_record_count"])))
-        layer = self.target["layer"]
-        self.fields = {str(f.get("name", "")).lower() for f in layer.get("fields") or [] if isinstance(f, dict)}
+        super().__init__(name, max(1, min(owner.settings.batch_size, self.target.max_record_count)))
+        layer = self.target.layer
+        self.fields = self.target.field_names
         extra = attachment_schema()
         self.attacher: Optional[Attacher] = None
         self.key_field = IMAGE_PATH
         """The field a photo is recognised by: ImagePath, or PhotoKey where the photos are attachments."""
         if layer.get("hasAttachments") in (True, "true") and extra["keyField"].lower() in self.fields:
             self.key_field = extra["keyField"]
-            self.attacher = Attacher(owner.client, self.target["service_url"], layer, self.layer_url,
+            self.attacher = Attacher(owner.client, self.target.service_url, layer, self.layer_url,
                                      retries=owner.settings.retries, back_off=self._back_off)
         elif owner.settings.attachments:
             raise ValidationError(f"Layer '{name}' was not made for photos as attachments (it has no "
@@ -409,7 +415,7 @@ class PortalSink(Sink):
         while True:
             answer = api.query(self.owner.client, self.layer_url, where=where, outFields=fields, returnGeometry=True,
                                outSR=4326, orderByFields="OBJECTID", resultOffset=offset,
-                               resultRecordCount=self.target["max_record_count"])
+                               resultRecordCount=self.target.max_record_count)
             features = answer.get("features") or []
             for feature in features:
                 values = feature.get("attributes") or {}
@@ -574,7 +580,7 @@ class PortalSink(Sink):
         return results
 
     def _attributes(self, item: Item) -> Dict[str, Any]:
-        attributes = dict(item.attributes or {})
+        attributes = item.attributes.as_dict() if item.attributes is not None else {}
         attributes["ImagePath"] = item.image.image_path  # the key reruns recognise the photo by
         return attributes
 
@@ -632,7 +638,7 @@ class PortalSink(Sink):
 
     def new_report(self) -> AppendReport:
         return AppendReport(backend=self.backend, layer_name=self.layer_name,
-                            extra={"item_id": self.target["item"].get("id"), "service_url": self.target["service_url"],
+                            extra={"item_id": self.target.item.get("id"), "service_url": self.target.service_url,
                                    "layer_url": self.layer_url, "batch_size": self.batch_size})
 
     def finish(self, report: AppendReport) -> None:
@@ -651,9 +657,9 @@ class PortalLayerCheck:
     """Asks the portal which images a layer holds: how the XPGEO server backend, whose API has
     no listing, finds out what landed when an answer was lost (same key: ImagePath)."""
 
-    def __init__(self, settings: Any, layer_name: str, *, token_provider: Any = None) -> None:
+    def __init__(self, settings: Settings, layer_name: str, *, token_provider: Any = None) -> None:
         self.backend = PortalBackend(settings, token_provider=token_provider)
         self.target = self.backend._find_layer(layer_name)
 
     def present(self, image_paths: Sequence[str]) -> Set[str]:
-        return self.backend.present(self.target["layer_url"], image_paths)
+        return self.backend.present(self.target.layer_url, image_paths)
