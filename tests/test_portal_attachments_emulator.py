@@ -139,3 +139,21 @@ def test_knobs_no_upload_info_no_query_attachments_and_discard():
                                        params={"objectIds": "2", "f": "json"}).json()
         assert requests.get(f"{layer}/2/attachments", headers=HEADERS).json()["attachmentInfos"][0]["size"] == 3
         assert "error" in requests.get(f"{layer}/2/attachments/{added['objectId']}", headers=HEADERS).json()
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 64, 1 << 20])
+def test_the_streamed_multipart_reader_finds_every_boundary_wherever_a_read_ends(monkeypatch, tmp_path, chunk):
+    import io
+
+    from emulators import portal_attachments
+
+    monkeypatch.setattr(portal_attachments, "CHUNK", chunk)
+    data = b"\r\n--not-the-boundary\r\n" * 50 + bytes(range(256)) * 20 + b"\r\n-"
+    prepared = requests.Request("POST", "http://x/", data={"f": "json", "keywords": "k\r\nv"},
+                                files={"attachment": ('a "b".jpg', data, "image/jpeg")}).prepare()
+    body = prepared.body + b"epilogue"
+    upload = portal_attachments.read_multipart(io.BytesIO(body), len(body), prepared.headers["Content-Type"],
+                                               str(tmp_path), True)
+    assert upload.fields == {"f": "json", "keywords": "k\r\nv"}
+    assert (upload.filename, upload.content_type, upload.size) == ('a "b".jpg', "image/jpeg", len(data))
+    assert open(upload.path, "rb").read() == data and upload.sha256 == hashlib.sha256(data).hexdigest()

@@ -1613,10 +1613,14 @@ def _main() -> None:
     parser.add_argument("--no-publish", action="store_true", help="xpgeo_user lacks publisher privileges")
     parser.add_argument("--layer-type-rule", choices=LAYER_TYPE_RULES, default="keep",
                         help="what the server does with a layer's type (see the module docstring)")
+    parser.add_argument("--attachment-store", choices=STORES, default="disk",
+                        help="keep attachment files (disk) or only their sizes (discard: benchmarks)")
+    parser.add_argument("--max-upload-mb", type=float, default=2000, help="the services' maxUploadFileSize (MB)")
     args = parser.parse_args()
     emulator = PortalEmulator(port=args.port, tls=tuple(args.tls) if args.tls else None,
                               token_lifetime=args.token_lifetime, user_can_publish=not args.no_publish,
-                              layer_type_rule=args.layer_type_rule)
+                              layer_type_rule=args.layer_type_rule, attachment_store=args.attachment_store,
+                              max_upload_mb=args.max_upload_mb)
     print(emulator.portal_url, flush=True)
     print(f"user {USER} / {PASSWORD}, API key {API_KEY}", flush=True)
     try:

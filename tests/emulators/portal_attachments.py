@@ -48,6 +48,8 @@ from typing import Any, BinaryIO, Callable, Dict, Iterator, List, Optional, Tupl
 
 CHUNK = 1 << 20
 """Bytes read from the socket (and written to disk) at a time."""
+FIELD_LIMIT = 1 << 20
+"""The longest non-file field of a multipart body."""
 ATTACHMENT_OPERATIONS = re.compile(r"(\d+)/(addAttachment|updateAttachment|deleteAttachments|attachments)(?:/(\d+))?")
 TOO_LARGE_RULES = ("edit_error", "error_body", "http413")
 STORES = ("disk", "discard")
@@ -143,11 +145,13 @@ def _disposition(headers: bytes) -> Tuple[str, Optional[str], str]:
 
 def read_multipart(rfile: BinaryIO, length: int, content_type: str, folder: str, keep: bool) -> Upload:
     """Read a multipart body of *length* bytes from *rfile* as a stream: the small fields in memory,
-    the file part into a new file of *folder* (or only counted, when not *keep*), hashed as it goes."""
+    the file part into a new file of *folder* (or only counted, when not *keep*), hashed as it goes.
+    One growing ``bytearray`` holds what is not yet placed (a deleted head costs nothing), so a gigabyte
+    costs a read, a search and a write per megabyte, never a copy of what came before."""
     delimiter = b"\r\n--" + _boundary(content_type)
     upload = Upload()
     source = _chunks(rfile, length)
-    buffer = b"\r\n"  # the first boundary has no CRLF before it
+    buffer = bytearray(b"\r\n")  # the first boundary has no CRLF before it
     state = "preamble"
     part: Optional[Tuple[str, Optional[str], str]] = None
     value = bytearray()
@@ -155,48 +159,50 @@ def read_multipart(rfile: BinaryIO, length: int, content_type: str, folder: str,
     digest = None
 
     def more() -> bool:
-        nonlocal buffer
         try:
-            buffer += next(source)
+            buffer.extend(next(source))
             return True
         except StopIteration:
             return False
 
-    def emit(data: bytes) -> None:
-        if not data or part is None:
+    def emit(count: int) -> None:
+        """The first *count* bytes of the buffer belong to the current part; they leave the buffer."""
+        if count <= 0:
             return
-        if part[1] is None:
-            value.extend(data)
-            if len(value) > CHUNK:
+        if part is not None and part[1] is None:
+            value.extend(buffer[:count])
+            if len(value) > FIELD_LIMIT:
                 raise ValueError(f"the field {part[0]!r} is too long")
-            return
-        upload.size += len(data)
-        if digest is not None:
-            digest.update(data)
-        if out is not None:
-            out.write(data)
+        elif part is not None:
+            upload.size += count
+            if digest is not None or out is not None:
+                with memoryview(buffer) as view, view[:count] as piece:
+                    if digest is not None:
+                        digest.update(piece)
+                    if out is not None:
+                        out.write(piece)
+        del buffer[:count]
 
     try:
         while True:
             if state in ("preamble", "body"):
                 at = buffer.find(delimiter)
                 if at < 0:
-                    keep_tail = len(delimiter) - 1
-                    if state == "body" and len(buffer) > keep_tail:
-                        emit(buffer[:-keep_tail])
-                        buffer = buffer[-keep_tail:]
+                    if state == "body":
+                        emit(len(buffer) - (len(delimiter) - 1))
                     if not more():
                         raise ValueError("the multipart body has no closing boundary")
                     continue
                 if state == "body":
-                    emit(buffer[:at])
+                    emit(at)
+                    at = 0  # what came before the boundary left the buffer
                     if part is not None and part[1] is None:
                         upload.fields[part[0]] = value.decode("utf-8")
                     value = bytearray()
                     if out is not None:
                         out.close()
                         out = None
-                buffer = buffer[at + len(delimiter):]
+                del buffer[:at + len(delimiter)]
                 state = "after"
             if state == "after":
                 while len(buffer) < 2:
@@ -210,7 +216,7 @@ def read_multipart(rfile: BinaryIO, length: int, content_type: str, folder: str,
                     return upload
                 if not buffer.startswith(b"\r\n"):
                     raise ValueError("a boundary is not followed by a line break")
-                buffer = buffer[2:]
+                del buffer[:2]
                 state = "headers"
             if state == "headers":
                 end = buffer.find(b"\r\n\r\n")
@@ -218,8 +224,8 @@ def read_multipart(rfile: BinaryIO, length: int, content_type: str, folder: str,
                     if len(buffer) > 65536 or not more():
                         raise ValueError("a part's headers do not end")
                     continue
-                part = _disposition(buffer[:end])
-                buffer = buffer[end + 4:]
+                part = _disposition(bytes(buffer[:end]))
+                del buffer[:end + 4]
                 if part[1] is not None:
                     if upload.field_name:
                         raise ValueError("more than one file in the body")
