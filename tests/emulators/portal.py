@@ -366,6 +366,7 @@ class PortalEmulator(LoopbackServer):
                                 PRIMARY KEY(service, layer_id));
             CREATE TABLE features(seq INTEGER PRIMARY KEY AUTOINCREMENT, service TEXT COLLATE NOCASE,
                                   layer_id INTEGER, objectid INTEGER, x REAL, y REAL, z REAL, attributes TEXT);
+            CREATE INDEX features_by_id ON features(service, layer_id, objectid);
         """)
         self.db.execute("INSERT INTO groups VALUES (?,?,?,?)", (GROUP_ID, "XPGEO Field Team", USER, "org"))
         self.attachments = Attachments(self)  # tests/emulators/portal_attachments.py

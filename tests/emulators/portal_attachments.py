@@ -68,6 +68,7 @@ SCHEMA = """
     CREATE TABLE attachments(id INTEGER PRIMARY KEY AUTOINCREMENT, service TEXT COLLATE NOCASE, layer_id INTEGER,
                              parent INTEGER, global_id TEXT, name TEXT, content_type TEXT, size INTEGER,
                              keywords TEXT, sha256 TEXT, path TEXT);
+    CREATE INDEX attachments_by_parent ON attachments(service, layer_id, parent);
 """
 NOT_SUPPORTED = "Requested operation is not supported by this service."
 
@@ -115,9 +116,12 @@ def _boundary(content_type: str) -> bytes:
 
 
 def _chunks(rfile: BinaryIO, length: int) -> Iterator[bytes]:
+    """The body, a megabyte at a time; the first read small (the part headers are copied, the bodies not)."""
     left = length
+    size = min(CHUNK, 65536)
     while left > 0:
-        data = rfile.read(min(CHUNK, left))
+        data = rfile.read(min(size, left))
+        size = CHUNK
         if not data:
             raise ValueError("the body ended before its Content-Length")
         left -= len(data)
@@ -143,20 +147,54 @@ def _disposition(headers: bytes) -> Tuple[str, Optional[str], str]:
     return name, filename, content_type
 
 
+def _part_body(start: bytes, source: Iterator[bytes], delimiter: bytes, emit: Callable[[Any], None]) -> bytes:
+    """Hand *emit* a part's body, up to the next *delimiter*, from *start* and then the chunks of *source*;
+    returns what follows the delimiter. Each chunk is searched where it lies and handed on as a view of
+    itself (no copy of the body is ever made): only the last ``len(delimiter) - 1`` bytes of a chunk, which
+    may begin a delimiter, wait for the next one."""
+    keep = len(delimiter) - 1
+    at = start.find(delimiter)
+    if at >= 0:
+        emit(memoryview(start)[:at])
+        return start[at + len(delimiter):]
+    if len(start) > keep:
+        emit(memoryview(start)[:-keep])
+        start = start[-keep:]
+    tail = start
+    for data in source:
+        joint = tail + data[:keep]  # a delimiter that begins in the tail ends within the next keep bytes
+        at = joint.find(delimiter)
+        if at >= 0:
+            emit(tail[:at])
+            return data[at + len(delimiter) - len(tail):]
+        at = data.find(delimiter)
+        if at >= 0:
+            emit(tail)
+            emit(memoryview(data)[:at])
+            return data[at + len(delimiter):]
+        if len(data) >= keep:
+            emit(tail)
+            emit(memoryview(data)[:len(data) - keep])
+            tail = data[len(data) - keep:]
+        else:
+            joint = tail + data
+            cut = max(0, len(joint) - keep)
+            emit(joint[:cut])
+            tail = joint[cut:]
+    raise ValueError("the multipart body has no closing boundary")
+
+
 def read_multipart(rfile: BinaryIO, length: int, content_type: str, folder: str, keep: bool) -> Upload:
     """Read a multipart body of *length* bytes from *rfile* as a stream: the small fields in memory,
     the file part into a new file of *folder* (or only counted, when not *keep*), hashed as it goes.
-    One growing ``bytearray`` holds what is not yet placed (a deleted head costs nothing), so a gigabyte
-    costs a read, a search and a write per megabyte, never a copy of what came before."""
+    The boundaries and part headers are found in a small buffer; a part's body goes through
+    :func:`_part_body`, a read, a search and a write per megabyte, never a copy."""
     delimiter = b"\r\n--" + _boundary(content_type)
     upload = Upload()
     source = _chunks(rfile, length)
     buffer = bytearray(b"\r\n")  # the first boundary has no CRLF before it
     state = "preamble"
-    part: Optional[Tuple[str, Optional[str], str]] = None
-    value = bytearray()
     out: Optional[BinaryIO] = None
-    digest = None
 
     def more() -> bool:
         try:
@@ -165,43 +203,14 @@ def read_multipart(rfile: BinaryIO, length: int, content_type: str, folder: str,
         except StopIteration:
             return False
 
-    def emit(count: int) -> None:
-        """The first *count* bytes of the buffer belong to the current part; they leave the buffer."""
-        if count <= 0:
-            return
-        if part is not None and part[1] is None:
-            value.extend(buffer[:count])
-            if len(value) > FIELD_LIMIT:
-                raise ValueError(f"the field {part[0]!r} is too long")
-        elif part is not None:
-            upload.size += count
-            if digest is not None or out is not None:
-                with memoryview(buffer) as view, view[:count] as piece:
-                    if digest is not None:
-                        digest.update(piece)
-                    if out is not None:
-                        out.write(piece)
-        del buffer[:count]
-
     try:
         while True:
-            if state in ("preamble", "body"):
+            if state == "preamble":
                 at = buffer.find(delimiter)
                 if at < 0:
-                    if state == "body":
-                        emit(len(buffer) - (len(delimiter) - 1))
-                    if not more():
-                        raise ValueError("the multipart body has no closing boundary")
+                    if len(buffer) > FIELD_LIMIT or not more():
+                        raise ValueError("the multipart body has no boundary")
                     continue
-                if state == "body":
-                    emit(at)
-                    at = 0  # what came before the boundary left the buffer
-                    if part is not None and part[1] is None:
-                        upload.fields[part[0]] = value.decode("utf-8")
-                    value = bytearray()
-                    if out is not None:
-                        out.close()
-                        out = None
                 del buffer[:at + len(delimiter)]
                 state = "after"
             if state == "after":
@@ -211,8 +220,6 @@ def read_multipart(rfile: BinaryIO, length: int, content_type: str, folder: str,
                 if buffer.startswith(b"--"):
                     for _ in source:  # the epilogue, if any
                         pass
-                    if digest is not None:
-                        upload.sha256 = digest.hexdigest()
                     return upload
                 if not buffer.startswith(b"\r\n"):
                     raise ValueError("a boundary is not followed by a line break")
@@ -224,17 +231,42 @@ def read_multipart(rfile: BinaryIO, length: int, content_type: str, folder: str,
                     if len(buffer) > 65536 or not more():
                         raise ValueError("a part's headers do not end")
                     continue
-                part = _disposition(bytes(buffer[:end]))
-                del buffer[:end + 4]
-                if part[1] is not None:
+                name, filename, kind = _disposition(bytes(buffer[:end]))
+                start = bytes(buffer[end + 4:])
+                if filename is None:
+                    value = bytearray()
+
+                    def add(piece: Any) -> None:
+                        value.extend(piece)
+                        if len(value) > FIELD_LIMIT:
+                            raise ValueError(f"the field {name!r} is too long")
+
+                    rest = _part_body(start, source, delimiter, add)
+                    upload.fields[name] = value.decode("utf-8")
+                else:
                     if upload.field_name:
                         raise ValueError("more than one file in the body")
-                    upload.field_name, upload.filename, upload.content_type = part
+                    upload.field_name, upload.filename, upload.content_type = name, filename, kind
                     digest = hashlib.sha256() if keep else None
                     if keep:
                         handle, upload.path = tempfile.mkstemp(dir=folder, suffix=".part")
                         out = os.fdopen(handle, "wb")
-                state = "body"
+
+                    def store(piece: Any) -> None:
+                        upload.size += len(piece)
+                        if digest is not None:
+                            digest.update(piece)
+                        if out is not None:
+                            out.write(piece)
+
+                    rest = _part_body(start, source, delimiter, store)
+                    if out is not None:
+                        out.close()
+                        out = None
+                    if digest is not None:
+                        upload.sha256 = digest.hexdigest()
+                buffer = bytearray(rest)
+                state = "after"
     except BaseException:
         if out is not None:
             out.close()
@@ -341,9 +373,13 @@ class Attachments:
         return rows[0]
 
     def _rows(self, service: Any, layer: Dict[str, Any], *, parents: Optional[List[int]] = None) -> List[Any]:
+        if parents is not None and len(parents) == 1:
+            return self.emu._rows("SELECT * FROM attachments WHERE service = ? AND layer_id = ? AND parent = ? "
+                                  "ORDER BY id", service["name"], layer["id"], parents[0])
         rows = self.emu._rows("SELECT * FROM attachments WHERE service = ? AND layer_id = ? ORDER BY id",
                               service["name"], layer["id"])
-        return [r for r in rows if parents is None or r["parent"] in parents]
+        wanted = set(parents) if parents is not None else None
+        return [r for r in rows if wanted is None or r["parent"] in wanted]
 
     @staticmethod
     def _info(row: Any, url: Optional[str] = None) -> Dict[str, Any]:

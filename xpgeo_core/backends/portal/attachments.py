@@ -15,8 +15,8 @@ settled by asking the feature's attachments before anything is sent again; a rer
 whose photo never landed and uploads only that photo. An attachment is the photo when its name is the
 file's name and its size the file's size.
 
-Each photo is read once while it is sent (the header read before it is a small range read), a megabyte
-at a time, so memory stays flat for 100 MB photos; a photo larger than the service's ``maxUploadFileSize``
+Each photo is read once while it is sent (the header read before it is a small range read), a few
+megabytes at a time (``UPLOAD_CHUNK``), so memory stays flat for 100 MB photos; a photo larger than the service's ``maxUploadFileSize``
 (``uploads/info``, when the service says) is refused before its feature is added, with both sizes.
 """
 
@@ -42,6 +42,9 @@ CONTENT_TYPES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".jpe": "image/jpe
                  ".tiff": "image/tiff", ".png": "image/png", ".heic": "image/heic", ".dng": "image/x-adobe-dng"}
 """A photo's content type from its extension: the viewer takes the format from it (image/jpeg → JPEG)."""
 MB = 1024 * 1024
+UPLOAD_STREAMS = 2
+"""Photos uploaded at once: while the portal answers one upload (and stores it), the next one streams, so the
+link is never idle; two keep memory at two upload pieces (bench/attach_upload.py)."""
 
 
 def is_file(image: Image) -> bool:

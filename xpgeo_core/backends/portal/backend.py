@@ -22,13 +22,14 @@ The call sequence and why each step is there:
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Set, Tuple
 
 from xpgeo_core.answers import list_at, object_at
 from xpgeo_core.backends.base import Backend
 from xpgeo_core.backends.portal import api
-from xpgeo_core.backends.portal.attachments import (Attacher, NotAttached, file_part, is_file, is_the_photo, key_path,
-                                                    lost, photo_key)
+from xpgeo_core.backends.portal.attachments import (UPLOAD_STREAMS, Attacher, NotAttached, file_part, is_file,
+                                                    is_the_photo, key_path, lost, photo_key)
 from xpgeo_core.backends.portal.rest import FilePart
 from xpgeo_core.backends.portal.auth import make_auth
 from xpgeo_core.backends.portal.rest import PortalClient, is_transient
@@ -61,6 +62,10 @@ IMAGE_PATH = "ImagePath"
 QUERY_CHUNK_URLS = 50
 QUERY_CHUNK_CHARS = 12000
 ALREADY_THERE = "already in the layer (ImagePath)"
+ATTACHMENT_BATCH = 100
+"""Features per addFeatures where photos are attachments: each batch's photos are uploaded after its features
+are added, so a small batch starts the uploads sooner (the next batch's headers are read meanwhile) and leaves
+few features waiting for their photo when a run stops."""
 NOT_ATTACHED = ("its feature is in the layer, but the photo is not attached: {}; run the same append again to attach "
                 "it (the feature is not added again)")
 
@@ -379,6 +384,7 @@ class PortalSink(Sink):
             self.key_field = extra["keyField"]
             self.attacher = Attacher(owner.client, self.target.service_url, layer, self.layer_url,
                                      retries=owner.settings.retries, back_off=self._back_off)
+            self.batch_size = min(self.batch_size, ATTACHMENT_BATCH)
         elif owner.settings.attachments:
             raise ValidationError(f"Layer '{name}' was not made for photos as attachments (it has no "
                                   f"{'attachments' if not layer.get('hasAttachments') else extra['keyField'] + ' field'}"
@@ -459,13 +465,8 @@ class PortalSink(Sink):
                 missing.append((image, oid))
             else:
                 results[image.image_path] = result(image, SKIPPED, ALREADY_THERE)
-        stop = None
-        for image, oid in missing:
-            if stop is not None:
-                results[image.image_path] = result(image, FAILED, NOT_ATTACHED.format(stop.reason))
-                continue
-            outcome, stop = self._upload(image, oid)
-            results[image.image_path] = outcome
+        if missing:
+            self._upload_all(missing, results)  # a stop shows again on the next request; these have their results
         return results
 
     def served(self, image: Image) -> bool:
@@ -497,16 +498,37 @@ class PortalSink(Sink):
         except Stop as stopped:
             stopped.results.update(results)
             raise
-        uploads = [i.image for i in items if is_file(i.image) and results[i.image.image_path].status == APPENDED]
-        for number, image in enumerate(uploads):
-            outcome, stop = self._upload(image, self.oids.get(image.image_path))
+        uploads = [(i.image, self.oids.get(i.image.image_path)) for i in items
+                   if is_file(i.image) and results[i.image.image_path].status == APPENDED]
+        stop = self._upload_all(uploads, results)
+        if stop is not None:
+            stop.results = results
+            raise stop
+        return results
+
+    def _upload_all(self, uploads: Sequence[Tuple[Image, Optional[int]]],
+                    results: Dict[str, ImageResult]) -> Optional[Stop]:
+        """Attach each photo to its feature, :data:`UPLOAD_STREAMS` at a time (one stream leaves the link idle
+        while the portal answers each upload). Every photo gets its result; after a stop, the photos not yet
+        started are not sent and say why. Returns the first stop."""
+        stopped: List[Stop] = []
+
+        def one(image: Image, oid: Optional[int]) -> None:
+            if stopped:
+                results[image.image_path] = result(image, FAILED, NOT_ATTACHED.format(stopped[0].reason))
+                return
+            outcome, stop = self._upload(image, oid)
             results[image.image_path] = outcome
             if stop is not None:
-                for waiting in uploads[number + 1:]:
-                    results[waiting.image_path] = result(waiting, FAILED, NOT_ATTACHED.format(stop.reason))
-                stop.results = results
-                raise stop
-        return results
+                stopped.append(stop)
+
+        if len(uploads) == 1:
+            one(*uploads[0])
+        else:
+            with ThreadPoolExecutor(max_workers=UPLOAD_STREAMS, thread_name_prefix="xpgeo-attach") as pool:
+                for future in [pool.submit(one, image, oid) for image, oid in uploads]:
+                    future.result()
+        return stopped[0] if stopped else None
 
     def _upload(self, image: Image, oid: Optional[int]) -> Tuple[ImageResult, Optional[Stop]]:
         """Attach one photo to its feature *oid*: its result, and the Stop when the run cannot go on (the

@@ -143,8 +143,10 @@ def is_transient(exc: BaseException) -> bool:
     return isinstance(exc, ServerError) and exc.status in TRANSIENT_STATUSES
 
 
-UPLOAD_CHUNK = 1 << 20
-"""Bytes of a file read (and written to the socket) at a time by an upload: memory stays flat."""
+UPLOAD_CHUNK = 4 << 20
+"""Bytes of a file read (and written to the socket) at a time by an upload: memory stays flat (a few
+megabytes per upload in flight), and few enough pieces that the photo-header threads of the same run, taking
+Python's lock in between, do not hold up the link (bench/attach_upload.py)."""
 
 
 @dataclass(frozen=True)
@@ -189,16 +191,19 @@ class MultipartBody:
     def __len__(self) -> int:
         return len(self._head) + self.part.size + len(self._tail)
 
-    def __iter__(self) -> Iterator[bytes]:
+    def __iter__(self) -> Iterator[Any]:
+        """The head, the file's pieces, the tail. The pieces are views of one buffer read into again for the next
+        (the sender has written a piece before it asks for the next one), so a gigabyte costs no allocation."""
         yield self._head
         sent = 0
-        with open(self.part.path, "rb") as source:
+        buffer = bytearray(min(UPLOAD_CHUNK, max(1, self.part.size)))
+        with open(self.part.path, "rb", buffering=0) as source, memoryview(buffer) as view:
             while sent < self.part.size:
-                data = source.read(min(UPLOAD_CHUNK, self.part.size - sent))
-                if not data:
+                count = source.readinto(view[:min(len(buffer), self.part.size - sent)])
+                if not count:
                     break
-                sent += len(data)
-                yield data
+                sent += count
+                yield view[:count]
             if sent != self.part.size or source.read(1):
                 raise OSError(f"{os.path.basename(self.part.path)} changed while it was being sent "
                               f"({self.part.size} bytes announced)")
