@@ -110,6 +110,22 @@ def layer_definition(name: str, imagery_type: Optional[str], extent: Optional[Di
     return layer
 
 
+FOOTPRINT_LAYER_ID = 1
+"""The footprint layer's id in the OI layer's service: where Esri's own publishing puts it."""
+
+
+def footprint_layer_definition(name: str) -> Dict[str, Any]:
+    """The footprint polygon layer (``layer_templates/footprint_layer.json``) of the OI layer *name*:
+    layer 1 of its feature service (portal) or ``footprintLayer`` of ``layer.json`` (local)."""
+    layer = copy.deepcopy(_load("footprint_layer.json")["layer"])
+    layer["name"] = layer["name"].replace("{name}", name)
+    return layer
+
+
+def footprint_field_names() -> List[str]:
+    return [f["name"] for f in _load("footprint_layer.json")["layer"]["fields"]]
+
+
 def upgrade_layer(layer: Dict[str, Any]) -> List[str]:
     """Give a layer definition written by an earlier release what this one writes (the local
     ``layer.json``): the schema's fields it lacks and the properties with no value yet

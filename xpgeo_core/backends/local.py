@@ -6,9 +6,12 @@ run the whole job and look at the result. It is also what ``auto`` falls back to
 One folder per layer inside ``settings.output_dir``::
 
     <output_dir>/<layer>/
-        layer.json        the item, its data and the OI layer definition the portal gets
+        layer.json        the item, its data, the OI layer definition the portal gets and the footprint
+                          layer's (``footprintLayer``: layer 1 of the portal's service)
         features.geojson  RFC 7946 points (WGS84, with Z when known) carrying the OI attributes
                           (AcquisitionDate always ISO 8601 UTC with Z)
+        footprints.geojson  RFC 7946 polygons: the ground each photo covers, as Esri's viewer computes it
+                          (xpgeo_core.footprints), one per photo, keyed by ImagePath
         oi_table.csv      Esri's oriented imagery table (Add Images To Oriented Imagery Dataset)
         preview.html      an offline map of the cameras (xpgeo_core.preview)
         report.json       the last append's per-image results
@@ -48,12 +51,13 @@ from xpgeo_core.pipeline.sink import Item, Sink, result
 from xpgeo_core.results import (APPENDED, FAILED, SKIPPED, AppendReport, CreateResult, HealthResult, ImageResult,
                                 failure_entries)
 from xpgeo_core.settings import BackendName
-from xpgeo_core import schema
+from xpgeo_core import footprints, schema
 
 log = logging.getLogger("xpgeo.backends.local")
 
 LAYER_FILE = "layer.json"
 FEATURES_FILE = "features.geojson"
+FOOTPRINTS_FILE = "footprints.geojson"
 OI_TABLE_FILE = "oi_table.csv"
 PREVIEW_FILE = "preview.html"
 REPORT_FILE = "report.json"
@@ -135,6 +139,17 @@ def oi_table_csv(features: Iterable[Dict[str, Any]]) -> str:
     return out.getvalue()
 
 
+def footprint_collection(features: Iterable[Dict[str, Any]]) -> Dict[str, Any]:
+    """``footprints.geojson``: each photo's footprint polygon, with the photo's OBJECTID and ImagePath."""
+    out = []
+    for feature in features:
+        coordinates = feature["geometry"]["coordinates"]
+        properties = feature["properties"]
+        out.append(footprints.geojson_feature(str(properties.get("ImagePath") or ""), coordinates[0], coordinates[1],
+                                              properties, int(feature.get("id") or properties.get("OBJECTID") or 0)))
+    return {"type": "FeatureCollection", "features": out}
+
+
 def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":")) + "\n"
 
@@ -187,7 +202,8 @@ class LocalBackend(Backend):
                 "created": created, "imageryType": imagery_type, "generator": f"xpgeo {__version__}"}
         elevation = options.elevation_source.to_oi_property() if options.elevation_source else None
         layer = schema.layer_definition(folder.name, imagery_type, elevation_source=elevation)
-        document = {"item": item, "data": schema.item_data(0), "layer": layer}
+        document = {"item": item, "data": schema.item_data(0), "layer": layer,
+                    "footprintLayer": schema.footprint_layer_definition(folder.name)}
         try:
             atomic_write(folder / FEATURES_FILE, _dumps(feature_collection([])))
             atomic_write(folder / LAYER_FILE, json.dumps(document, indent=2) + "\n")
@@ -282,7 +298,7 @@ class LocalBackend(Backend):
 
     def _write_derived(self, folder: Path, features: List[Dict[str, Any]], results: List[ImageResult],
                        report: Optional[AppendReport] = None) -> None:
-        """layer.json's extent, the OI table, the preview and the report, all from *features*."""
+        """layer.json's extent, the footprints, the OI table, the preview and the report, all from *features*."""
         from xpgeo_core.preview import render_preview
 
         layer_file = folder / LAYER_FILE
@@ -299,8 +315,14 @@ class LocalBackend(Backend):
             if farther is not None:
                 props["maximumDistance"] = farther
         document["layer"] = layer
+        footprint_layer = document.get("footprintLayer") or schema.footprint_layer_definition(folder.name)
+        if extent:
+            footprint_layer["extent"] = extent
+        document["footprintLayer"] = footprint_layer  # a layer.json of an earlier release gains it
         failures = failure_entries(results)
         self._write(folder, LAYER_FILE, json.dumps(document, indent=2) + "\n")
+        if self.settings.footprints:
+            self._write(folder, FOOTPRINTS_FILE, _dumps(footprint_collection(features)))
         self._write(folder, OI_TABLE_FILE, oi_table_csv(features))
         self._write(folder, PREVIEW_FILE, render_preview(folder.name, features, failures, folder=folder,
                                                          imagery_type=(document.get("item") or {}).get("imageryType")))
