@@ -141,3 +141,93 @@ def test_local_layer_without_footprints_when_turned_off(tmp_path, photo_server):
     settings, urls, folder = _local(tmp_path, photo_server, footprints=False)
     operations.append_images(settings, "walk", urls=urls[:2])
     assert not (folder / "footprints.geojson").exists()
+
+
+# -- the portal: layer 1 of the OI layer's service ------------------------------------------------
+
+def _portal_settings(portal, **extra):
+    from portal_support import user_env
+    from xpgeo_core.settings import load_settings
+
+    return load_settings(environ=user_env(portal, **{"XPGEO_BACKEND": "portal", "XPGEO_FOOTPRINTS": "true", **extra}))
+
+
+def _polygons(portal, service):
+    return {f["attributes"]["ImagePath"]: f for f in portal.features(service, 1)}
+
+
+def _assert_footprint_of_each_point(portal, service):
+    """One footprint per point, none twice, each the polygon of the point's own attributes."""
+    points = portal.features(service)
+    polygons = [f["attributes"]["ImagePath"] for f in portal.features(service, 1)]
+    assert sorted(polygons) == sorted(f["attributes"]["ImagePath"] for f in points)
+    by_path = _polygons(portal, service)
+    for point in points:
+        attributes = point["attributes"]
+        want = footprints.esri_feature(attributes["ImagePath"], point["geometry"]["x"], point["geometry"]["y"],
+                                       attributes)
+        got = by_path[attributes["ImagePath"]]
+        assert got["attributes"]["FootprintMethod"] == want["attributes"]["FootprintMethod"] == "frame"
+        for ring_got, ring_want in zip(got["geometry"]["rings"], want["geometry"]["rings"]):
+            assert [v for p in ring_got for v in p] == pytest.approx([v for p in ring_want for v in p], abs=1e-9)
+
+
+def test_portal_create_adds_the_footprint_layer_and_append_fills_it_once(tmp_path):
+    from emulators.image_host import ImageHost
+    from emulators.portal import PortalEmulator
+    from portal_support import synthetic_photos
+    from xpgeo_core import operations
+
+    with PortalEmulator() as portal, ImageHost() as host:
+        settings = _portal_settings(portal, XPGEO_BATCH_SIZE="3")
+        created = operations.create_layer(settings, "walk")
+        layer = portal.layer("walk", 1)
+        assert layer["geometryType"] == "esriGeometryPolygon" and layer["name"] == "walk_Footprints"
+        assert [f["name"] for f in layer["fields"]] == schema.footprint_field_names()
+        assert created.layer["footprintLayer"]["url"].endswith("/FeatureServer/1")
+        assert portal.layer("walk", 0)["type"] == schema.OI_LAYER_TYPE  # the OI layer is still layer 0
+        urls = synthetic_photos(host, 7)
+        first = operations.append_images(settings, "walk", urls=urls[:4])
+        assert first.extra["footprints"]["written"] == 4 and first.extra["footprints"]["missing"] == 0
+        again = operations.append_images(settings, "walk", urls=urls)  # 4 skipped (their footprints there), 3 new
+        assert again.appended == 3 and again.extra["footprints"]["completed"] == 0
+        _assert_footprint_of_each_point(portal, "walk")
+
+
+def test_a_layer_made_without_footprints_gains_them_all_on_its_next_append():
+    from emulators.image_host import ImageHost
+    from emulators.portal import PortalEmulator
+    from portal_support import synthetic_photos
+    from xpgeo_core import operations
+
+    with PortalEmulator() as portal, ImageHost() as host:
+        old = _portal_settings(portal, XPGEO_FOOTPRINTS="false")
+        operations.create_layer(old, "old")
+        urls = synthetic_photos(host, 5)
+        operations.append_images(old, "old", urls=urls[:3])
+        assert portal.layer("old", 1) is None
+        report = operations.append_images(_portal_settings(portal), "old", urls=urls)
+        assert report.appended == 2 and report.skipped == 3
+        assert report.extra["footprints"]["completed"] == 3  # built from the points the layer holds
+        _assert_footprint_of_each_point(portal, "old")
+
+
+@pytest.mark.parametrize("fault", ["drop", "drop_after", "error500"])
+def test_a_footprint_batch_whose_answer_is_lost_is_completed_once(fault):
+    """One chunk: addFeatures call 1 is the points, call 2 the footprints (sent after them). Whatever that
+    call did, the end of the run asks the footprint layer and sends only what it lacks."""
+    from emulators.image_host import ImageHost
+    from emulators.portal import PortalEmulator
+    from portal_support import synthetic_photos
+    from xpgeo_core import operations
+
+    with PortalEmulator() as portal, ImageHost() as host:
+        settings = _portal_settings(portal)
+        operations.create_layer(settings, "lossy")
+        portal.state.faults = {"addFeatures": {2: fault}}
+        report = operations.append_images(settings, "lossy", urls=synthetic_photos(host, 4))
+        assert report.appended == 4
+        summary = report.extra["footprints"]
+        assert summary["missing"] == 0
+        assert summary["completed"] == (0 if fault == "drop_after" else 4)
+        _assert_footprint_of_each_point(portal, "lossy")

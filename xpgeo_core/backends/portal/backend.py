@@ -27,6 +27,7 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence, Set, Tuple
 from xpgeo_core.answers import list_at, object_at
 from xpgeo_core.backends.base import Backend
 from xpgeo_core.backends.portal import api
+from xpgeo_core.backends.portal.api import where_in
 from xpgeo_core.backends.portal.auth import make_auth
 from xpgeo_core.backends.portal.rest import PortalClient, is_transient
 from xpgeo_core.http import back_off
@@ -37,7 +38,7 @@ from xpgeo_core.pipeline.sink import Item, Sink, Stop, result
 from xpgeo_core.results import (APPENDED, FAILED, SKIPPED, UNCONFIRMED, AppendReport, CreateResult, HealthResult,
                                 ImageResult)
 from xpgeo_core.settings import BackendName
-from xpgeo_core.backends.portal import lookup
+from xpgeo_core.backends.portal import footprints, lookup
 from xpgeo_core.backends.portal.create import (LayerMaker, clean_service_name, follow_appended, item_fields,
                                                timestamped)
 from xpgeo_core.layer_options import LayerOptions
@@ -76,11 +77,6 @@ def feature_of(attributes: Dict[str, Any], fields: Optional[Set[str]] = None) ->
               if name != "OBJECTID" and (fields is None or name.lower() in fields)}
     values["AcquisitionDate"] = epoch_ms(attributes.get("AcquisitionDate"))
     return {"geometry": geometry, "attributes": values}
-
-
-def where_in(field: str, values: Sequence[str]) -> str:
-    """``field IN ('a','b')`` with SQL quoting (a quote inside a URL is doubled)."""
-    return f"{field} IN (" + ",".join("'" + v.replace("'", "''") + "'" for v in values) + ")"
 
 
 def _query_chunks(urls: Sequence[str]) -> Iterator[List[str]]:
@@ -241,6 +237,7 @@ class PortalBackend(Backend):
             elevation = options.elevation_source.to_oi_property() if options.elevation_source else None
             definition = layer_definition(service_name, imagery_type, elevation_source=elevation)
             layer_id = maker.define_layer(service_url, definition)
+            footprint_layer = self._define_footprints(service_url, service_name, messages)
             maker.label_item(item_id, layer_id, folder)
             maker.share(item_id, options.sharing, folder)
         except XpgeoError as exc:
@@ -252,11 +249,27 @@ class PortalBackend(Backend):
         log.info("The portal kept the Oriented Imagery layer (%s, read back).", maker.made.how)
         layer = {"name": service_name, "id": layer_id, "url": f"{service_url}/{layer_id}",
                  "type": OI_LAYER_TYPE, "definedBy": maker.made.how}
+        if footprint_layer is not None:
+            layer["footprintLayer"] = {"id": footprint_layer["id"], "url": footprint_layer["url"]}
         response = {"serviceName": service_name, "serviceItemId": item_id, "serviceType": api.SERVICE_TYPE,
                     "serviceUrl": service_url, "layer": {"name": service_name, "id": layer_id}}
         return CreateResult(backend=self.name, requested_name=name, layer_name=service_name, item_id=item_id,
                             service_url=service_url, service_type=api.SERVICE_TYPE, layer=layer, response=response,
                             messages=messages)
+
+    def _define_footprints(self, service_url: str, name: str, messages: List[str]) -> Optional[Dict[str, Any]]:
+        """The footprint layer (layer 1) of a new OI layer's service; a portal that refuses it costs a note
+        (the OI layer is whole without it, and each append tries again)."""
+        if not self.settings.footprints:
+            return None
+        try:
+            return footprints.define_layer(self.client, service_url, name)
+        except XpgeoError as exc:
+            if isinstance(exc, AuthError):
+                raise
+            messages.append(f"The footprint layer was not added ({exc.message}); each append tries again.")
+            log.warning(messages[-1])
+            return None
 
     def _create_parameters(self, service_name: str) -> Dict[str, Any]:
         return {"name": service_name, "serviceDescription": "", "hasStaticData": False, "maxRecordCount": 2000,
@@ -349,6 +362,22 @@ class PortalSink(Sink):
         self.fields = {str(f.get("name", "")).lower() for f in self.target["layer"].get("fields") or []
                        if isinstance(f, dict)}
         self.empty_at_start = self._count() == 0
+        self.footprints = self._footprint_writer() if owner.settings.footprints else None
+
+    def _footprint_writer(self) -> Optional[footprints.FootprintWriter]:
+        """The writer of this run's footprints (:mod:`~xpgeo_core.backends.portal.footprints`), the footprint
+        layer made if the service has none; None, with a warning, when that cannot be done."""
+        try:
+            layer, made = footprints.ensure_layer(self.owner.client, self.target["service_url"],
+                                                  self.target["layer_id"], self.layer_name)
+        except XpgeoError as exc:
+            log.warning("The photos are appended without footprints: the footprint layer of '%s' cannot be used "
+                        "(%s). Set FOOTPRINTS=false to silence this.", self.layer_name, exc.message)
+            return None
+        if made:
+            log.info("Added the footprint layer %s (the layer was made before footprints).", layer["url"])
+        return footprints.FootprintWriter(self.owner.client, self.owner.present, self.layer_url, layer,
+                                          self.batch_size)
 
     def layer_photos(self, folders: Sequence[str] = ()) -> List[Tuple[str, Photo]]:
         """The layer's sequenced photos in *folders* (the folders of the run's images: sequences never
@@ -409,6 +438,16 @@ class PortalSink(Sink):
         return {i.image_path: result(i, SKIPPED, ALREADY_THERE) for i in images if i.image_path in there}
 
     def send(self, items: Sequence[Item]) -> Dict[str, ImageResult]:
+        """The chunk's points (:meth:`_send_points`), then its appended photos' footprints handed to the
+        footprint writer, which sends them while the next chunk's points go out."""
+        results = self._send_points(items)
+        if self.footprints is not None:
+            self.footprints.add([(item.image.image_path, self._attributes(item)) for item in items
+                                 if results.get(item.image.image_path) is not None
+                                 and results[item.image.image_path].status == APPENDED])
+        return results
+
+    def _send_points(self, items: Sequence[Item]) -> Dict[str, ImageResult]:
         results: Dict[str, ImageResult] = {}
         pending = [(item.image, feature_of(self._attributes(item), self.fields)) for item in items]
         for image, feature in pending:
@@ -510,8 +549,13 @@ class PortalSink(Sink):
                                                       if r.status == APPENDED], report)
         if report.skipped:
             report.messages.append(f"{report.skipped} image(s) already in the layer were skipped.")
+        if self.footprints is not None:
+            self.footprints.finish(report, {r.url for r in report.results if r.status == APPENDED
+                                            or (r.status == SKIPPED and r.reason == ALREADY_THERE)})
 
     def abort(self) -> None:
+        if self.footprints is not None:
+            self.footprints.cancel()
         self.owner.abort()
 
 

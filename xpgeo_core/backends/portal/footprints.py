@@ -1,0 +1,205 @@
+"""The footprint layer of a portal OI layer: layer 1 of the same feature service, one polygon per photo.
+
+Why layer 1 of the same service: that is where Esri's own publishing puts footprints (Generate Service
+From Oriented Imagery Dataset shares the footprint feature class beside the OI dataset and styles
+``layers[1]``), and Pro and Map Viewer show a service holding both as one group layer. No property of the
+OI layer points at it: the dataset's ``footprintItem`` is dropped by that tool before it writes
+``orientedImageryProperties``, and neither the web map specification nor the Maps SDK has such a key
+(docs/oriented-imagery-attributes.md, Footprints). The polygons are :mod:`xpgeo_core.footprints`' (the
+coverage Esri's viewer computes), keyed by the photo's ImagePath.
+
+How none is lost or doubled, without slowing the append: the photos' points come first; the footprints
+of a chunk's appended photos are handed to a writer thread, which sends them (``addFeatures`` on layer 1)
+while the next chunk's points go out, so the two layers' commits overlap. A footprint batch is sent once;
+what its answer does not confirm (lost, refused as a whole) is left to the end of the run, when the
+footprint layer is asked which of the run's photos (appended, or already in the layer) have a footprint,
+and the missing ones are built from the points as the layer holds them and sent. A rerun so completes the
+footprints of an earlier run that stopped, and never adds a second one: a photo's footprint is only sent
+when the footprint layer, asked first, does not hold it (a first run into empty layers asks nothing).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Set, Tuple
+
+from xpgeo_core import footprints, schema
+from xpgeo_core.answers import list_at
+from xpgeo_core.backends.portal import api
+from xpgeo_core.backends.portal.rest import PortalClient
+from xpgeo_core.errors import ServerError, XpgeoError
+from xpgeo_core.results import AppendReport
+
+log = logging.getLogger("xpgeo.backends.portal")
+
+POLYGON = "esriGeometryPolygon"
+QUEUED_BATCHES = 2  # footprint batches waiting for the writer: the sender blocks beyond (back-pressure)
+Photo = Tuple[str, Dict[str, Any]]  # (ImagePath, attributes with X and Y in WGS84)
+
+
+def find_layer(client: PortalClient, service_url: str, oi_layer_id: int) -> Optional[Dict[str, Any]]:
+    """The service's footprint layer (a polygon layer other than the OI layer, with an ImagePath field):
+    ``{"id", "url", "max_record_count", "count"}``, or None."""
+    service = api.service_info(client, service_url)
+    for entry in service.get("layers") or []:
+        if not isinstance(entry, dict) or entry.get("id") in (None, oi_layer_id) or entry.get("geometryType") != POLYGON:
+            continue
+        url = f"{service_url}/{int(entry['id'])}"
+        layer = api.layer_info(client, url)
+        if "ImagePath" in {f.get("name") for f in layer.get("fields") or [] if isinstance(f, dict)}:
+            return {"id": int(entry["id"]), "url": url,
+                    "max_record_count": int(layer.get("maxRecordCount") or service.get("maxRecordCount") or 1000)}
+    return None
+
+
+def define_layer(client: PortalClient, service_url: str, name: str) -> Dict[str, Any]:
+    """Add the footprint layer (``layer_templates/footprint_layer.json``) to the service with
+    ``addToDefinition`` and read it back; a ServerError when the service does not hold it afterwards."""
+    answer = api.add_to_definition(client, service_url, [schema.footprint_layer_definition(name)])
+    found = find_layer(client, service_url, -1)
+    if found is None:
+        raise ServerError(f"addToDefinition of the footprint layer answered {str(answer)[:120]}, but the service "
+                          "has no footprint layer afterwards.", hint="Try again later; set FOOTPRINTS=false to "
+                                                                     "append without footprints.")
+    return found
+
+
+def ensure_layer(client: PortalClient, service_url: str, oi_layer_id: int, name: str) -> Tuple[Dict[str, Any], bool]:
+    """The footprint layer, made when the service has none (a layer made before footprints). (layer, made)."""
+    found = find_layer(client, service_url, oi_layer_id)
+    if found is not None:
+        return found, False
+    return define_layer(client, service_url, name), True
+
+
+class FootprintWriter:
+    """The footprints of one append run (module docstring): :meth:`add` from the sender, :meth:`finish`
+    at the end, :meth:`cancel` on Cancel."""
+
+    def __init__(self, client: PortalClient, present: Any, point_layer_url: str, layer: Dict[str, Any],
+                 batch_size: int) -> None:
+        self.client = client
+        self.present = present  # (layer_url, image_paths) -> the set of them the layer holds
+        self.point_layer_url = point_layer_url
+        self.url = layer["url"]
+        self.batch_size = max(1, min(batch_size, layer["max_record_count"]))
+        self.empty_at_start = self._count() == 0
+        self.added: Set[str] = set()
+        self.refused: Dict[str, str] = {}
+        self.cancelled = threading.Event()
+        self._queue: "queue.Queue[Optional[List[Photo]]]" = queue.Queue(maxsize=QUEUED_BATCHES)
+        self._thread = threading.Thread(target=self._run, name="xpgeo-footprints", daemon=True)
+        self._thread.start()
+
+    # -- during the run ---------------------------------------------------------------
+    def add(self, photos: Sequence[Photo]) -> None:
+        """Hand the footprints of *photos* (just appended) to the writer; blocks while it is
+        QUEUED_BATCHES behind (never after a cancel)."""
+        for start in range(0, len(photos), self.batch_size):
+            batch = list(photos[start:start + self.batch_size])
+            while not self.cancelled.is_set():
+                try:
+                    self._queue.put(batch, timeout=0.5)
+                    break
+                except queue.Full:
+                    continue
+
+    def _run(self) -> None:
+        while True:
+            batch = self._queue.get()
+            if batch is None:
+                return
+            if not self.cancelled.is_set():
+                try:
+                    self._send(batch, ask_first=not self.empty_at_start)
+                except Exception as exc:  # a footprint never costs a photo: what did not land is completed at the end
+                    log.debug("A footprint batch was not confirmed (%s); the end of the run checks it.", exc)
+
+    def _send(self, photos: Sequence[Photo], ask_first: bool) -> None:
+        """Send the footprints of *photos* once (those the layer holds already, when asked first, are
+        counted as there); what the answer confirms is recorded."""
+        if ask_first:
+            there = self.present(self.url, [path for path, _ in photos])
+            self.added.update(there)
+            photos = [p for p in photos if p[0] not in there]
+        if not photos:
+            return
+        features = [footprints.esri_feature(path, float(values["X"]), float(values["Y"]), values)
+                    for path, values in photos]
+        answer = api.add_features(self.client, self.url, features)
+        for (path, _), entry in zip(photos, list_at(answer, "addResults")):
+            if not isinstance(entry, dict):
+                continue
+            if entry.get("success") in (True, "true"):
+                self.added.add(path)
+            else:
+                error = entry.get("error") or {}
+                self.refused[path] = str(error.get("description") or error.get("message") or "no reason given")
+
+    def _count(self) -> Optional[int]:
+        try:
+            count = api.query(self.client, self.url, where="1=1", returnCountOnly=True).get("count")
+        except XpgeoError as exc:
+            log.debug("The footprint layer's count is unknown (%s).", exc.message)
+            return None
+        return count if isinstance(count, int) else None
+
+    # -- at the end -------------------------------------------------------------------
+    def cancel(self) -> None:
+        self.cancelled.set()
+
+    def finish(self, report: AppendReport, in_layer: Set[str]) -> None:
+        """Wait for the writer, complete the missing footprints of *in_layer* (the run's photos whose point
+        the layer holds: appended, or already there), say what became of them in *report*."""
+        self._queue.put(None)
+        self._thread.join()
+        completed = 0
+        if not self.cancelled.is_set():
+            pending = sorted(in_layer - self.added - set(self.refused))
+            try:
+                completed = self._complete(pending) if pending else 0
+            except XpgeoError as exc:
+                log.warning("The footprints could not be completed: %s", exc.message)
+        missing = in_layer - self.added - set(self.refused)
+        summary = {"layer_url": self.url, "written": len(self.added & in_layer) - completed, "completed": completed,
+                   "missing": len(missing), "refused": len(self.refused)}
+        report.extra["footprints"] = summary
+        if self.refused:
+            path, reason = next(iter(sorted(self.refused.items())))
+            report.messages.append(f"The portal refused the footprint of {len(self.refused)} photo(s) (e.g. {path}: "
+                                   f"{reason}); the photos themselves are in the layer.")
+        if missing:
+            report.messages.append(f"{len(missing)} photo(s) have no footprint yet (the run stopped before they were "
+                                   "written): run the same append again to add them (photos already in the layer are "
+                                   "skipped and their footprints completed).")
+        log.info("Footprints: %d written, %d completed from the layer, %d missing.", summary["written"], completed,
+                 len(missing))
+
+    def _complete(self, paths: List[str]) -> int:
+        """Footprints for the *paths* whose point the layer holds and whose footprint it does not, built from
+        the points as the layer holds them. Returns how many were sent and confirmed."""
+        there = self.present(self.url, paths)
+        self.added.update(there)
+        missing = [p for p in paths if p not in there]
+        before = len(self.added)
+        for start in range(0, len(missing), self.batch_size):
+            chunk = missing[start:start + self.batch_size]
+            photos = list(self._points(chunk))
+            if photos:
+                self._send(photos, ask_first=False)
+        return len(self.added) - before
+
+    def _points(self, paths: Sequence[str]) -> Iterable[Photo]:
+        """(ImagePath, attributes with X/Y) of the points of *paths* the OI layer holds (WGS84)."""
+        for start in range(0, len(paths), 50):
+            answer = api.query(self.client, self.point_layer_url, where=api.where_in("ImagePath", paths[start:start + 50]),
+                               outFields="*", returnGeometry=True, outSR=4326)
+            for feature in answer.get("features") or []:
+                values = dict(feature.get("attributes") or {})
+                geometry = feature.get("geometry") or {}
+                if isinstance(values.get("ImagePath"), str) and all(
+                        isinstance(geometry.get(k), (int, float)) for k in ("x", "y")):
+                    values["X"], values["Y"] = geometry["x"], geometry["y"]
+                    yield values["ImagePath"], values
