@@ -60,6 +60,7 @@ def child(mode: str, portal_url: str, list_file: str, batch: int, workers: int) 
     from xpgeo_core.backends import get_backend
     from xpgeo_core.pipeline import gather, run_append
     from xpgeo_core.pipeline.photos import PhotoPass
+    from xpgeo_core.oi_attributes import OIAttributes
     from xpgeo_core.pipeline.sink import Item
     from xpgeo_core.settings import load_settings
     import threading
@@ -107,7 +108,8 @@ def child(mode: str, portal_url: str, list_file: str, batch: int, workers: int) 
                 sink.known(chunk)  # not timed: the overlapped run asks the layer beside reading and sending
                 started = time.perf_counter()
                 for b in range(0, len(chunk), sink.batch_size):
-                    results = sink.send([Item(i, dict(attributes)) for i in chunk[b:b + sink.batch_size]])
+                    results = sink.send([Item(i, OIAttributes.from_mapping(attributes))
+                                         for i in chunk[b:b + sink.batch_size]])
                     appended += sum(1 for r in results.values() if r.status == "appended")
                 seconds += time.perf_counter() - started
     else:

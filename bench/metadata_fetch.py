@@ -10,7 +10,8 @@ serialised 50 MB/s wire instead, where each 64 KiB answer also pays its own 1.31
 Measured in the same run:
 
 * naive: sequential ``requests.get`` of the whole photo, then ``exifread``;
-* xpgeo: :func:`xpgeo_core.metadata.inspect_many` (64 KiB range reads, a thread pool)
+* xpgeo: :func:`xpgeo_core.operations.inspect_photos`, the append loop's photo pass (64 KiB range reads,
+  a pool of workers)
   at 8 and at 32 workers;
 * references: the same range reads from a plain thread pool that parses nothing, with
   ``requests`` (8 and 32 threads), with a ``urllib3.PoolManager`` (8 threads) and with
@@ -52,7 +53,7 @@ import requests  # noqa: E402
 import urllib3  # noqa: E402
 
 from emulators.image_host import CHUNK, ImageHost  # noqa: E402
-from xpgeo_core.metadata import inspect_many  # noqa: E402
+from xpgeo_core.operations import inspect_photos  # noqa: E402
 from xpgeo_core.sample_photos import make_jpeg  # noqa: E402
 from xpgeo_core.settings import load_settings  # noqa: E402
 
@@ -107,7 +108,7 @@ def xpgeo(urls: Sequence[str], workers: int) -> Tuple[float, List[int]]:
     settings = load_settings(environ={}).replace(fetch_concurrency=workers)
     start = time.perf_counter()
     read = []
-    for info in inspect_many(iter(urls), settings=settings):
+    for info in inspect_photos(settings, urls):
         if not info.ok:
             raise SystemExit("bench photo failed: %s %s" % (info.source, info.error))
         read.append(info.bytes_read)
@@ -173,7 +174,7 @@ def peak_memory(url: str, count: int, workers: int) -> int:
     tracemalloc.start()
     tracemalloc.reset_peak() if hasattr(tracemalloc, "reset_peak") else None
     ok = 0
-    for info in inspect_many(sources(), settings=settings):
+    for info in inspect_photos(settings, sources()):
         ok += info.ok
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()

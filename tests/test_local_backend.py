@@ -7,12 +7,14 @@ import os
 import re
 import stat
 import sys
+import time
 
 import pytest
 
 from local_support import ISO_DATE, local_settings, photo_server, read_layer  # noqa: F401 (fixture)
 from xpgeo_core import operations, schema
-from xpgeo_core.backends.local import LocalBackend, folder_name
+from xpgeo_core.backends.local import LocalBackend
+from xpgeo_core.backends.names import folder_name, taken_name_candidates
 from xpgeo_core.errors import ConfigError, ValidationError
 from xpgeo_core.results import APPENDED, FAILED, SKIPPED
 from xpgeo_core.settings import IMAGERY_TYPES
@@ -51,6 +53,26 @@ def test_a_taken_name_gets_a_timestamp(tmp_path):
     assert re.fullmatch(r"walk_\d{8}_\d{6}", second.layer_name)
     assert third.layer_name not in (first.layer_name, second.layer_name)
     assert len({first.item_id, second.item_id, third.item_id}) == 3
+
+
+@pytest.mark.skipif(not hasattr(time, "tzset"), reason="time.tzset is POSIX only")
+def test_a_taken_name_is_stamped_in_utc_as_on_the_portal(tmp_path, monkeypatch):
+    """One taken-name rule for every backend: UTC, whatever the machine's time zone (UTC+14 here,
+    so a local-time stamp would differ by 14 hours, often by a day)."""
+    monkeypatch.setenv("TZ", "Etc/GMT-14")
+    time.tzset()
+    try:
+        settings = local_settings(tmp_path)
+        operations.create_layer(settings, "walk")
+        before = time.strftime("%Y%m%d_%H%M%S", time.gmtime())
+        second = operations.create_layer(settings, "walk")
+        after = time.strftime("%Y%m%d_%H%M%S", time.gmtime())
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
+    stamp = second.layer_name[len("walk_"):]
+    assert before <= stamp <= after
+    assert list(taken_name_candidates("walk", 0))[:3] == ["walk", "walk_19700101_000000", "walk_19700101_000000_2"]
 
 
 @pytest.mark.parametrize("name, expected", [

@@ -13,7 +13,8 @@ import pytest
 
 import test_xpgeo_cli
 from emulators.image_host import ImageHost
-from xpgeo_core.metadata import inspect_many, inspect_source
+from xpgeo_core.metadata import inspect_source
+from xpgeo_core.operations import inspect_photos
 from xpgeo_core.sample_photos import make_jpeg
 from xpgeo_core.settings import load_settings
 
@@ -225,7 +226,7 @@ def test_local_paths_and_file_urls(tmp_path):
     assert inspect_source(str(tmp_path), settings=SETTINGS).error_code == "file_not_found"
 
 
-def test_inspect_many_keeps_input_order_and_uses_only_get(host, tmp_path):
+def test_the_photo_pass_keeps_input_order_and_uses_only_get(host, tmp_path):
     local = tmp_path / "local.jpg"
     local.write_bytes(make_jpeg(lat=5, lon=6))
     sources = []
@@ -236,7 +237,7 @@ def test_inspect_many_keeps_input_order_and_uses_only_get(host, tmp_path):
             sources.append(str(local))
         else:
             sources.append(host.add("p%d.jpg" % i, make_jpeg(lat=i * 0.5, lon=1.0)))
-    results = list(inspect_many(iter(sources), settings=SETTINGS.replace(fetch_concurrency=4)))
+    results = list(inspect_photos(SETTINGS.replace(fetch_concurrency=4), sources))
     assert [r.source for r in results] == sources
     for i, info in enumerate(results):
         if i % 7 == 3:
@@ -248,7 +249,7 @@ def test_inspect_many_keeps_input_order_and_uses_only_get(host, tmp_path):
     gets(host)
 
 
-def test_inspect_many_consumes_inputs_lazily(host):
+def test_the_photo_pass_consumes_inputs_lazily(host):
     url = host.add("a.jpg", make_jpeg(lat=1, lon=1))
     pulled = []
 
@@ -258,7 +259,7 @@ def test_inspect_many_consumes_inputs_lazily(host):
             yield url
 
     settings = SETTINGS.replace(fetch_concurrency=2)
-    results = inspect_many(sources(), settings=settings)
+    results = inspect_photos(settings, sources())
     first = next(results)
     assert first.ok and len(pulled) <= 2 * 4 + 1  # the bounded window, not the whole list
     results.close()

@@ -25,7 +25,8 @@ from emulators.image_host import ImageHost
 from xpgeo_core import __version__
 from xpgeo_core.http import make_session
 from xpgeo_core.photo_client import make_photo_client
-from xpgeo_core.metadata import inspect_many, inspect_source
+from xpgeo_core.metadata import inspect_source
+from xpgeo_core.operations import inspect_photos
 from xpgeo_core.sample_photos import make_jpeg
 from xpgeo_core.settings import load_settings
 
@@ -88,14 +89,14 @@ def test_insecure_switch_reads_and_warns_once_per_run(tls_host, caplog):
     host, url, _ = tls_host
     settings = load_settings(environ={"XPGEO_DISABLE_SSL_VERIFICATION": "true"})
     with caplog.at_level("WARNING", logger="xpgeo"):
-        results = list(inspect_many([url] * 12, settings=settings.replace(fetch_concurrency=4)))
+        results = list(inspect_photos(settings.replace(fetch_concurrency=4), [url] * 12))
     assert all(r.ok for r in results), [r.error for r in results]
     assert caplog.text.count("verification is OFF") == 1
 
 
 def test_user_agent_and_one_connection_per_worker_reused(host):
     urls = [host.add("p%d.jpg" % i, PHOTO) for i in range(40)]
-    results = list(inspect_many(urls, settings=SETTINGS.replace(fetch_concurrency=4)))
+    results = list(inspect_photos(SETTINGS.replace(fetch_concurrency=4), urls))
     assert all(r.ok for r in results)
     assert {r.headers.get("User-Agent") for r in host.requests} == {f"xpgeo/{__version__}"}
     peers = {r.peer for r in host.requests}

@@ -12,7 +12,8 @@ from emulators.portal import API_KEY, PASSWORD, USER, PortalEmulator
 from portal_support import assert_no_secrets, run_cli, user_env
 from xpgeo_core.backends.portal import api
 from xpgeo_core.backends.portal.auth import ApiKeyAuth, ProSignInAuth, UserPasswordAuth, epoch_seconds, make_auth
-from xpgeo_core.backends.portal.backend import PortalBackend, clean_service_name, epoch_ms, timestamped, where_in
+from xpgeo_core.backends.names import clean_service_name, timestamped
+from xpgeo_core.backends.portal.backend import PortalBackend, epoch_ms, where_in
 from xpgeo_core.backends.portal.rest import PortalClient, TokenRejected, check_for_errors, encode_params
 from xpgeo_core.errors import AuthError, ConfigError, ServerError, ValidationError
 from xpgeo_core.http import make_session

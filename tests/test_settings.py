@@ -133,3 +133,26 @@ def test_replace_keeps_secrets_wrapped():
     assert isinstance(s.api_key, Secret) and s.source_of("output_dir") == "parameter"
     with pytest.raises(ConfigError):
         s.replace(nonsense=1)
+
+
+def test_every_setting_is_typed_for_the_type_checker():
+    """Settings declares each setting's type (under TYPE_CHECKING, read by mypy): one line per setting
+    of SETTINGS, in its order, and each default is a value of the declared type."""
+    import ast
+    import typing
+    from pathlib import Path
+
+    import xpgeo_core.settings as module
+
+    tree = ast.parse(Path(module.__file__).read_text(encoding="utf-8"))
+    cls = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "Settings")
+    block = next(n for n in cls.body if isinstance(n, ast.If) and ast.unparse(n.test) == "TYPE_CHECKING")
+    declared = {n.target.id: ast.unparse(n.annotation) for n in block.body if isinstance(n, ast.AnnAssign)}
+    assert list(declared) == [spec.attr for spec in module.SETTINGS]
+    namespace = dict(vars(typing), **vars(module))
+    for spec in module.SETTINGS:
+        annotation = declared[spec.attr]
+        assert annotation.startswith("ClassVar[") and annotation.endswith("]"), annotation
+        kind = eval(annotation[len("ClassVar["):-1], namespace)  # noqa: S307 (our own source)
+        allowed = typing.get_args(kind) or (kind,)
+        assert isinstance(spec.default, tuple(t for t in allowed if isinstance(t, type))), (spec.attr, spec.default)

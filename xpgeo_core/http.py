@@ -49,6 +49,7 @@ from urllib3.util.retry import Retry
 from xpgeo_core import __version__
 from xpgeo_core.errors import AnswerLost, Cancelled, RequestError, redact
 from xpgeo_core.urls import safe_url
+from xpgeo_core.settings import Settings
 
 log = logging.getLogger("xpgeo.http")
 
@@ -391,7 +392,7 @@ def _drop_token_fields(prepared: requests.PreparedRequest) -> None:
         prepared.prepare_body(data=kept, files=None)
 
 
-def make_session(settings: Any, *, pool_size: int = 10, cancel: Optional[threading.Event] = None) -> XpgeoSession:
+def make_session(settings: Settings, *, pool_size: int = 10, cancel: Optional[threading.Event] = None) -> XpgeoSession:
     """Build the session for one run from :class:`xpgeo_core.settings.Settings`."""
     timeout = settings.timeout_seconds or None
     session = XpgeoSession(timeout, ConnectionTracker(cancel))
@@ -407,7 +408,7 @@ def make_session(settings: Any, *, pool_size: int = 10, cancel: Optional[threadi
     return session
 
 
-def tls_verify(settings: Any, environ: Optional[Mapping[str, str]] = None) -> Union[str, bool]:
+def tls_verify(settings: Settings, environ: Optional[Mapping[str, str]] = None) -> Union[str, bool]:
     """The CA bundle file to verify servers with, or ``False`` (with the warning) when the
     person turned verification off.
 

@@ -22,7 +22,7 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tupl
 from xpgeo_core.backends import TokenProvider, choose_backend_name, get_backend
 from xpgeo_core.buckets import BucketListing
 from xpgeo_core.errors import ValidationError
-from xpgeo_core.image_lists import LIST_HINT, canonical, entry_problem, is_local_photo, list_entries, refuse_local_photos
+from xpgeo_core.image_lists import LIST_HINT, list_entries, refuse_local_photos
 from xpgeo_core.layer_options import LayerOptions
 from xpgeo_core.pipeline import gather, run_append
 from xpgeo_core.pipeline.identity import Image
@@ -32,7 +32,7 @@ from xpgeo_core.results import (CHUNK, FAILED, AppendReport, CreateResult, Healt
                                 PhotoCheck, Progress, ProgressCallback, no_progress)
 from xpgeo_core.schema import normalize_imagery_type
 from xpgeo_core.settings import Settings
-from xpgeo_core.urls import (MALFORMED_URL, is_presigned, MISSING_NAME, MISSING_NAME_OR_LIST, MISSING_NAME_OR_URL,
+from xpgeo_core.urls import (MALFORMED_URL, MISSING_NAME, MISSING_NAME_OR_LIST, MISSING_NAME_OR_URL, PhotoRef,
                              check_image_url, check_layer_name)
 
 log = logging.getLogger("xpgeo")
@@ -128,29 +128,36 @@ def append_image(settings: Settings, name: Optional[str], image_url: Optional[st
                  token_provider: Optional[TokenProvider] = None, portal_url: Optional[str] = None) -> AppendReport:
     """Append one image (a URL, or a local photo for the local backend) to layer *name*."""
     name = check_layer_name(name, MISSING_NAME_OR_URL)
-    url = _check_image(settings, image_url, token_provider, portal_url)
+    photo = _check_image(settings, image_url, token_provider, portal_url)
     imagery_type = normalize_imagery_type(imagery_type)
-    gathered = gather([(None, url)], local_ok=is_local_photo(url))
+    gathered = gather([(None, photo.fetch)], local_ok=not photo.is_web)
     _warn_presigned(gathered.images)
     with get_backend(settings, token_provider=token_provider, portal_url=portal_url) as backend:
         sink = backend.open_sink(name, imagery_type=imagery_type, single=True)
         sink.rerun = ["append-image", "--name", name, "--image-url", gathered.images[0].image_path] if (
             gathered.images) else None
-        viewer = _viewer_check(settings, backend)
-        try:
-            report = run_append(sink, gathered.images, settings=settings, imagery_type=imagery_type,
-                                progress=progress, viewer=viewer)
-        finally:
-            if viewer is not None:
-                viewer.close()
+        report = _append(settings, backend, sink, gathered.images, imagery_type, progress)
     _log_failures(report)
     return report
+
+
+def _append(settings: Settings, backend: Any, sink: Any, images: Sequence[Image], imagery_type: Optional[str],
+            progress: ProgressCallback, *, preflight: bool = False) -> AppendReport:
+    """The one way into the append loop (Append Image and Append Images): the run's viewer check
+    started and closed around it."""
+    viewer = _viewer_check(settings, backend)
+    try:
+        return run_append(sink, images, settings=settings, imagery_type=imagery_type, preflight=preflight,
+                          progress=progress, viewer=viewer)
+    finally:
+        if viewer is not None:
+            viewer.close()
 
 
 def _warn_presigned(images: Sequence[Image]) -> None:
     """Once a run: a presigned URL is read with its signature, but stored (and recognised on reruns)
     without it, since a signature is a secret, expires, and changes with every signing."""
-    signed = sum(1 for image in images if is_presigned(image.fetch_url))
+    signed = sum(1 for image in images if image.ref.signed)
     if signed:
         log.warning("%d image URL(s) are presigned: XPGEO reads them with their signature, but the layer stores "
                     "their ImagePath without it (a signature is a secret and expires). Make the photos readable "
@@ -159,17 +166,19 @@ def _warn_presigned(images: Sequence[Image]) -> None:
 
 
 def _check_image(settings: Settings, image: Optional[str], token_provider: Optional[TokenProvider],
-                 portal_url: Optional[str]) -> str:
+                 portal_url: Optional[str]) -> PhotoRef:
     """The one image of Append Image, checked: a URL, or a local photo where the backend reaches it."""
-    if image is not None and str(image).strip() and is_local_photo(str(image)):
+    text = "" if image is None else str(image).strip()
+    photo = PhotoRef.parse(text) if text else None
+    if photo is not None and not photo.is_web:
         backend = choose_backend_name(settings, token_provider=token_provider, portal_url=portal_url)
-        refuse_local_photos([(None, str(image).strip())], backend)
-        problem = entry_problem(str(image), local_ok=True)
+        refuse_local_photos([(None, text)], backend)
+        problem = photo.problem()
         if problem:
-            raise ValidationError(f"{MALFORMED_URL}: {str(image).strip()!r}: {problem}.", status=422,
+            raise ValidationError(f"{MALFORMED_URL}: {text!r}: {problem}.", status=422,
                                   hint="Give the path of a photo file, or an http(s) URL.")
-        return canonical(str(image), local_ok=True)
-    return check_image_url(image)
+        return photo
+    return PhotoRef.parse(check_image_url(image), local_ok=False)
 
 
 def append_images(settings: Settings, name: Optional[str], *, urls: Optional[Iterable[str]] = None,
@@ -218,13 +227,7 @@ def append_images(settings: Settings, name: Optional[str], *, urls: Optional[Ite
         if url_file and not urls and not photo_folder:  # the person's own list: it keeps any credentials
             sink.rerun = ["append-images", "--name", name, "--file", url_file]
         if gathered.images:
-            viewer = _viewer_check(settings, backend)
-            try:
-                report = run_append(sink, gathered.images, settings=settings, imagery_type=imagery_type,
-                                    preflight=preflight, progress=progress, viewer=viewer)
-            finally:
-                if viewer is not None:
-                    viewer.close()
+            report = _append(settings, backend, sink, gathered.images, imagery_type, progress, preflight=preflight)
         else:
             report = sink.new_report()
         report.results.extend(image_result(image, FAILED, reason) for image, reason in gathered.malformed)

@@ -39,6 +39,7 @@ from urllib3.util.ssl_ import create_urllib3_context
 
 from xpgeo_core.http import USER_AGENT, ConnectionTracker, make_retry, origin, tls_verify
 from xpgeo_core.urls import safe_url
+from xpgeo_core.settings import Settings
 
 MAX_REDIRECTS = 10
 
@@ -73,7 +74,7 @@ class PhotoResponse:
 class PhotoClient:
     """GETs for photo headers; see the module docstring for what it keeps of requests."""
 
-    def __init__(self, settings: Any, *, pool_size: int = 2, tracker: Optional[ConnectionTracker] = None) -> None:
+    def __init__(self, settings: Settings, *, pool_size: int = 2, tracker: Optional[ConnectionTracker] = None) -> None:
         timeout = settings.timeout_seconds or None
         self._timeout = urllib3.Timeout(connect=timeout, read=timeout)
         self.tracker = tracker or ConnectionTracker()
@@ -188,7 +189,7 @@ class PhotoClient:
         return "<PhotoClient>"
 
 
-def make_photo_client(settings: Any, *, pool_size: int = 2) -> PhotoClient:
+def make_photo_client(settings: Settings, *, pool_size: int = 2) -> PhotoClient:
     """The client the metadata engine reads photo headers with (one per worker thread)."""
     return PhotoClient(settings, pool_size=pool_size)
 

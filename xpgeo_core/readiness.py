@@ -50,11 +50,11 @@ from urllib.parse import urlsplit
 import urllib3
 
 from xpgeo_core.http import ConnectionTracker
-from xpgeo_core.metadata.fetch import _network_error, is_remote
+from xpgeo_core.metadata.fetch import _network_error
 from xpgeo_core.metadata.jpeg import format_of
 from xpgeo_core.pipeline.identity import Image
 from xpgeo_core.results import ViewerIssue
-from xpgeo_core.urls import is_presigned, without_credentials
+from xpgeo_core.settings import Settings
 
 log = logging.getLogger("xpgeo.readiness")
 
@@ -197,7 +197,7 @@ def allows(header: Optional[str], origin: str) -> bool:
 def static_issues(image: Image, target: ViewerTarget) -> List[ViewerIssue]:
     """What the stored URL alone says (no request)."""
     path = image.image_path
-    if not is_remote(path):
+    if not image.is_web:
         return [] if target.local else [ViewerIssue("local", "it is a file on this machine, not a web address",
                                                     FIX_LOCAL)]
     if target.https and path.lower().startswith("http://"):
@@ -212,10 +212,10 @@ def probe_issues(image: Image, target: ViewerTarget, answer: Probe, *, cors_fix:
         return [ViewerIssue("unreachable", f"a request like the viewer's failed: {answer.error}", FIX_UNREACHABLE)]
     if answer.status not in (200, 206):
         said = f"it answers HTTP {answer.status} to a request without XPGEO's credentials"
-        if is_presigned(image.fetch_url):
+        if image.ref.signed:
             return [ViewerIssue("signed", said + ": it is readable only with the signature or token in the list's "
                                 "URL, which the layer does not store", FIX_SIGNED)]
-        if without_credentials(image.fetch_url) != image.fetch_url:
+        if image.ref.has_credentials:
             return [ViewerIssue("credentials", said + ": it is readable only with the user:password of the list",
                                 FIX_PUBLIC)]
         return [ViewerIssue("access", said, FIX_PUBLIC)]
@@ -236,8 +236,8 @@ def probe_issues(image: Image, target: ViewerTarget, answer: Probe, *, cors_fix:
     return issues
 
 
-def host_of(url: str) -> str:
-    return web_origin(url) if is_remote(url) else "(local files)"
+def host_of(image: Image) -> str:
+    return web_origin(image.image_path) if image.is_web else "(local files)"
 
 
 def cors_rules(url: str, origins: Sequence[str]) -> str:
@@ -278,7 +278,7 @@ class ViewerCheck:
     :meth:`probe_all` (the requests, in parallel) are split so the append loop can plan a window
     where it decides what to send and probe it on a thread of its own."""
 
-    def __init__(self, settings: Any, target: ViewerTarget, *, mode: Optional[str] = None,
+    def __init__(self, settings: Settings, target: ViewerTarget, *, mode: Optional[str] = None,
                  require: Optional[bool] = None) -> None:
         self.settings = settings
         self.target = target
@@ -293,6 +293,8 @@ class ViewerCheck:
         self.seen: Set[str] = set()
         self.shown: Dict[str, str] = {}
         self.per_host: Counter = Counter()
+        self.host_by_path: Dict[str, str] = {}
+        """Each photo's host (its origin, or "(local files)"), by ImagePath: what the summary counts by."""
         self.sampled: Counter = Counter()
         self.host_problems: Dict[str, Set[str]] = {}
         self.fixes: Dict[str, str] = {}
@@ -314,12 +316,12 @@ class ViewerCheck:
                 continue
             self.seen.add(image.image_path)
             self.shown[image.image_path] = image.display
-            host = host_of(image.image_path)
+            host = self.host_by_path[image.image_path] = host_of(image)
             self.per_host[host] += 1
             found = static_issues(image, self.target)
             if found:
                 self._record(image, found, host)
-            if not is_remote(image.image_path) or any(i.kind == "local" for i in found):
+            if not image.is_web or any(i.kind == "local" for i in found):
                 continue
             if self.mode == "all" or self.sampled[host] < SAMPLE_PER_HOST:
                 self.sampled[host] += 1
@@ -353,8 +355,8 @@ class ViewerCheck:
             answer = probe(client, image.image_path, self.target.origins)
         found = probe_issues(image, self.target, answer, cors_fix=self._cors_fix(image.image_path))
         with self._lock:
-            self.checked.add(image.image_path)
-        self._record(image, found, host_of(image.image_path))
+            self._checked(image)
+        self._record(image, found, host_of(image))
 
     def probe_all(self, images: Sequence[Image]) -> None:
         """Probe *images* in parallel (``FETCH_CONCURRENCY`` at once) and record what each answer says."""
@@ -367,10 +369,10 @@ class ViewerCheck:
         if self.cancel.is_set():  # cancelled: the answers are the sockets being shut, not the hosts'
             return
         for image, answer in zip(images, answers):
-            host = host_of(image.image_path)
+            host = host_of(image)
             found = probe_issues(image, self.target, answer, cors_fix=self._cors_fix(image.image_path))
             with self._lock:
-                self.checked.add(image.image_path)
+                self._checked(image)
             self._record(image, found, host)
 
     def check(self, images: Iterable[Image]) -> None:
@@ -378,10 +380,16 @@ class ViewerCheck:
         self.probe_all(self.plan(images))
 
     # -- what was found -----------------------------------------------------------------------
+    def _checked(self, image: Image) -> None:
+        """*image* was probed (under the lock)."""
+        self.checked.add(image.image_path)
+        self.host_by_path.setdefault(image.image_path, host_of(image))
+
     def _record(self, image: Image, found: List[ViewerIssue], host: str) -> None:
         if not found:
             return
         with self._lock:
+            self.host_by_path.setdefault(image.image_path, host)
             have = self.issues.setdefault(image.image_path, [])
             have.extend(i for i in found if i not in have)
             self.host_problems.setdefault(host, set()).update(i.kind for i in found if i.kind in HOST_KINDS)
@@ -408,7 +416,7 @@ class ViewerCheck:
         own = self.issues_of(image.image_path)
         if own:
             return "not viewer-ready (--require-viewer-ready): " + "; ".join(i.message for i in own)
-        host = host_of(image.image_path)
+        host = host_of(image)
         if own is None and self.host_problems.get(host) and image.image_path not in self.checked:
             kinds = ", ".join(sorted(self.host_problems[host]))
             return (f"not sent (--require-viewer-ready): the photos of {host} checked on a sample are not "
@@ -425,9 +433,10 @@ class ViewerCheck:
         hosts: Dict[str, Dict[str, Any]] = {host: {"photos": count, "checked": 0, "not_ready": 0, "kinds": set()}
                                             for host, count in self.per_host.items()}
         for path in checked:
-            hosts.setdefault(host_of(path), {"photos": 0, "checked": 0, "not_ready": 0, "kinds": set()})["checked"] += 1
+            hosts.setdefault(self.host_by_path[path], {"photos": 0, "checked": 0, "not_ready": 0, "kinds": set()})[
+                "checked"] += 1
         for path, found in issues.items():
-            entry = hosts.setdefault(host_of(path), {"photos": 0, "checked": 0, "not_ready": 0, "kinds": set()})
+            entry = hosts.setdefault(self.host_by_path[path], {"photos": 0, "checked": 0, "not_ready": 0, "kinds": set()})
             entry["not_ready"] += 1
             entry["kinds"].update(issue.kind for issue in found)
         for entry in hosts.values():

@@ -27,7 +27,7 @@ import os
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from xpgeo_core.errors import REDACTED, ConfigError
 
@@ -220,7 +220,7 @@ class SettingSpec:
 
 
 SETTINGS: Tuple[SettingSpec, ...] = (
-    SettingSpec("backend", ("XPGEO_BACKEND", "BACKEND"), "XPGEO_BACKEND", _parse_backend, "auto",
+    SettingSpec("backend", ("XPGEO_BACKEND", "BACKEND"), "XPGEO_BACKEND", _parse_backend, BackendName.AUTO,
                 "Where layers are made: auto, xpgeo (XPGEO REST server), portal (ArcGIS REST), local (a folder). "
                 "auto picks xpgeo when XPGEO_REST_URL is set, else portal when a portal URL or a Pro sign-in is "
                 "available, else local."),
@@ -332,6 +332,47 @@ class Settings:
     config_file: Optional[str] = None
     read_files: Tuple[str, ...] = ()
     """Every config file read, highest precedence first (``xpgeo.env``, then a reference-client ``.env``)."""
+
+    if TYPE_CHECKING:
+        # Each setting's type, for the type checker: ``settings.batch_size`` is an int everywhere it is
+        # read. They are served from ``values`` (:meth:`__getattr__`); tests/test_settings.py checks this
+        # list against SETTINGS (one line per setting, each default of its type). ClassVar only so the
+        # dataclass constructor does not take them.
+        backend: ClassVar[BackendName]
+        rest_url: ClassVar[Optional[str]]
+        api_key: ClassVar[Optional[Secret]]
+        username: ClassVar[Optional[str]]
+        password: ClassVar[Optional[Secret]]
+        portal_url: ClassVar[Optional[str]]
+        disable_ssl_verification: ClassVar[bool]
+        ca_bundle: ClassVar[Optional[str]]
+        max_image_list_size: ClassVar[int]
+        timeout_seconds: ClassVar[float]
+        retries: ClassVar[int]
+        retry_backoff: ClassVar[float]
+        output_dir: ClassVar[str]
+        fetch_concurrency: ClassVar[int]
+        max_header_bytes: ClassVar[int]
+        magnetic_correction: ClassVar[bool]
+        sequences: ClassVar[bool]
+        footprints: ClassVar[bool]
+        sequence_cutoff_seconds: ClassVar[float]
+        sequence_cutoff_metres: ClassVar[float]
+        keep_near_duplicates: ClassVar[bool]
+        near_duplicate_metres: ClassVar[float]
+        near_duplicate_degrees: ClassVar[float]
+        heading_from_track: ClassVar[bool]
+        heading_offset: ClassVar[float]
+        batch_size: ClassVar[int]
+        check_viewer: ClassVar[str]
+        require_viewer_ready: ClassVar[bool]
+        token_minutes: ClassVar[int]
+        referer: ClassVar[Optional[str]]
+        bucket_access: ClassVar[str]
+        s3_endpoint_url: ClassVar[Optional[str]]
+        gcs_endpoint_url: ClassVar[Optional[str]]
+        azure_blob_endpoint_url: ClassVar[Optional[str]]
+        azure_storage_connection_string: ClassVar[Optional[Secret]]
 
     def __getattr__(self, name: str) -> Any:
         values = object.__getattribute__(self, "values")

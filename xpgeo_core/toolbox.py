@@ -15,15 +15,13 @@ import re
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from xpgeo_core.backends import choose_backend_name
-from xpgeo_core.backends.local import folder_name
-from xpgeo_core.backends.portal.backend import clean_service_name
+from xpgeo_core.backends.names import FINAL_NAME_RULES
 from xpgeo_core.catalogue import (CREATE_LAYER, PRO, PRO_TOOLS, TOOLS as CATALOGUE_TOOLS, ToolCall, ToolSpec,
                                   compact_json, setting_overrides)
 from xpgeo_core.errors import ConfigError, XpgeoError
-from xpgeo_core.image_lists import entry_problem, is_local_photo
 from xpgeo_core.results import ProgressCallback, no_progress
 from xpgeo_core.settings import BACKEND_LABELS, BACKEND_PLACES, SPECS_BY_ATTR, parse_url, Settings, load_settings
-from xpgeo_core.urls import MALFORMED_URL, MISSING_NAME, image_url_problem, layer_name_problem
+from xpgeo_core.urls import MALFORMED_URL, MISSING_NAME, PhotoRef, image_url_problem, layer_name_problem
 
 log = logging.getLogger("xpgeo")
 
@@ -180,10 +178,11 @@ def _entries(value: Any) -> List[str]:
 
 
 def _image_problem(entry: str, local_ok: bool, backends: Tuple[str, ...]) -> Optional[str]:
-    if is_local_photo(entry):
+    photo = PhotoRef.parse(entry)
+    if not photo.is_web:
         if not local_ok:
             return _LOCAL_ONLY.format(what=f"Photo files ({entry!r})")
-        problem = entry_problem(entry, local_ok=True)
+        problem = photo.problem()
         return f"Photo file {entry!r}: {problem}." if problem else None
     problem = image_url_problem(entry)
     return f"{MALFORMED_URL} {entry!r}: {problem}." if problem else None
@@ -207,10 +206,6 @@ def _final_names(name: str, backends: Tuple[str, ...]) -> Tuple[bool, str]:
                        "underscores (a taken name also gets a _YYYYMMDD_HHMMSS suffix).")
     shown = "; ".join(f"'{final}' {BACKEND_PLACES[b]}" for b, final in names.items())
     return False, f"The layer will be created as {shown} (a taken name also gets a _YYYYMMDD_HHMMSS suffix)."
-
-
-FINAL_NAME_RULES: Dict[str, Callable[[str], str]] = {"portal": clean_service_name, "local": folder_name}
-"""How each backend cleans a layer name (the XPGEO server's own rule is not published: none applied)."""
 
 
 def setting_problem(attr: str, value: Any) -> Optional[str]:

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import os
 import re
+from dataclasses import dataclass
+from enum import Enum
 from typing import Optional
 from urllib.parse import unquote, urlsplit
 from urllib.request import url2pathname
@@ -115,23 +117,14 @@ def local_path(text: str) -> str:
 
 
 def entry_problem(text: str, *, local_ok: bool) -> Optional[str]:
-    """Why an entry is not an image this run can use, or None: the URL rules of the XPGEO
-    server for URLs; for a local photo, that local photos are allowed and the file is there."""
-    if local_ok and is_local_photo(text):
-        path = local_path(text)
-        if os.path.isdir(path):
-            return "it is a folder, not a photo (give the folder as the photo folder instead)"
-        if not os.path.isfile(path):
-            return "no such file"
-        return None
-    return image_url_problem(text)
+    """Why an entry is not an image this run can use, or None (:meth:`PhotoRef.problem`)."""
+    return PhotoRef.parse(text, local_ok=local_ok).problem()
 
 
 def canonical(text: str, *, local_ok: bool) -> str:
-    """The entry as the pipeline should identify it: local photos as absolute paths, URLs with
-    their scheme and host in lower case and no fragment (:func:`normal_url`)."""
-    text = text.strip()
-    return local_path(text) if local_ok and is_local_photo(text) else normal_url(text)
+    """The entry as the pipeline identifies it (:attr:`PhotoRef.fetch`): local photos as absolute
+    paths, URLs with their scheme and host in lower case and no fragment (:func:`normal_url`)."""
+    return PhotoRef.parse(text, local_ok=local_ok).fetch
 
 
 # -- layer names -------------------------------------------------------------------------
@@ -231,3 +224,99 @@ def normal_url(url: str) -> str:
 def strip_query(url: str) -> str:
     """Drop the query string: it may hold signatures (presigned S3) or, from other clients, tokens."""
     return url.split("?", 1)[0]
+
+
+# -- one photo's address, parsed once ----------------------------------------------------
+
+def printable(text: str) -> str:
+    """*text* with its control and separator characters written as escapes (``\\x1b``, ``\\u2028``):
+    an address is shown in a terminal and in Pro's messages, where an escape sequence would act
+    and a NUL or a line separator would hide what is wrong with it."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
+class PhotoKind(str, Enum):
+    """Where a photo is read from: decided once, when its list entry is parsed."""
+
+    WEB = "web"
+    """An ``http(s)://`` address (or an entry that is meant as one and is malformed)."""
+    FILE = "file"
+    """A file on this machine (a path or ``file://`` URL), known by its absolute path."""
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True)
+class PhotoRef:
+    """One photo's address as every later step takes it: parsed once from its list entry.
+
+    Why a value and not a string: "web URL or file?", the stored form without credentials or
+    signature and the shown form were each re-derived from the text by every module that
+    touched a photo, and two spellings of one photo became two features. Here the entry is
+    read once: scheme and host in lower case, no ``#fragment``, a file as its absolute path.
+    """
+
+    kind: PhotoKind
+    fetch: str
+    """What is read: the URL with any ``user:password@`` and presigned query (what the XPGEO
+    server is sent, too), or the file's absolute path."""
+    image_path: str
+    """What the layer stores as ImagePath and a rerun recognises the photo by: no credentials,
+    no signing parameters or tokens."""
+    display: str
+    """What messages and logs show: no credentials, no query, control characters escaped."""
+
+    @classmethod
+    def parse(cls, text: str, *, local_ok: bool = True) -> "PhotoRef":
+        """The photo an entry names. With *local_ok* false (a portal or XPGEO-server run) every
+        entry is a web address, so a path is then a malformed URL rather than a file."""
+        text = str(text).strip()
+        if local_ok and is_local_photo(text):
+            path = local_path(text)
+            return cls(PhotoKind.FILE, path, path, printable(path))
+        url = normal_url(text)
+        return cls(PhotoKind.WEB, url, without_credentials(url), printable(safe_url(url)))
+
+    @classmethod
+    def named(cls, text: str) -> "PhotoRef":
+        """A photo known only by the name it is given (bytes already in memory): its kind read off
+        the name, nothing resolved (a relative name is not made a path of this machine)."""
+        text = str(text).strip()
+        kind = PhotoKind.WEB if is_web(text) else PhotoKind.FILE
+        return cls(kind, text, without_credentials(text), printable(safe_url(text)))
+
+    @property
+    def is_web(self) -> bool:
+        return self.kind is PhotoKind.WEB
+
+    @property
+    def has_userinfo(self) -> bool:
+        """The fetch URL carries a ``user:password@``."""
+        return self.is_web and _without_userinfo(self.fetch) != self.fetch
+
+    @property
+    def signed(self) -> bool:
+        """The fetch URL carries a signature or token that the stored ImagePath leaves out."""
+        return self.is_web and is_presigned(self.fetch)
+
+    @property
+    def has_credentials(self) -> bool:
+        """The fetch URL carries a ``user:password@`` (or a signature) the stored ImagePath leaves out."""
+        return self.fetch != self.image_path
+
+    def problem(self) -> Optional[str]:
+        """Why this photo cannot be used, or None: the XPGEO server's URL rules for a web address,
+        for a file that it is there and is not a folder."""
+        if self.is_web:
+            return image_url_problem(self.fetch)
+        if os.path.isdir(self.fetch):
+            return "it is a folder, not a photo (give the folder as the photo folder instead)"
+        if not os.path.isfile(self.fetch):
+            return "no such file"
+        return None
+
+    def __str__(self) -> str:  # never the secret-bearing fetch form by accident
+        return self.display

@@ -9,11 +9,11 @@ accounting for every backend alike.
 from __future__ import annotations
 
 import abc
-from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, Optional
 
 from xpgeo_core.http import XpgeoSession, make_session
 from xpgeo_core.layer_options import LayerOptions
-from xpgeo_core.results import AppendReport, CreateResult, HealthResult, ProgressCallback, no_progress
+from xpgeo_core.results import AppendReport, CreateResult, HealthResult
 from xpgeo_core.settings import Settings
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -74,20 +74,6 @@ class Backend(abc.ABC):
     def layer_image_paths(self, name: str) -> Iterator[str]:
         """Every ImagePath of layer *name*, in the layer's order (``xpgeo check-layer``)."""
         raise NotImplementedError(f"the {self.name} backend cannot list a layer's photos")
-
-    def append_images(self, name: str, urls: Sequence[str], *, progress: ProgressCallback = no_progress,
-                      imagery_type: Optional[str] = None, preflight: bool = False) -> AppendReport:
-        """Append distinct, valid *urls* to layer *name*; one result per URL, in order
-        (the one append loop; operations call it with the run's images)."""
-        from xpgeo_core.pipeline import gather, run_append
-
-        images = gather((None, u) for u in urls).images
-        return run_append(self.open_sink(name, imagery_type=imagery_type), images, settings=self.settings,
-                          imagery_type=imagery_type, preflight=preflight, progress=progress)
-
-    def append_image(self, name: str, url: str, *, imagery_type: Optional[str] = None) -> AppendReport:
-        """Append one URL."""
-        return self.append_images(name, [url], imagery_type=imagery_type)
 
     def abort(self) -> None:
         """Cancel: shut the in-flight connections of this backend's session."""

@@ -42,6 +42,7 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tupl
 
 from xpgeo_core import __version__
 from xpgeo_core.backends.base import Backend
+from xpgeo_core.backends.names import TAKEN_VARIANTS, folder_name, taken_name_candidates
 from xpgeo_core.errors import ConfigError, ValidationError, XpgeoError
 from xpgeo_core.files import TEMP_SUFFIX, atomic_write, remove_stale_temporaries
 from xpgeo_core.layer_options import LayerOptions
@@ -50,7 +51,7 @@ from xpgeo_core.pipeline.sequences import Photo, folder_of, layer_photo
 from xpgeo_core.pipeline.sink import Item, Sink, result
 from xpgeo_core.results import (APPENDED, FAILED, SKIPPED, AppendReport, CreateResult, HealthResult, ImageResult,
                                 failure_entries)
-from xpgeo_core.settings import BackendName
+from xpgeo_core.settings import BackendName, Settings
 from xpgeo_core import footprints, schema
 
 log = logging.getLogger("xpgeo.backends.local")
@@ -64,24 +65,6 @@ REPORT_FILE = "report.json"
 SRS_WGS84 = "4326"
 ALREADY_PRESENT = "already in the layer"
 NO_POSITION = "the photo has no usable GPS position"
-
-_UNSAFE = re.compile(r"[^\w\-]+")
-_WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL"} | {f"COM{i}" for i in range(1, 10)} | {
-    f"LPT{i}" for i in range(1, 10)}
-_MAX_NAME = 100
-
-
-def folder_name(name: str) -> str:
-    """The folder a layer name maps to: letters, digits, ``_`` and ``-`` only.
-
-    Why: the name arrives from a person or a script and must never climb out of the
-    output folder (``..``, ``/``, drive letters) or hit a name Windows refuses.
-    """
-    cleaned = _UNSAFE.sub("_", name.strip()).strip("_")[:_MAX_NAME] or "layer"
-    if cleaned.upper() in _WINDOWS_RESERVED:
-        cleaned += "_layer"
-    return cleaned
-
 
 def _finite(value: Any) -> Any:
     """JSON has no NaN or infinity; an unknown number is null."""
@@ -159,7 +142,7 @@ class LocalBackend(Backend):
 
     name = BackendName.LOCAL
 
-    def __init__(self, settings, **kwargs: Any) -> None:
+    def __init__(self, settings: Settings, **kwargs: Any) -> None:
         super().__init__(settings, **kwargs)
         self.root = Path(settings.output_dir or "xpgeo-layers").expanduser().resolve()
 
@@ -337,10 +320,9 @@ class LocalBackend(Backend):
             raise self._not_writable(exc) from None
 
     def _claim_folder(self, wanted: str) -> Path:
-        """Make the layer folder; a taken name gets ``_YYYYMMDD_HHMMSS`` (as on the XPGEO server)."""
-        candidates = [wanted, f"{wanted}_{time.strftime('%Y%m%d_%H%M%S')}"]
-        candidates += [f"{candidates[1]}_{n}" for n in range(2, 100)]
-        for candidate in candidates:
+        """Make the layer folder; a taken name gets ``_YYYYMMDD_HHMMSS`` in UTC (the one rule of
+        :mod:`~xpgeo_core.backends.names`, as on the portal and the XPGEO server)."""
+        for candidate in taken_name_candidates(wanted):
             folder = self.root / candidate
             try:
                 folder.mkdir()
@@ -349,7 +331,7 @@ class LocalBackend(Backend):
                 continue
             except OSError as exc:
                 raise self._not_writable(exc) from None
-        raise ValidationError(f"Layer name {wanted!r} is taken, and so are 100 timestamped variants.",
+        raise ValidationError(f"Layer name {wanted!r} is taken, and so are {TAKEN_VARIANTS - 1} timestamped variants.",
                               status=409, hint="Choose another layer name.")
 
     def _not_writable(self, exc: OSError, folder: Optional[Path] = None) -> ConfigError:
@@ -404,7 +386,7 @@ class LocalSink(Sink):
                 if image.image_path in self.present:
                     out[image.image_path] = result(image, SKIPPED, ALREADY_PRESENT)
                     continue
-                attributes = dict(item.attributes or {})
+                attributes = item.attributes.as_dict() if item.attributes is not None else {}
                 if _finite(attributes.get("X")) is None or _finite(attributes.get("Y")) is None:
                     out[image.image_path] = result(image, FAILED, NO_POSITION)
                     continue

@@ -29,7 +29,7 @@ from xpgeo_core.pipeline.identity import Image
 from xpgeo_core.pipeline.sink import Item, Sink, Stop, result
 from xpgeo_core.results import (APPENDED, FAILED, SKIPPED, UNCONFIRMED, AppendReport, CreateResult, HealthResult,
                                 ImageResult)
-from xpgeo_core.settings import BackendName
+from xpgeo_core.settings import BackendName, Settings
 
 log = logging.getLogger("xpgeo.backends.xpgeo")
 
@@ -64,7 +64,7 @@ class XpgeoRestBackend(Backend):
 
     name = BackendName.XPGEO
 
-    def __init__(self, settings, **kwargs: Any) -> None:
+    def __init__(self, settings: Settings, **kwargs: Any) -> None:
         super().__init__(settings, **kwargs)
         if not settings.rest_url:
             raise ConfigError("The XPGEO server URL is not set.",

@@ -28,6 +28,7 @@ from xpgeo_core.buckets.stores import StoredObject
 from xpgeo_core.errors import ValidationError
 from xpgeo_core.image_lists import DEFAULT_PHOTO_FILTER, filter_patterns, name_matches
 from xpgeo_core.results import TICK, Progress, ProgressCallback, no_progress
+from xpgeo_core.settings import Settings
 
 log = logging.getLogger("xpgeo")
 
@@ -41,7 +42,7 @@ Entry = Tuple[Optional[int], str]
 class BucketListing:
     """The entries of one bucket source (iterate once); its counts say what the listing saw."""
 
-    def __init__(self, settings: Any, text: Any, *, pattern: Optional[str] = None, modified_since: Any = None,
+    def __init__(self, settings: Settings, text: Any, *, pattern: Optional[str] = None, modified_since: Any = None,
                  progress: ProgressCallback = no_progress, page_size: int = PAGE_SIZE) -> None:
         self.settings = settings
         self.source: Source = parse_source(text, settings)

@@ -20,6 +20,7 @@ from xpgeo_core.buckets.source import AZURE, GCS, S3, Source
 from xpgeo_core.buckets.stores import Refused, StoredObject
 from xpgeo_core.errors import AuthError, RequestError, ServerError, ValidationError, XpgeoError
 from xpgeo_core.http import tls_verify
+from xpgeo_core.settings import Settings
 
 EXTRAS = {S3: ("s3", "boto3"), GCS: ("gcs", "google.cloud.storage"), AZURE: ("azure", "azure.storage.blob")}
 """store: (the pip extra, the module its SDK is imported as)."""
@@ -48,7 +49,7 @@ def _import(source: Source) -> Any:
             from None
 
 
-def pages(source: Source, settings: Any, page_size: int) -> Iterator[List[StoredObject]]:
+def pages(source: Source, settings: Settings, page_size: int) -> Iterator[List[StoredObject]]:
     """The source's objects, a page at a time, listed through the store's SDK."""
     return {S3: _s3, GCS: _gcs, AZURE: _azure}[source.store](source, settings, page_size)
 
@@ -66,7 +67,7 @@ def _refused(source: Source, code: str, what: str) -> Refused:
 
 # -- boto3 ------------------------------------------------------------------------------------
 
-def _s3(source: Source, settings: Any, page_size: int) -> Iterator[List[StoredObject]]:
+def _s3(source: Source, settings: Settings, page_size: int) -> Iterator[List[StoredObject]]:
     boto3 = _import(source)
     from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
@@ -97,7 +98,7 @@ def _s3(source: Source, settings: Any, page_size: int) -> Iterator[List[StoredOb
 
 # -- google-cloud-storage -----------------------------------------------------------------------
 
-def _gcs(source: Source, settings: Any, page_size: int) -> Iterator[List[StoredObject]]:
+def _gcs(source: Source, settings: Settings, page_size: int) -> Iterator[List[StoredObject]]:
     storage = _import(source)
     from google.api_core import exceptions as api
     from google.auth.exceptions import DefaultCredentialsError
@@ -122,7 +123,7 @@ def _gcs(source: Source, settings: Any, page_size: int) -> Iterator[List[StoredO
 
 # -- azure-storage-blob ---------------------------------------------------------------------------
 
-def _azure(source: Source, settings: Any, page_size: int) -> Iterator[List[StoredObject]]:
+def _azure(source: Source, settings: Settings, page_size: int) -> Iterator[List[StoredObject]]:
     blob = _import(source)
     from azure.core.exceptions import AzureError, ClientAuthenticationError, HttpResponseError, ResourceNotFoundError
 
@@ -148,7 +149,7 @@ def _azure(source: Source, settings: Any, page_size: int) -> Iterator[List[Store
                            hint="Check AZURE_STORAGE_CONNECTION_STRING and AZURE_BLOB_ENDPOINT_URL.") from None
 
 
-def _azure_container(blob: Any, source: Source, settings: Any) -> Any:
+def _azure_container(blob: Any, source: Source, settings: Settings) -> Any:
     verify = tls_verify(settings)
     secret = settings.azure_storage_connection_string
     if secret:

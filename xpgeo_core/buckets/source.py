@@ -26,6 +26,7 @@ from typing import Any, Optional
 from urllib.parse import quote, unquote, urlsplit
 
 from xpgeo_core.errors import ValidationError
+from xpgeo_core.settings import Settings
 
 S3, GCS, AZURE = "s3", "gcs", "azure"
 STORE_NAMES = {S3: "Amazon S3", GCS: "Google Cloud Storage", AZURE: "Azure Blob Storage"}
@@ -91,7 +92,7 @@ def _aws_bucket_url(bucket: str, region: Optional[str]) -> str:
     return f"https://{bucket}.{host}"
 
 
-def parse_source(text: Any, settings: Any) -> Source:
+def parse_source(text: Any, settings: Settings) -> Source:
     """The :class:`Source` *text* names; a clear error naming it when it names none."""
     given = str(text or "").strip()
     if not given:
@@ -128,7 +129,7 @@ def _shown(url: str) -> str:
     return safe_url(url)
 
 
-def _under_endpoint(given: str, settings: Any) -> Optional[Source]:
+def _under_endpoint(given: str, settings: Settings) -> Optional[Source]:
     """A URL below a configured endpoint: ENDPOINT/bucket/prefix."""
     for store, endpoint in ((S3, settings.s3_endpoint_url), (GCS, settings.gcs_endpoint_url),
                             (AZURE, settings.azure_blob_endpoint_url)):

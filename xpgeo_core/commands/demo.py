@@ -21,6 +21,7 @@ from xpgeo_core.demo.run import DEFAULT_NAME, demo_settings, preview_folder
 from xpgeo_core.demo.server import FolderServer
 from xpgeo_core.preview.preview import PHOTO_FOLDER
 from xpgeo_core.catalogue import compact_json
+from xpgeo_core.settings import Settings
 
 NAME = "demo"
 HELP = "make ~24 sample photos, serve them locally and build an OI layer from them"
@@ -43,9 +44,10 @@ def wait_for_interrupt() -> None:
     threading.Event().wait()
 
 
-def existing_preview(settings, name: str) -> Optional[Path]:
+def existing_preview(settings: Settings, name: str) -> Optional[Path]:
     """The preview of a demo layer already built under *name*, if any."""
-    from xpgeo_core.backends.local import LAYER_FILE, PREVIEW_FILE, folder_name
+    from xpgeo_core.backends.local import LAYER_FILE, PREVIEW_FILE
+    from xpgeo_core.backends.names import folder_name
 
     if settings.backend == "local":
         folder = Path(settings.output_dir or "xpgeo-layers").expanduser().resolve() / folder_name(name)

@@ -91,7 +91,7 @@ def _copy_photos(folder: Path, urls: Sequence[str], photos: Mapping[str, Tuple[s
 
 def preview_folder(settings: Settings, layer_name: str) -> Path:
     """Where the demo's preview lives for backends that do not write one (portal, XPGEO server)."""
-    from xpgeo_core.backends.local import folder_name
+    from xpgeo_core.backends.names import folder_name
 
     return Path(settings.output_dir or "xpgeo-layers").expanduser().resolve() / f"{folder_name(layer_name)}-preview"
 

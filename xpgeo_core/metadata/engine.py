@@ -1,34 +1,31 @@
-"""The engine: a photo URL or path in, its Oriented Imagery attributes out.
+"""The engine: one photo (its :class:`~xpgeo_core.urls.PhotoRef`) in, its Oriented Imagery attributes out.
 
-Many photos go through a thread pool (``FETCH_CONCURRENCY`` workers, one
-:class:`~xpgeo_core.photo_client.PhotoClient` per worker thread, with its own connections). Inputs are
-consumed lazily with a bounded window of pending photos, and each photo's bytes are
-dropped as soon as its header is parsed, so memory stays flat however long the list.
+Only the header is read, and its bytes are dropped as soon as it is parsed. Many photos are read
+by the pipeline's one photo pass (:mod:`xpgeo_core.pipeline.photos`: worker threads, one
+:class:`~xpgeo_core.photo_client.PhotoClient` each, a bounded window), which calls
+:func:`inspect_source` per photo.
 """
 
 from __future__ import annotations
 
-import collections
 import logging
-import threading
 import warnings
-from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, Callable, Deque, Dict, Iterable, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
-from xpgeo_core.urls import safe_url
+from xpgeo_core.urls import PhotoRef
 from xpgeo_core.photo_client import PhotoClient, make_photo_client
 from xpgeo_core.metadata import rules
-from xpgeo_core.metadata.fetch import BytesSource, is_remote, open_source
+from xpgeo_core.metadata.fetch import BytesSource, open_source
 from xpgeo_core.metadata.jpeg import walk
 from xpgeo_core.metadata.photo import PhotoError, PhotoInfo
 from xpgeo_core.metadata.tiff import xmp_packets
 from xpgeo_core.metadata.xmp import XmpRefused, read_xmp
+from xpgeo_core.settings import Settings
 
 log = logging.getLogger("xpgeo.metadata")
-WINDOW_PER_WORKER = 4  # photos queued per worker: keeps workers busy without reading the whole list
 
 
-def inspect_source(source: str, *, settings: Any, imagery_type: Optional[str] = None,
+def inspect_source(source: Union[str, PhotoRef], *, settings: Settings, imagery_type: Optional[str] = None,
                    client: Optional[PhotoClient] = None, session: Any = None,
                    origin: Optional[str] = None) -> PhotoInfo:
     """Read one photo's header and build its attributes. Never raises for a bad photo.
@@ -40,25 +37,28 @@ def inspect_source(source: str, *, settings: Any, imagery_type: Optional[str] = 
     if session is not None:
         warnings.warn("inspect_source(session=...) is ignored since photo headers are read with a PhotoClient; "
                       "pass client= or nothing", DeprecationWarning, stacklevel=2)
-    source = str(source).strip()
+    photo = source if isinstance(source, PhotoRef) else PhotoRef.parse(source)
     own_client = None
     try:
-        if is_remote(source) and client is None:
+        if photo.is_web and client is None:
             client = own_client = make_photo_client(settings, pool_size=1)
-        return _inspect(source, lambda: open_source(source, settings.max_header_bytes, client, origin), imagery_type,
+        return _inspect(photo, lambda: open_source(photo, settings.max_header_bytes, client, origin), imagery_type,
                         settings)
     finally:
         if own_client is not None:
             own_client.close()
 
 
-def inspect_bytes(data: bytes, *, source: str, settings: Any, imagery_type: Optional[str] = None) -> PhotoInfo:
-    """The same for photo bytes already in memory; *source* is what ImagePath and Name come from."""
-    return _inspect(source, lambda: BytesSource(data, settings.max_header_bytes), imagery_type, settings)
+def inspect_bytes(data: bytes, *, source: Union[str, PhotoRef], settings: Settings,
+                  imagery_type: Optional[str] = None) -> PhotoInfo:
+    """The same for photo bytes already in memory; *source* is what ImagePath and Name come from
+    (a name as given: nothing is read from it, so a relative name is not made a path)."""
+    photo = source if isinstance(source, PhotoRef) else PhotoRef.named(source)
+    return _inspect(photo, lambda: BytesSource(data, settings.max_header_bytes), imagery_type, settings)
 
 
-def _inspect(source: str, opener: Callable[[], Any], imagery_type: Optional[str], settings: Any) -> PhotoInfo:
-    info = PhotoInfo(source=source)
+def _inspect(photo: PhotoRef, opener: Callable[[], Any], imagery_type: Optional[str], settings: Settings) -> PhotoInfo:
+    info = PhotoInfo(photo)
     try:
         byte_source = opener()
         try:
@@ -73,17 +73,17 @@ def _inspect(source: str, opener: Callable[[], Any], imagery_type: Optional[str]
         xmp = _xmp_properties(header.xmp, xmp_packets(exif), info.warnings)
         facts = rules.Facts(ifd0=exif.get("ifd0", {}), exif=exif.get("exif", {}), gps=exif.get("gps", {}),
                             xmp=xmp, frame_size=header.frame_size, warnings=info.warnings)
-        info.attributes = rules.build(facts, source, imagery_type, magnetic_correction=settings.magnetic_correction)
+        info.attributes = rules.build(facts, photo, imagery_type, magnetic_correction=settings.magnetic_correction)
         info.ok = True
     except PhotoError as exc:
         info.error, info.error_code = exc.message, exc.code
         if exc.attributes is not None:
             info.attributes = exc.attributes
     except Exception as exc:  # a bug must cost one photo, not the batch
-        log.debug("Unexpected error reading %s", safe_url(source), exc_info=True)
+        log.debug("Unexpected error reading %s", photo.display, exc_info=True)
         info.error, info.error_code = "unexpected error reading the photo (%s)" % exc.__class__.__name__, "internal"
     if not info.ok:
-        log.debug("Photo %s: %s", safe_url(source), info.error)
+        log.debug("Photo %s: %s", photo.display, info.error)
     return info
 
 
@@ -107,40 +107,3 @@ def _xmp_properties(app1: Optional[bytes], in_exif: List[Tuple[str, bytes]], war
         for key, value in properties.items():
             found.setdefault(key, value)
     return found
-
-
-def inspect_many(sources: Iterable[str], *, settings: Any, imagery_type: Optional[str] = None) -> Iterator[PhotoInfo]:
-    """Inspect photos concurrently; yields one :class:`PhotoInfo` per source, in input order."""
-    workers = max(1, int(settings.fetch_concurrency))
-    local = threading.local()
-    clients: List[PhotoClient] = []
-    lock = threading.Lock()
-
-    def client_for_thread() -> PhotoClient:
-        client = getattr(local, "client", None)
-        if client is None:
-            client = local.client = make_photo_client(settings, pool_size=2)
-            with lock:
-                clients.append(client)
-        return client
-
-    def task(source: str) -> PhotoInfo:
-        text = str(source).strip()
-        return inspect_source(text, settings=settings, imagery_type=imagery_type,
-                              client=client_for_thread() if is_remote(text) else None)
-
-    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="xpgeo-fetch")
-    pending: Deque[Future] = collections.deque()
-    try:
-        for source in sources:
-            pending.append(pool.submit(task, source))
-            if len(pending) >= workers * WINDOW_PER_WORKER:
-                yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
-    finally:
-        for future in pending:
-            future.cancel()
-        pool.shutdown(wait=True)
-        for client in clients:
-            client.close()

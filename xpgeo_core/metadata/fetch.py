@@ -36,7 +36,7 @@ from urllib.parse import unquote
 
 import urllib3
 
-from xpgeo_core.urls import file_path as local_path, is_web as is_remote, safe_url
+from xpgeo_core.urls import PhotoRef, file_path as local_path, is_web as is_remote
 from xpgeo_core.photo_client import MAX_REDIRECTS, CaBundleError, PhotoClient, PhotoResponse, TooManyRedirects
 from xpgeo_core.metadata.photo import PhotoError
 
@@ -357,17 +357,16 @@ def _network_error(exc: BaseException) -> PhotoError:
     return PhotoError("network", "the request failed: %s" % cause.__class__.__name__)
 
 
-def open_source(source: str, cap: int, client: Optional[PhotoClient] = None, origin: Optional[str] = None) -> Any:
-    """The byte source for a URL or path (``client`` is required for http(s); ``origin``: see
-    :class:`HttpSource`)."""
-    if is_remote(source):
-        if client is None:
-            raise ValueError("an HTTP client is needed for " + safe_url(source))
-        return HttpSource(source, client, cap, origin)
-    if not source or not source.strip():
+def open_source(photo: PhotoRef, cap: int, client: Optional[PhotoClient] = None, origin: Optional[str] = None) -> Any:
+    """The byte source for a photo (``client`` is required for http(s); ``origin``: see :class:`HttpSource`)."""
+    if not photo.fetch:
         raise PhotoError("unsupported_source", "the source is empty; give an http(s) URL or a local path")
-    scheme = re.match(r"^([A-Za-z][A-Za-z0-9+.-]+):", source)
-    if scheme and scheme.group(1).lower() != "file" and len(scheme.group(1)) > 1:  # "C:" is a drive
+    if not photo.is_web:
+        return FileSource(photo.fetch, cap)
+    if not is_remote(photo.fetch):
+        scheme = re.match(r"^([A-Za-z][A-Za-z0-9+.-]+):", photo.fetch)
         raise PhotoError("unsupported_source", "%s: URLs are not supported; give an http(s) URL or a local path"
-                         % scheme.group(1).lower())
-    return FileSource(source, cap)
+                         % (scheme.group(1).lower() if scheme else photo.display))
+    if client is None:
+        raise ValueError("an HTTP client is needed for " + photo.display)
+    return HttpSource(photo.fetch, client, cap, origin)

@@ -2,7 +2,7 @@
 
 Why a result object and not exceptions: in a batch every photo must end with its own
 outcome (the no-data-lost rule), so a broken photo is a value (``ok=False`` with a
-reason), never an exception escaping :func:`xpgeo_core.metadata.inspect_many`.
+reason), never an exception escaping the photo pass (:mod:`xpgeo_core.pipeline.photos`).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
-from xpgeo_core.urls import without_credentials
+from xpgeo_core.urls import PhotoRef
 
 ATTRIBUTE_KEYS = (
     "X", "Y", "Z", "ImagePath", "Name", "AcquisitionDate", "CameraHeading", "CameraHeadingReference",
@@ -41,7 +41,8 @@ def empty_attributes() -> Dict[str, Any]:
 class PhotoInfo:
     """One photo's outcome: its OI attributes, or why it has none."""
 
-    source: str
+    photo: PhotoRef
+    """The photo read (its address parsed once: fetched, stored and shown forms)."""
     ok: bool = False
     error: Optional[str] = None
     error_code: Optional[str] = None
@@ -53,8 +54,13 @@ class PhotoInfo:
     read_as_viewer: bool = False
     """The header read was the viewer's kind of request (with the Origin, no cookies): its answer is the check."""
 
+    @property
+    def source(self) -> str:
+        """What was read: the URL (with any credentials) or the file's path."""
+        return self.photo.fetch
+
     def to_dict(self) -> Dict[str, Any]:
         """The ``xpgeo inspect --json`` object for this photo; ``source`` without ``user:password@``
         (as the ImagePath and the append reports give it)."""
-        return {"source": without_credentials(self.source), "ok": self.ok, "error": self.error, "bytes_read": self.bytes_read,
+        return {"source": self.photo.image_path, "ok": self.ok, "error": self.error, "bytes_read": self.bytes_read,
                 "warnings": list(self.warnings), "attributes": {k: self.attributes.get(k) for k in ATTRIBUTE_KEYS}}

@@ -19,7 +19,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from urllib.parse import unquote, urlsplit
 
 from xpgeo_core import schema
-from xpgeo_core.urls import without_credentials
+from xpgeo_core.urls import PhotoRef
 from xpgeo_core.metadata import geomag
 from xpgeo_core.metadata.photo import PhotoError, empty_attributes
 from xpgeo_core.metadata.tiff import first, values
@@ -118,17 +118,17 @@ class Orientation:
                        unreferenced_yaw=self.unreferenced_yaw or other.unreferenced_yaw)
 
 
-def build(facts: Facts, source: str, imagery_type: Optional[str], *,
+def build(facts: Facts, photo: PhotoRef, imagery_type: Optional[str], *,
           magnetic_correction: bool = True) -> Dict[str, Any]:
     """All 17 attributes. Raises PhotoError when the photo cannot be placed; the partial
     attributes are then on the exception as ``.attributes``. A magnetic heading (reference
     ``M``) is turned true unless *magnetic_correction* (the setting MAGNETIC_CORRECTION) is off."""
     attrs = empty_attributes()
-    attrs["ImagePath"] = without_credentials(source)
-    if attrs["ImagePath"] != source:
+    attrs["ImagePath"] = photo.image_path
+    if photo.has_userinfo:
         facts.warnings.append("the URL's user:password was used to read the photo but is not written to the layer "
                               "(ImagePath); the layer's viewers must reach the photo without it")
-    attrs["Name"] = name_of(source)
+    attrs["Name"] = name_of(photo.image_path)
     heading, reference = camera_heading(facts)
     attrs["CameraHeading"] = _round(heading, 6)
     attrs["CameraHeadingReference"] = reference

@@ -3,7 +3,8 @@
 Why: the layer's key is the ImagePath (the URL without ``user:password@``). When the key was
 made inside each backend while de-duplication ran on the raw text, ``http://u:p@host/a.jpg``
 and ``http://host/a.jpg`` became two features. Here every entry becomes one :class:`Image`
-with the three forms every later step uses, and de-duplication runs on the key itself.
+(its :class:`~xpgeo_core.urls.PhotoRef`, parsed once: web or file, the three forms every later
+step uses) and de-duplication runs on the key itself.
 """
 
 from __future__ import annotations
@@ -11,38 +12,42 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Optional, Tuple
 
-from xpgeo_core.image_lists import canonical, entry_problem
-from xpgeo_core.urls import MALFORMED_URL, safe_url, without_credentials
+from xpgeo_core.urls import MALFORMED_URL, PhotoRef
 
 Entry = Tuple[Optional[int], str]
 """A list entry: (line number in the list file or None, the text)."""
 
 
-def printable(text: str) -> str:
-    """*text* with its control and separator characters written as escapes (``\\x1b``, ``\\u2028``):
-    a list line is shown in a terminal and in Pro's messages, where an escape sequence would act
-    and a NUL or a line separator would hide what is wrong with it."""
-    if text.isprintable():
-        return text
-    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
-
-
 @dataclass(frozen=True)
 class Image:
-    """One photo as every step of a run knows it."""
+    """One photo as every step of a run knows it: its address (:class:`PhotoRef`, parsed once)
+    and where it was listed."""
 
-    fetch_url: str
-    """What is fetched and what the XPGEO server is sent: may hold credentials and a presigned query."""
-    image_path: str
-    """What the layer stores as ImagePath and recognises the photo by on reruns: no ``user:password@``."""
-    display: str
-    """What logs, messages and Pro's geoprocessing messages show: no credentials, no query."""
+    ref: PhotoRef
     line: Optional[int] = None
 
     @classmethod
-    def of(cls, text: str, line: Optional[int] = None) -> "Image":
-        text = text.strip()
-        return cls(fetch_url=text, image_path=without_credentials(text), display=printable(safe_url(text)), line=line)
+    def of(cls, text: str, line: Optional[int] = None, *, local_ok: bool = True) -> "Image":
+        return cls(PhotoRef.parse(text, local_ok=local_ok), line)
+
+    @property
+    def fetch_url(self) -> str:
+        """What is fetched and what the XPGEO server is sent: may hold credentials and a presigned query."""
+        return self.ref.fetch
+
+    @property
+    def image_path(self) -> str:
+        """What the layer stores as ImagePath and recognises the photo by on reruns: no ``user:password@``."""
+        return self.ref.image_path
+
+    @property
+    def display(self) -> str:
+        """What logs, messages and Pro's geoprocessing messages show: no credentials, no query."""
+        return self.ref.display
+
+    @property
+    def is_web(self) -> bool:
+        return self.ref.is_web
 
     @property
     def where(self) -> str:
@@ -73,12 +78,12 @@ def gather(entries: Iterable[Entry], *, local_ok: bool = False) -> Gathered:
     for line, text in entries:
         if text is None or not str(text).strip():
             continue
-        image = Image.of(canonical(str(text), local_ok=local_ok), line)
+        image = Image.of(str(text), line, local_ok=local_ok)
         if image.image_path in first:
             out.duplicates.append((image, first[image.image_path]))
             continue
         first[image.image_path] = image
-        problem = entry_problem(image.fetch_url, local_ok=local_ok)
+        problem = image.ref.problem()
         if problem:
             out.malformed.append((image, f"{MALFORMED_URL}: {problem}"))
             continue

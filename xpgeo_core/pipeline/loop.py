@@ -12,7 +12,9 @@ Every append, of one image or ten thousand, on every backend, runs here:
    each handed on as soon as its neighbours are known (at once for a list in capture order);
 4. what remains goes in chunks of the sink's batch size to a sender thread, so the next
    chunk is read while this one is sent (memory: one window of photos and two chunks);
-5. each image's result is recorded once, and the progress callback hears of it at once
+5. each image's result is recorded once, in the run's books
+   (:class:`~xpgeo_core.pipeline.accounting.Books`: the accounting, kept apart from this
+   scheduling and unit-tested without threads), and the progress callback hears of it at once
    (``image``), of each chunk (``chunk``), and about five times a second while the run waits
    (``tick``);
 6. a :class:`~xpgeo_core.pipeline.sink.Stop` (credentials refused, server gone) fails every
@@ -34,12 +36,15 @@ from collections import Counter
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence
 
 from xpgeo_core.errors import AnswerLost, AuthError, Cancelled, XpgeoError
+from xpgeo_core.oi_attributes import OIAttributes
+from xpgeo_core.pipeline.accounting import Books
 from xpgeo_core.pipeline.identity import Image
 from xpgeo_core.pipeline.photos import PhotoPass
 from xpgeo_core.pipeline.sequences import Outcome, Rules, Sequencer, folder_of, photo_of
 from xpgeo_core.pipeline.sink import Item, Sink, Stop, result
 from xpgeo_core.results import (APPENDED, CHUNK, FAILED, IMAGE, SKIPPED, TICK, UNCONFIRMED, AppendReport,
                                 ImageResult, Progress, ProgressCallback, no_progress)
+from xpgeo_core.settings import Settings
 
 log = logging.getLogger("xpgeo.pipeline")
 
@@ -51,10 +56,9 @@ ABORT_WAIT = 0.6
 """Seconds to wait for a send whose sockets were shut to return."""
 WINDOW_MIN = 200
 NOT_SENT_CANCELLED = "not sent: the run was cancelled"
-NO_RESULT = "the backend gave no result for this image"
 
 
-def run_append(sink: Sink, images: Sequence[Image], *, settings: Any, imagery_type: Optional[str] = None,
+def run_append(sink: Sink, images: Sequence[Image], *, settings: Settings, imagery_type: Optional[str] = None,
                preflight: bool = False, progress: ProgressCallback = no_progress,
                overlap: bool = True, viewer: Any = None) -> AppendReport:
     """Append *images* (distinct, valid) through *sink*; one result per image, in input order.
@@ -69,7 +73,7 @@ def run_append(sink: Sink, images: Sequence[Image], *, settings: Any, imagery_ty
 
 
 class _Run:
-    def __init__(self, sink: Sink, images: Sequence[Image], *, settings: Any, imagery_type: Optional[str],
+    def __init__(self, sink: Sink, images: Sequence[Image], *, settings: Settings, imagery_type: Optional[str],
                  preflight: bool, progress: ProgressCallback, overlap: bool, viewer: Any = None) -> None:
         self.sink = sink
         self.viewer = viewer if viewer is not None and viewer.on else None
@@ -81,9 +85,8 @@ class _Run:
         self.progress = progress
         self.overlap = overlap
         self.cancel = threading.Event()
-        self.results: Dict[str, ImageResult] = {}
-        self.checked: set = set()  # ImagePaths the sink was asked about (known)
-        self.failed = 0
+        self.books = Books(self.images)
+        """Every result goes through the books, from this (the coordinating) thread only."""
         self.step = 0
         self.handed = 0
         self.steps = max(1, math.ceil(len(self.images) / sink.batch_size))
@@ -98,22 +101,17 @@ class _Run:
         self.sequencer: Optional[Sequencer] = None
         self.sequenced: Counter = Counter()  # near_duplicates, headings_inferred, unsequenced
 
-    # -- accounting -------------------------------------------------------------------------
+    # -- results (the books) and progress --------------------------------------------------
     def record(self, outcome: ImageResult, *, notify: bool = True) -> None:
-        """An image's one result (the first one recorded wins)."""
-        if outcome.url in self.results:
-            return
-        self.results[outcome.url] = outcome
-        if outcome.status in (FAILED, UNCONFIRMED):
-            self.failed += 1
-        if notify:
+        """An image's one result (the first one recorded wins: :class:`~xpgeo_core.pipeline.accounting.Books`)."""
+        if self.books.record(outcome) and notify:
             self.notify(IMAGE)
 
     def notify(self, kind: str) -> None:
         if self.quiet:
             return
         self.last_tick = time.monotonic()
-        self.progress(Progress(len(self.results), len(self.images), self.failed, min(self.step, self.steps),
+        self.progress(Progress(self.books.done, self.books.total, self.books.failed, min(self.step, self.steps),
                                self.steps, kind=kind))
 
     def tick(self) -> None:
@@ -145,9 +143,9 @@ class _Run:
         if self.stopped is not None and raise_after is None and self.stopped.cause is not None and (
                 isinstance(self.stopped.cause, AuthError) or getattr(self.stopped.cause, "whole_run", False)
                 or getattr(self.sink, "raises_errors", False)) and not any(
-                r.status in (APPENDED, UNCONFIRMED) for r in self.results.values()):
+                r.status in (APPENDED, UNCONFIRMED) for r in self.books.results.values()):
             raise_after = self.stopped.cause  # nothing was sent: say it as it is (exit code 3 or 4)
-        report.results = [self.results.get(i.image_path) or result(i, FAILED, NO_RESULT) for i in self.images]
+        report.results = self.books.final()
         if self.stopped is not None:
             report.messages.append(self.stopped.reason)
         self.summarise_warnings()
@@ -238,7 +236,7 @@ class _Run:
             try:
                 known = self.finish_call(check if check is not None else self.start_call(self.sink.known, chunk))
             except XpgeoError as exc:
-                if not self.results and isinstance(exc, AuthError):
+                if not self.books.done and isinstance(exc, AuthError):
                     raise
                 self.stopped = Stop(f"the layer could not be checked for images already in it ({exc.message})",
                                     exc)
@@ -248,7 +246,7 @@ class _Run:
                 continue
             if number + 1 < len(chunks):
                 ahead = self.start_call(self.sink.known, chunks[number + 1])
-            self.checked.update(i.image_path for i in chunk)
+            self.books.mark_checked(chunk)
             for image in chunk:
                 outcome = known.get(image.image_path)
                 if outcome is not None:
@@ -296,7 +294,8 @@ class _Run:
             if refused:  # checked from its header read, or its host's sample was
                 self.record(result(image, FAILED, refused))
                 continue
-            item = Item(image, dict(info.attributes) if self.sink.takes_photos else None, tuple(info.warnings))
+            item = Item(image, OIAttributes.from_mapping(info.attributes) if self.sink.takes_photos else None,
+                        tuple(info.warnings))
             batch = self.gather_chunk(batch, self.in_sequence(item, info.attributes))
         if self.sequencer is not None:
             held = self.settle(self.sequencer.finish())  # folders read out of time order, last headings
@@ -357,9 +356,9 @@ class _Run:
                                    f"{angle}): not sent (--keep-near-duplicates, KEEP_NEAR_DUPLICATES, sends it)"))
                 continue
             if item.attributes is not None and outcome.sequence is not None:
-                item.attributes["SequenceId"], item.attributes["SequenceOrder"] = outcome.sequence
+                item.attributes.SequenceId, item.attributes.SequenceOrder = outcome.sequence
                 if outcome.heading is not None:
-                    item.attributes["CameraHeading"] = round(outcome.heading, 6)
+                    item.attributes.CameraHeading = round(outcome.heading, 6)
                     item.notes = tuple(item.notes) + (
                         "CameraHeading %.1f° inferred from the track (%s%s)" % (
                             outcome.heading, outcome.heading_from,
@@ -447,13 +446,8 @@ class _Run:
             if stop is not None and self.stopped is None:
                 self.stopped = stop
                 log.warning(stop.reason)
-            for item in batch:
-                outcome = outcomes.get(item.image.image_path)
-                if outcome is None:
-                    outcome = result(item.image, FAILED, ("not sent: " + self.stopped.reason) if (
-                        self.stopped is not None) else NO_RESULT)
-                elif item.notes and outcome.status == APPENDED:
-                    outcome.notes = list(item.notes)
+            for outcome in self.books.chunk_results(batch, outcomes,
+                                                    self.stopped.reason if self.stopped is not None else None):
                 self.record(outcome)
             self.step += 1
             self.notify(CHUNK)
@@ -489,30 +483,21 @@ class _Run:
         self.drain()
         in_flight = self.sender.in_flight
         if in_flight is not None:
-            for item in in_flight:
-                self.record(result(item.image, UNCONFIRMED, "not confirmed: the run was cancelled while this "
-                                   "image was being sent; run the same list again to find out (it is not sent "
-                                   "twice)"), notify=False)
+            self.books.in_flight_lost(in_flight)
         self.fail_rest(NOT_SENT_CANCELLED)
-        landed = sum(1 for r in self.results.values() if r.status == APPENDED)
+        landed = self.books.count(APPENDED)
         note = (f"Cancelled: {landed} image(s) were appended before the cancel; the other images of the list "
                 f"were not sent (a rerun of the same list sends only those).")
         report.messages.append(note)
         log.warning(note)
 
     def fail_rest(self, reason: str) -> None:
-        for image in self.images:
-            if image.image_path not in self.results:
-                self.not_sent(image, reason, notify=False)
+        self.books.not_sent_rest(reason)
 
-    def not_sent(self, image: Image, reason: str, *, notify: bool = True) -> None:
-        """An image this run did not send: failed when the layer was checked and lacks it;
-        unconfirmed when it was never checked (an earlier run may have added it)."""
-        if image.image_path in self.checked:
-            self.record(result(image, FAILED, reason), notify=notify)
-        else:
-            self.record(result(image, UNCONFIRMED, reason + "; the layer was not checked for it, so an earlier "
-                               "run may have added it (a rerun finds out)"), notify=notify)
+    def not_sent(self, image: Image, reason: str) -> None:
+        """An image this run did not send (failed or unconfirmed: :meth:`Books.not_sent`)."""
+        if self.books.not_sent(image, reason):
+            self.notify(IMAGE)
 
     # -- warnings: one summary per kind per run ------------------------------------------------
     def note_warnings(self, image: Image, info: Any) -> None:

@@ -1,7 +1,7 @@
 """The one pass over the photos: each header read once, by a small pool of daemon workers.
 
-Why not :func:`xpgeo_core.metadata.inspect_many`: the append loop must be able to stop in
-two seconds with photo hosts stalled (Cancel, Ctrl+C). So the workers here are daemon
+It is the only reader of many photos (``xpgeo inspect``, ``--preflight`` and every append use
+it), because the append loop must be able to stop in two seconds with photo hosts stalled (Cancel, Ctrl+C). So the workers here are daemon
 threads (nothing waits for them at exit), each with its own
 :class:`~xpgeo_core.photo_client.PhotoClient` registered with one
 :class:`~xpgeo_core.http.ConnectionTracker`, and :meth:`PhotoPass.close` with ``abort``
@@ -21,6 +21,7 @@ from typing import Any, Deque, List, Optional, Tuple
 
 from xpgeo_core.http import ConnectionTracker
 from xpgeo_core.pipeline.identity import Image
+from xpgeo_core.settings import Settings
 
 WINDOW_PER_WORKER = 4
 """Photos queued per worker: keeps workers busy without holding the whole list in memory."""
@@ -29,7 +30,7 @@ WINDOW_PER_WORKER = 4
 class PhotoPass:
     """Read photos' headers concurrently; results come back in submission order."""
 
-    def __init__(self, settings: Any, imagery_type: Optional[str], *, cancel: threading.Event,
+    def __init__(self, settings: Settings, imagery_type: Optional[str], *, cancel: threading.Event,
                  viewer: Any = None) -> None:
         self.settings = settings
         self.viewer = viewer
@@ -110,7 +111,6 @@ class PhotoPass:
 
     def _work(self) -> None:
         from xpgeo_core.metadata import inspect_source
-        from xpgeo_core.metadata.fetch import is_remote
         from xpgeo_core.photo_client import PhotoClient
 
         client = None
@@ -122,13 +122,13 @@ class PhotoPass:
             if not future.set_running_or_notify_cancel():
                 continue
             try:
-                remote = is_remote(image.fetch_url)
+                remote = image.is_web
                 if remote and client is None:
                     client = PhotoClient(self.settings, pool_size=2, tracker=self.tracker)
                     with self._lock:
                         self._clients.append(client)
                 origin = self.viewer.header_origin(image) if self.viewer is not None and remote else None
-                info = inspect_source(image.fetch_url, settings=self.settings, imagery_type=self.imagery_type,
+                info = inspect_source(image.ref, settings=self.settings, imagery_type=self.imagery_type,
                                       client=client if remote else None, origin=origin)
                 if origin is not None:
                     self.viewer.after_read(image, info, client)
@@ -137,7 +137,7 @@ class PhotoPass:
                 future.set_exception(exc)
 
 
-def read_all(settings: Any, images: Any, imagery_type: Optional[str] = None) -> Any:
+def read_all(settings: Settings, images: Any, imagery_type: Optional[str] = None) -> Any:
     """Every photo's PhotoInfo, in input order, read by one :class:`PhotoPass` (``xpgeo inspect``).
 
     Lazy and bounded like the append loop; when the consumer stops (Ctrl+C, ``close()``) the reads

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 from xpgeo_core.schema import acquisition_moment
+from xpgeo_core.settings import Settings
 
 BLOCK = 10_000_000.0
 """SequenceOrder values per sequence (seconds of capture time: 115 days, half each way of the first photo)."""
@@ -109,7 +110,7 @@ class Rules:
     heading_offset: float = 0.0
 
     @classmethod
-    def of(cls, settings: Any) -> "Rules":
+    def of(cls, settings: Settings) -> "Rules":
         return cls(cutoff_seconds=settings.sequence_cutoff_seconds, cutoff_metres=settings.sequence_cutoff_metres,
                    duplicate_metres=settings.near_duplicate_metres, duplicate_degrees=settings.near_duplicate_degrees,
                    keep_duplicates=settings.keep_near_duplicates, heading_from_track=settings.heading_from_track,

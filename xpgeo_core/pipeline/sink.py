@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, Iterable, Optional, Sequence, Tuple
 
 from xpgeo_core.errors import XpgeoError
+from xpgeo_core.oi_attributes import OIAttributes
 from xpgeo_core.pipeline.identity import Image
 from xpgeo_core.results import AppendReport, ImageResult, ImageStatus
 
@@ -23,7 +24,7 @@ class Item:
     """One image handed to a sink, with its attributes when the sink takes photos."""
 
     image: Image
-    attributes: Optional[Dict[str, Any]] = None
+    attributes: Optional[OIAttributes] = None
     warnings: Sequence[str] = ()
     notes: Sequence[str] = ()
     """What the pipeline inferred for it (a heading from the track), carried to its result."""

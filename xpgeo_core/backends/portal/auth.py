@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 
 from xpgeo_core.errors import AuthError, ConfigError, RequestError, ServerError, XpgeoError
 from xpgeo_core.urls import safe_url
+from xpgeo_core.settings import Settings
 
 log = logging.getLogger("xpgeo.backends.portal")
 
@@ -278,7 +279,7 @@ class ProSignInAuth(_TokenAuth):
         return str(info["token"]), epoch_seconds(info.get("expires"))
 
 
-def make_auth(settings: Any, sharing_root: str, portal_url: str, token_provider: Optional[Callable] = None,
+def make_auth(settings: Settings, sharing_root: str, portal_url: str, token_provider: Optional[Callable] = None,
               clock: Clock = time.time) -> PortalAuth:
     """The credential the settings call for. Precedence: an API key, then a username and
     password, then ArcGIS Pro's sign-in (the tools' default when nothing is configured)."""

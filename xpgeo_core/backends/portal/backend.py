@@ -37,10 +37,10 @@ from xpgeo_core.pipeline.sequences import SEQUENCE_FIELDS, Photo, folder_of, lay
 from xpgeo_core.pipeline.sink import Item, Sink, Stop, result
 from xpgeo_core.results import (APPENDED, FAILED, SKIPPED, UNCONFIRMED, AppendReport, CreateResult, HealthResult,
                                 ImageResult)
-from xpgeo_core.settings import BackendName
+from xpgeo_core.settings import BackendName, Settings
 from xpgeo_core.backends.portal import footprints, lookup
-from xpgeo_core.backends.portal.create import (LayerMaker, clean_service_name, follow_appended, item_fields,
-                                               timestamped)
+from xpgeo_core.backends.names import clean_service_name, taken_name_candidates
+from xpgeo_core.backends.portal.create import LayerMaker, follow_appended, item_fields
 from xpgeo_core.layer_options import LayerOptions
 from xpgeo_core.schema import (OI_LAYER_TYPE, acquisition_ms, complete_photo, field_names,
                                layer_definition)
@@ -97,13 +97,13 @@ class PortalBackend(Backend):
 
     name = BackendName.PORTAL
 
-    def __init__(self, settings, **kwargs: Any) -> None:
+    def __init__(self, settings: Settings, **kwargs: Any) -> None:
         super().__init__(settings, **kwargs)
         if not self.portal_url:
             raise ConfigError("The portal URL is not set.",
                               hint="Set PORTAL_URL in xpgeo.env (or XPGEO_PORTAL_URL, or --portal-url), e.g. "
                                    "https://www.arcgis.com or https://gis.example.com/portal.")
-        self.portal_url = self.portal_url.rstrip("/")
+        self.portal_url: str = self.portal_url.rstrip("/")
         self.root = api.sharing_root(self.portal_url)
         self.auth = make_auth(settings, self.root, self.portal_url, self.token_provider)
         self._client: Optional[PortalClient] = None
@@ -213,14 +213,10 @@ class PortalBackend(Backend):
             messages.append(f"Service names are letters, digits and underscores: '{name}' was cleaned to "
                             f"'{wanted}'.")
             log.info(messages[-1])  # routine, and foretold by the tool's validation: not a warning
-        service_name = wanted
-        if not api.is_service_name_available(self.client, self.root, service_name):
-            service_name = timestamped(wanted)
+        service_name = self._free_service_name(wanted)
+        if service_name != wanted:
             messages.append(f"The name '{wanted}' is taken on the portal; using '{service_name}'.")
             log.info(messages[-1])
-            if not api.is_service_name_available(self.client, self.root, service_name):
-                raise ValidationError(f"Both '{wanted}' and '{service_name}' are taken on the portal.", status=409,
-                                      hint="Choose another layer name.")
         maker = LayerMaker(self.client, self.root, owner)
         try:
             folder = maker.ensure_folder(options.folder)
@@ -270,6 +266,15 @@ class PortalBackend(Backend):
             messages.append(f"The footprint layer was not added ({exc.message}); each append tries again.")
             log.warning(messages[-1])
             return None
+
+    def _free_service_name(self, wanted: str) -> str:
+        """The first name of the one taken-name rule (:func:`~xpgeo_core.backends.names.taken_name_candidates`)
+        the portal says is free."""
+        for candidate in taken_name_candidates(wanted):
+            if api.is_service_name_available(self.client, self.root, candidate):
+                return candidate
+        raise ValidationError(f"'{wanted}' and its timestamped variants are all taken on the portal.", status=409,
+                              hint="Choose another layer name.")
 
     def _create_parameters(self, service_name: str) -> Dict[str, Any]:
         return {"name": service_name, "serviceDescription": "", "hasStaticData": False, "maxRecordCount": 2000,
@@ -494,7 +499,7 @@ class PortalSink(Sink):
         return results
 
     def _attributes(self, item: Item) -> Dict[str, Any]:
-        attributes = dict(item.attributes or {})
+        attributes = item.attributes.as_dict() if item.attributes is not None else {}
         attributes["ImagePath"] = item.image.image_path  # the key reruns recognise the photo by
         return attributes
 
@@ -563,7 +568,7 @@ class PortalLayerCheck:
     """Asks the portal which images a layer holds: how the XPGEO server backend, whose API has
     no listing, finds out what landed when an answer was lost (same key: ImagePath)."""
 
-    def __init__(self, settings: Any, layer_name: str, *, token_provider: Any = None) -> None:
+    def __init__(self, settings: Settings, layer_name: str, *, token_provider: Any = None) -> None:
         self.backend = PortalBackend(settings, token_provider=token_provider)
         self.target = self.backend._find_layer(layer_name)
 

@@ -28,8 +28,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
-import time
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
@@ -42,33 +40,12 @@ from xpgeo_core.layer_options import LayerOptions
 
 log = logging.getLogger("xpgeo.backends.portal")
 
-_NAME_OK = re.compile(r"^[A-Za-z0-9_]+$")
-_NAME_BAD_RUN = re.compile(r"[^A-Za-z0-9_]+")
-
 ACCESS = {"private": "private", "organization": "org", "public": "public"}
 """A sharing level → the item's ``access`` once shared so."""
 NOT_OI_HINT = ("Esri's clients open only layers of type 'Oriented Imagery Layer' as Oriented Imagery (ArcGIS Online, "
                "ArcGIS Enterprise 11.2 or later). On this portal, publish the layer from ArcGIS Pro instead: make an "
                "oriented imagery dataset from the local backend's oi_table.csv (Add Images To Oriented Imagery "
                "Dataset) and run Generate Service From Oriented Imagery Dataset.")
-
-
-def clean_service_name(name: str) -> str:
-    """Letters, digits and underscores only (the rule createService enforces); each run
-    of other characters becomes one underscore. A 400 when nothing is left."""
-    name = name.strip()
-    if _NAME_OK.match(name):
-        return name
-    cleaned = _NAME_BAD_RUN.sub("_", name).strip("_")
-    if not cleaned:
-        raise ValidationError(f"Missing layer name: {name!r} has no letters or digits.", status=400,
-                              hint="Service names are letters, digits and underscores, e.g. site_survey_2026.")
-    return cleaned
-
-
-def timestamped(name: str, now: Optional[float] = None) -> str:
-    """The XPGEO rule for a taken name: ``<name>_YYYYMMDD_HHMMSS`` (UTC)."""
-    return name + time.strftime("_%Y%m%d_%H%M%S", time.gmtime(now))
 
 
 class NotAnOILayer(ServerError):

@@ -18,7 +18,7 @@ from typing import Any, Dict, Iterator, List, Optional, Tuple
 from urllib.parse import parse_qs, urlsplit
 
 from xpgeo_core.backends.portal import api
-from xpgeo_core.backends.portal.create import clean_service_name
+from xpgeo_core.backends.names import clean_service_name
 from xpgeo_core.backends.portal.rest import PortalClient
 from xpgeo_core.errors import ValidationError, XpgeoError
 from xpgeo_core.schema import OI_LAYER_TYPE, OI_TYPE_KEYWORD
