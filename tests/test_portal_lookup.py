@@ -7,7 +7,7 @@ import pytest
 
 from portal_support import host, portal, run_cli, synthetic_photos, user_env  # noqa: F401 (fixtures)
 from xpgeo_core import operations
-from xpgeo_core.backends.portal.lookup import parse_reference
+from xpgeo_core.backends.portal.lookup import LayerRef, RefKind, parse_reference
 from xpgeo_core.errors import ValidationError
 from xpgeo_core.layer_options import LayerOptions
 from xpgeo_core.settings import load_settings
@@ -78,11 +78,13 @@ def test_unknown_ambiguous_and_nearly_alike_names(portal, host):
 
 
 def test_reference_forms():
-    assert parse_reference("0123456789ABCDEF0123456789abcdef") == ("item", "0123456789abcdef0123456789abcdef", None)
-    assert parse_reference("https://h/server/rest/services/Hosted/a/FeatureServer/3?f=json") == (
-        "url", "https://h/server/rest/services/Hosted/a/FeatureServer", 3)
-    assert parse_reference("https://h/portal/home/item.html?id=0123456789abcdef0123456789abcdef#overview")[0] == "item"
-    assert parse_reference(" Site Survey 1 ") == ("name", "Site Survey 1", None)
+    assert parse_reference("0123456789ABCDEF0123456789abcdef") == LayerRef(RefKind.ITEM,
+                                                                          "0123456789abcdef0123456789abcdef")
+    assert parse_reference("https://h/server/rest/services/Hosted/a/FeatureServer/3?f=json") == LayerRef(
+        RefKind.URL, "https://h/server/rest/services/Hosted/a/FeatureServer", 3)
+    assert parse_reference("https://h/portal/home/item.html?id=0123456789abcdef0123456789abcdef#overview"
+                           ).kind is RefKind.ITEM
+    assert parse_reference(" Site Survey 1 ") == LayerRef(RefKind.NAME, "Site Survey 1")
     with pytest.raises(ValidationError):
         parse_reference("https://h/portal/home/index.html")
 

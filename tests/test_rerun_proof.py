@@ -26,7 +26,7 @@ from emulators.fault_proxy import UNREAD, FaultProxy, Rule
 from emulators.xpgeo_server import FakeXpgeoServer
 from toolbox_harness import arcpy, load_toolbox, run_tool
 from xpgeo_core import operations
-from xpgeo_core.backends.xpgeo_rest import PORTAL_PLACEHOLDER
+from xpgeo_core.backends.xpgeo import PORTAL_PLACEHOLDER
 from xpgeo_core.errors import AnswerLost, RequestError
 from xpgeo_core.http import describe_request_failure, make_session
 from xpgeo_core.results import APPENDED, FAILED, UNCONFIRMED

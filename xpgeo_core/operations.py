@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import itertools
 import logging
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, Iterator, Optional, Sequence, Tuple
 
 from xpgeo_core.backends import TokenProvider, choose_backend_name, get_backend
 from xpgeo_core.buckets import BucketListing

@@ -22,7 +22,7 @@ def _backend_class(name: str) -> type:
     # Static import statements (not importlib) so ArcGIS Pro's web-tool publisher,
     # which follows static imports only, copies every backend module to the server.
     if name == "xpgeo":
-        from xpgeo_core.backends.xpgeo_rest import XpgeoRestBackend
+        from xpgeo_core.backends.xpgeo import XpgeoRestBackend
         return XpgeoRestBackend
     if name == "portal":
         from xpgeo_core.backends.portal import PortalBackend

@@ -39,6 +39,7 @@ from xpgeo_core.results import (APPENDED, FAILED, SKIPPED, UNCONFIRMED, AppendRe
                                 ImageResult)
 from xpgeo_core.settings import BackendName, Settings
 from xpgeo_core.backends.portal import footprints, lookup
+from xpgeo_core.backends.portal.lookup import LayerTarget
 from xpgeo_core.backends.names import clean_service_name, taken_name_candidates
 from xpgeo_core.backends.portal.create import LayerMaker, follow_appended, item_fields
 from xpgeo_core.layer_options import LayerOptions
@@ -185,10 +186,10 @@ class PortalBackend(Backend):
     def layer_image_paths(self, name: str) -> Iterator[str]:
         """Every ImagePath of the layer, page by page (``resultOffset``, at most maxRecordCount a page)."""
         target = self._find_layer(name)
-        page = max(1, target["max_record_count"])
+        page = max(1, target.max_record_count)
         offset = 0
         while True:
-            answer = api.query(self.client, target["layer_url"], where="1=1", outFields=IMAGE_PATH,
+            answer = api.query(self.client, target.layer_url, where="1=1", outFields=IMAGE_PATH,
                                returnGeometry=False, orderByFields="OBJECTID", resultOffset=offset,
                                resultRecordCount=page)
             features = answer.get("features") or []
@@ -302,17 +303,17 @@ class PortalBackend(Backend):
                     found.add(value)
         return found
 
-    def _find_layer(self, name: str) -> Dict[str, Any]:
+    def _find_layer(self, name: str) -> LayerTarget:
         """The service, layer and item a layer reference names: a name or title (looked up in
         the user's own content, not search), an item id, or a service, layer or item URL
         (:mod:`~xpgeo_core.backends.portal.lookup`)."""
         return lookup.resolve(self.client, self.root, self.me().get("username"), name, self.portal_url)
 
-    def _follow_appended(self, target: Dict[str, Any], far_distances: List[Any], report: AppendReport) -> None:
+    def _follow_appended(self, target: LayerTarget, far_distances: List[Any], report: AppendReport) -> None:
         """The layer-level values with no per-photo field follow what was appended: the layer's
         ``maximumDistance`` reaches the farthest FarDistance. A failure costs a warning."""
         try:
-            raised = follow_appended(self.client, target["service_url"], target["layer_id"], far_distances)
+            raised = follow_appended(self.client, target.service_url, target.layer_id, far_distances)
         except XpgeoError as exc:
             note = f"The images were added, but the layer's maximumDistance could not be raised: {exc.message}"
             report.messages.append(note)
@@ -322,18 +323,18 @@ class PortalBackend(Backend):
             report.extra["maximumDistance"] = raised
             log.info("The layer's maximumDistance is now %g m (the farthest photo's FarDistance).", raised)
 
-    def _write_extent(self, target: Dict[str, Any], report: AppendReport) -> None:
+    def _write_extent(self, target: LayerTarget, report: AppendReport) -> None:
         """The layer's and item's extent, from the features now in it. A failure here costs
         a warning, not the append (the photos are in)."""
         try:
-            answer = api.query(self.client, target["layer_url"], where="1=1", returnExtentOnly=True, outSR=4326)
+            answer = api.query(self.client, target.layer_url, where="1=1", returnExtentOnly=True, outSR=4326)
             extent = answer.get("extent") or {}
             box = [extent.get(k) for k in ("xmin", "ymin", "xmax", "ymax")]
             if not all(isinstance(v, (int, float)) for v in box):
                 return
             extent = {"xmin": box[0], "ymin": box[1], "xmax": box[2], "ymax": box[3], "spatialReference": WGS84}
-            api.update_layer_definition(self.client, target["service_url"], target["layer_id"], {"extent": extent})
-            item = target["item"] or {}
+            api.update_layer_definition(self.client, target.service_url, target.layer_id, {"extent": extent})
+            item = target.item or {}
             if item.get("id") and item.get("owner"):
                 api.update_item(self.client, self.root, item["owner"], item["id"],
                                 {"extent": ",".join(str(v) for v in box)}, item.get("ownerFolder") or None)
@@ -361,11 +362,10 @@ class PortalSink(Sink):
     def __init__(self, owner: PortalBackend, name: str) -> None:
         self.owner = owner
         self.target = owner._find_layer(name)
-        self.layer_url = self.target["layer_url"]
+        self.layer_url = self.target.layer_url
         self.far: Dict[str, Any] = {}  # FarDistance per photo sent, for the layer's maximumDistance
-        super().__init__(name, max(1, min(owner.settings.batch_size, self.target["max_record_count"])))
-        self.fields = {str(f.get("name", "")).lower() for f in self.target["layer"].get("fields") or []
-                       if isinstance(f, dict)}
+        super().__init__(name, max(1, min(owner.settings.batch_size, self.target.max_record_count)))
+        self.fields = self.target.field_names
         self.empty_at_start = self._count() == 0
         self.footprints = self._footprint_writer() if owner.settings.footprints else None
 
@@ -373,8 +373,8 @@ class PortalSink(Sink):
         """The writer of this run's footprints (:mod:`~xpgeo_core.backends.portal.footprints`), the footprint
         layer made if the service has none; None, with a warning, when that cannot be done."""
         try:
-            layer, made = footprints.ensure_layer(self.owner.client, self.target["service_url"],
-                                                  self.target["layer_id"], self.layer_name)
+            layer, made = footprints.ensure_layer(self.owner.client, self.target.service_url,
+                                                  self.target.layer_id, self.layer_name)
         except XpgeoError as exc:
             log.warning("The photos are appended without footprints: the footprint layer of '%s' cannot be used "
                         "(%s). Set FOOTPRINTS=false to silence this.", self.layer_name, exc.message)
@@ -410,7 +410,7 @@ class PortalSink(Sink):
         while True:
             answer = api.query(self.owner.client, self.layer_url, where=where, outFields=fields, returnGeometry=True,
                                outSR=4326, orderByFields="OBJECTID", resultOffset=offset,
-                               resultRecordCount=self.target["max_record_count"])
+                               resultRecordCount=self.target.max_record_count)
             features = answer.get("features") or []
             for feature in features:
                 values = feature.get("attributes") or {}
@@ -544,7 +544,7 @@ class PortalSink(Sink):
 
     def new_report(self) -> AppendReport:
         return AppendReport(backend=self.backend, layer_name=self.layer_name,
-                            extra={"item_id": self.target["item"].get("id"), "service_url": self.target["service_url"],
+                            extra={"item_id": self.target.item.get("id"), "service_url": self.target.service_url,
                                    "layer_url": self.layer_url, "batch_size": self.batch_size})
 
     def finish(self, report: AppendReport) -> None:
@@ -573,4 +573,4 @@ class PortalLayerCheck:
         self.target = self.backend._find_layer(layer_name)
 
     def present(self, image_paths: Sequence[str]) -> Set[str]:
-        return self.backend.present(self.target["layer_url"], image_paths)
+        return self.backend.present(self.target.layer_url, image_paths)

@@ -35,7 +35,7 @@ from xpgeo_core import schema
 from xpgeo_core.answers import list_at, object_at
 from xpgeo_core.backends.portal import api
 from xpgeo_core.backends.portal.rest import PortalClient, is_transient
-from xpgeo_core.errors import AuthError, ServerError, ValidationError, XpgeoError
+from xpgeo_core.errors import AuthError, ServerError, XpgeoError
 from xpgeo_core.layer_options import LayerOptions
 
 log = logging.getLogger("xpgeo.backends.portal")

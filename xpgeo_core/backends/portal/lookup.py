@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Dict, Iterator, List, Optional
 from urllib.parse import parse_qs, urlsplit
 
 from xpgeo_core.backends.portal import api
@@ -40,23 +42,67 @@ def cleaned(name: str) -> str:
         return ""
 
 
-def parse_reference(text: str) -> Tuple[str, str, Optional[int]]:
-    """``("url", service_url, layer_id)``, ``("item", item_id, None)`` or ``("name", name, None)``."""
+class RefKind(str, Enum):
+    """What a layer reference names."""
+
+    URL = "url"
+    """A feature service or layer URL (``…/FeatureServer[/0]``)."""
+    ITEM = "item"
+    """An item id (typed, or from an item page URL)."""
+    NAME = "name"
+    """A service name or title, looked up in the user's content."""
+
+
+@dataclass(frozen=True)
+class LayerRef:
+    """A layer reference as typed, parsed once (module docstring)."""
+
+    kind: RefKind
+    value: str
+    """The service URL, the item id (lower case) or the name."""
+    layer_id: Optional[int] = None
+    """The layer a layer URL names (None: the service's OI layer)."""
+
+
+@dataclass(frozen=True)
+class LayerTarget:
+    """The layer a reference resolved to: what every request about it is sent to."""
+
+    service_url: str
+    layer_id: int
+    layer: Dict[str, Any]
+    """The layer's definition as the portal answered it (fields, maxRecordCount, ...)."""
+    max_record_count: int
+    item: Dict[str, Any] = field(default_factory=dict)
+    """The service's portal item ({} when it cannot be read)."""
+
+    @property
+    def layer_url(self) -> str:
+        return f"{self.service_url}/{self.layer_id}"
+
+    @property
+    def field_names(self) -> set:
+        """The layer's field names, lower case (a layer of an earlier release lacks the newer fields)."""
+        return {str(f.get("name", "")).lower() for f in self.layer.get("fields") or [] if isinstance(f, dict)}
+
+
+def parse_reference(text: str) -> LayerRef:
+    """What *text* names: a service or layer URL, an item (id or item page URL) or a name."""
     text = text.strip()
     parts = urlsplit(text)
     if parts.scheme.lower() in ("http", "https"):
         ids = parse_qs(parts.query).get("id") or []
         if ids and ITEM_ID.match(ids[0]):
-            return "item", ids[0].lower(), None
+            return LayerRef(RefKind.ITEM, ids[0].lower())
         match = _SERVICE_URL.match(parts._replace(query="", fragment="").geturl())
         if match:
-            return "url", match.group(1), int(match.group(2)) if match.group(2) is not None else None
+            return LayerRef(RefKind.URL, match.group(1), int(match.group(2)) if match.group(2) is not None else None)
         raise ValidationError(f"Layer reference {text!r} is a URL but not a feature service, layer or item page URL.",
                               status=400, hint="Give the layer's name, its item id, or a URL ending in "
                                                "/FeatureServer or /FeatureServer/0.")
     if ITEM_ID.match(text):
-        return "item", text.lower(), None
-    return "name", text, None
+        return LayerRef(RefKind.ITEM, text.lower())
+    return LayerRef(RefKind.NAME, text)
 
 
 def _service_of(url: str) -> str:
@@ -154,17 +200,17 @@ def _owned_service(client: PortalClient, root: str, owner: Optional[str], servic
 
 
 def resolve(client: PortalClient, root: str, owner: Optional[str], reference: str,
-            portal_url: str) -> Dict[str, Any]:
-    """The service, layer and item a reference names (module docstring): ``item``,
-    ``service_url``, ``layer_url``, ``layer_id``, ``max_record_count``, ``layer``."""
-    kind, value, layer_id = parse_reference(reference)
+            portal_url: str) -> LayerTarget:
+    """The service, layer and item a reference names (module docstring)."""
+    ref = parse_reference(reference)
+    value, layer_id = ref.value, ref.layer_id
     item: Dict[str, Any] = {}
-    if kind == "url":
+    if ref.kind is RefKind.URL:
         service_url = value
         if _host(service_url) != _host(portal_url):
             item = _owned_service(client, root, owner, service_url, portal_url)
     else:
-        if kind == "item":
+        if ref.kind is RefKind.ITEM:
             try:
                 item = api.get_item(client, root, value)
             except XpgeoError as exc:
@@ -194,8 +240,7 @@ def resolve(client: PortalClient, root: str, owner: Optional[str], reference: st
             raise ValidationError(f"The feature service of layer '{reference}' has no layers.", status=404,
                                   hint="Create the layer with create-oi-layer.")
         layer_id = int(chosen.get("id", 0))
-    layer_url = f"{service_url}/{layer_id}"
-    layer = api.layer_info(client, layer_url)
+    layer = api.layer_info(client, f"{service_url}/{layer_id}")
     if "ImagePath" not in {f.get("name") for f in layer.get("fields") or [] if isinstance(f, dict)}:
         raise ValidationError(f"Layer '{reference}' has no ImagePath field: it is not an Oriented Imagery layer.",
                               status=422, hint="Append to a layer made with create-oi-layer.")
@@ -203,5 +248,4 @@ def resolve(client: PortalClient, root: str, owner: Optional[str], reference: st
         max_records = int(layer.get("maxRecordCount") or service.get("maxRecordCount") or 1000)
     except (TypeError, ValueError):
         max_records = 1000
-    return {"item": item, "service_url": service_url, "layer_url": layer_url, "layer_id": layer_id,
-            "max_record_count": max_records, "layer": layer}
+    return LayerTarget(service_url, layer_id, layer, max_records, item)
