@@ -111,3 +111,28 @@ def test_docs_name_real_cli_commands_and_options():
     for option in ("--json", "--config", "--verbose", "--quiet", "--backend", "--rest-url", "--portal-url",
                    "--output-dir", "--disable-ssl-verification"):
         assert option in help_text and option in README
+
+
+def test_the_getting_started_sd_card_commands_work_as_written(tmp_path, monkeypatch):
+    """Issue 15 item 5: "From an SD card to ArcGIS Online", run as written from a card's root (the portal and
+    credentials come from the environment, as the text says), against the portal emulator; then again."""
+    import shlex
+
+    from emulators.portal import PortalEmulator
+    from portal_support import run_cli, user_env
+    from test_portal_attachments import assert_each_photo_attached_once, sd_card
+
+    block = _doc("getting-started.md").split("## 6. From an SD card to ArcGIS Online", 1)[1].split("```", 2)[1]
+    commands = [shlex.split(line)[1:] for line in block.splitlines() if line.startswith("xpgeo ")]
+    assert len(commands) == 2 and "--attachments" in commands[0] and "--photo-folder" in commands[1]
+    assert block in _doc("backends.md")  # the same two commands there
+    paths = sd_card(tmp_path / "SDCARD")
+    monkeypatch.chdir(tmp_path / "SDCARD")
+    with PortalEmulator() as portal:
+        for argv in commands:
+            code, out, err = run_cli(argv, user_env(portal))
+            assert code == 0, out + err
+        assert "Appended 3, skipped 0" in out
+        assert_each_photo_attached_once(portal, "sd_survey", paths)
+        code, out, err = run_cli(commands[1], user_env(portal))
+        assert code == 0 and "Appended 0, skipped 3 (already in the layer)" in out

@@ -171,4 +171,4 @@ def test_toolbox_photo_folder_with_the_local_backend(tmp_path):
     assert out["out_appended_count"] == 2
     flagged = validate(pyt, "AppendImages", {"layer_name": "site", "photo_folder": str(photos),
                                              "backend": "XPGEO server", "server_url": "https://x.example.com"})[2]
-    assert "Local folder backend only" in flagged["photo_folder"]
+    assert "work with the Local folder backend, or with a portal layer made with Photos as attachments" in flagged["photo_folder"]

@@ -126,3 +126,33 @@ def test_opens_the_layer_xpgeo_made_as_oriented_imagery(python, certs, tmp_path,
     assert seen["oi_properties"]["orientedImageryType"] == "Horizontal"
     assert seen["oi_count"] == len(seen["made"]["urls"])
     assert_xpgeo_values(seen)
+
+
+def test_lists_and_downloads_the_photos_xpgeo_attached(python, certs, tmp_path):
+    """Issue 15 item 1: the ArcGIS API for Python lists each feature's attachment (the photo XPGEO uploaded
+    from a folder of this machine) and downloads the very bytes of the photo file."""
+    import hashlib
+
+    from portal_support import run_cli, user_env
+    from test_portal_attachments import sd_card
+
+    paths = sd_card(tmp_path / "card")
+    with portal_with(certs) as portal:
+        env = user_env(portal, XPGEO_CA_BUNDLE=str(certs[0]))
+        code, out, err = run_cli(["--json", "create-oi-layer", "--name", "py_card", "--attachments"], env)
+        assert code == 0, err
+        created = json.loads(out)
+        code, _, err = run_cli(["append-images", "--name", "py_card", "--photo-folder", str(tmp_path / "card"),
+                                "--attachments"], env)
+        assert code == 0, err
+        seen = run(python, certs, "attachments", {"url": portal.portal_url, "mode": "builtin",
+                                                  "item_id": created["item_id"]})
+    assert seen["has_attachments"] is True and len(seen["features"]) == len(paths)
+    by_name = {p.name: p for p in paths}
+    for feature in seen["features"]:
+        assert feature["attributes"]["ImagePath"] == "FA"
+        (info,) = feature["attachments"]
+        photo = by_name[info["name"]]
+        assert info["size"] == photo.stat().st_size and info["contentType"] == "image/jpeg"
+        ((name, digest),) = feature["downloaded"]
+        assert name == photo.name and digest == hashlib.sha256(photo.read_bytes()).hexdigest()

@@ -15,6 +15,9 @@ What is checked, against the values XPGEO itself wrote:
 * a query gives back the photos' camera values and ImagePath as XPGEO computed them;
 * a real click on the map in front of one camera makes the ``OrientedImageryViewer`` pick that photo
   and load it from the photo host;
+* issue 15 item 1: a layer whose photos XPGEO uploaded as feature attachments (ImagePath ``FA``): a click in
+  front of a camera makes the viewer ask ``queryAttachments`` and fetch that feature's attachment from the
+  portal (and show it, where headless Chromium decodes it);
 * item 5: a client-side ``OrientedImageryLayer`` built from the local backend's ``layer.json`` and
   ``features.geojson`` loads with the same properties and features, dates read as the same instants
   in a browser whose zone is not UTC.
@@ -318,6 +321,91 @@ def test_footprint_layer_is_the_viewers_coverage(portal_layer):
             gap = _gap_m(viewer_ring, layer_ring)
             assert gap < COVERAGE_TOLERANCE_M, f"{path}: the footprint is {gap:.3f} m off the viewer's coverage"
     assert portal_layer.target["attributes"]["ImagePath"] in seen, f"no coverage of the target: {coverage}"
+
+
+# -- issue 15 item 1: photos as feature attachments ------------------------------------------------
+
+def photo_files(folder: Path) -> List[Path]:
+    """The same three cameras as :func:`photos`, as files of this machine (a camera card's folder)."""
+    folder.mkdir(parents=True)
+    paths = []
+    for i, heading in enumerate(HEADINGS):
+        path = folder / f"CAM_{i}.JPG"
+        path.write_bytes(make_jpeg(lat=LAT + i * 30 / METRES_PER_DEGREE, lon=LON, alt=50.0 + i, heading=heading,
+                                   datetime_original="2026:03:01 10:%02d:00" % i, offset_time_original="-08:00",
+                                   make="XPGEO", model="Synthetic", focal_length_35mm=28, seed=i))
+        paths.append(path)
+    return paths
+
+
+@pytest.fixture(scope="module")
+def attached_layer(tmp_path_factory):
+    """XPGEO's create-oi-layer --attachments and append-images --photo-folder --attachments on the https portal
+    emulator, then the SDK: the layer read, and a click in front of the middle camera in the viewer."""
+    require_oracle()
+    tmp = tmp_path_factory.mktemp("sdk-attached")
+    ca, cert, key = make_cert(tmp)
+    with PortalEmulator(tls=(str(cert), str(key))) as portal, AssetServer() as assets:
+        env = user_env(portal, XPGEO_CA_BUNDLE=str(ca))
+        code, out, err = run_cli(["--json", "create-oi-layer", "--name", "SDK_attached", "--imagery-type",
+                                  "Horizontal", "--attachments"], env)
+        assert code == 0, err
+        created = json.loads(out)
+        paths = photo_files(tmp / "card")
+        code, out, err = run_cli(["append-images", "--name", created["layer_name"], "--photo-folder",
+                                  str(tmp / "card"), "--attachments"], env)
+        assert code == 0, err
+        features = portal.features(created["layer_name"])
+        attachments = portal.attachments.of(created["layer_name"])
+        token = requests.post(portal.portal_url + "/sharing/rest/generateToken", verify=str(ca), timeout=30,
+                              data={"username": USER, "password": PASSWORD, "client": "referer",
+                                    "referer": assets.base_url + "/", "expiration": 60, "f": "json"}).json()["token"]
+        target = features[1]
+        layer_url = created["layer"]["url"]
+        runs = [{"name": "url", "source": "url", "layerUrl": layer_url},
+                {"name": "viewer", "source": "urlClass", "layerUrl": layer_url,
+                 "click": {**ahead_of(target, 12.0), "scale": 1500}}]
+        before = len(portal.state.requests)
+        verdict = run_scenario(assets, {"portalUrl": portal.portal_url, "token": token, "userId": USER,
+                                        "runs": runs}, allowed=[portal.base_url], trusted_certs=[cert], timeout_s=900)
+        browser = [r for r in portal.state.requests[before:] if r.headers.get("Sec-Fetch-Mode")]
+    yield {"verdict": verdict, "features": features, "attachments": attachments, "target": target,
+           "paths": paths, "browser": browser, "layer_url": layer_url}
+
+
+def test_attached_layer_needs_no_other_host(attached_layer):
+    outcome(attached_layer["verdict"])
+    assert attached_layer["verdict"]["refused"] == []
+
+
+def test_attached_layer_reads_as_oriented_imagery_with_attachments(attached_layer):
+    run = loaded(attached_layer["verdict"], "url")
+    assert run["layer"]["type"] == "oriented-imagery"
+    assert [f["attributes"]["ImagePath"] for f in run["features"]] == ["FA"] * 3
+    assert len(attached_layer["attachments"]) == 3
+
+
+def test_viewer_fetches_the_clicked_cameras_attachment(attached_layer):
+    viewer = loaded(attached_layer["verdict"], "viewer")["viewer"]
+    target = attached_layer["target"]["attributes"]
+    assert viewer["best"] is not None, f"the viewer picked no photo: {viewer['message']}"
+    assert viewer["best"]["OBJECTID"] == target["OBJECTID"], f"picked {viewer['best']}, candidates {viewer}"
+    assert "error" not in viewer["state"], viewer
+    assert (viewer["message"] or {}).get("key") != "noAttachment", viewer
+    (attachment,) = [a for a in attached_layer["attachments"] if a["parent"] == target["OBJECTID"]]
+    wanted = f"/0/{target['OBJECTID']}/attachments/{attachment['id']}"
+    fetched = [r.path for r in attached_layer["browser"] if "/attachments/" in r.path]
+    assert fetched and set(fetched) == {p for p in fetched if p.endswith(wanted)}, fetched
+    asked = [r.path.rsplit("/", 1)[-1] for r in attached_layer["browser"]]
+    assert "queryAttachments" in asked  # how the viewer found the photo of an "FA" feature
+
+
+@pytest.mark.xfail(strict=False, reason="headless Chromium (SwiftShader, busy 2-core VM): after fetching the photo "
+                                        "the viewer's decode often never reaches 'image-loaded' (as for URL photos "
+                                        "above); not an XPGEO property")
+def test_viewer_shows_the_attached_photo(attached_layer):
+    viewer = loaded(attached_layer["verdict"], "viewer")["viewer"]
+    assert viewer["loadedSeen"], f"the photo did not reach 'image-loaded' in the viewer: {viewer['states']}"
 
 
 # -- item 5: the local backend's files as a client-side layer ---------------------------------------

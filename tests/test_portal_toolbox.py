@@ -85,3 +85,34 @@ def test_expired_pro_sign_in_is_a_clear_error(pyt, portal):
         run_tool(pyt, "HealthCheck", {})
     assert "Sign in to the portal again in ArcGIS Pro" in messages_text()
     assert token not in messages_text()
+
+
+def test_pro_photo_folder_goes_up_as_attachments(pyt, portal, tmp_path):
+    """Issue 15 item 1 in ArcGIS Pro: the Photo folder (and photo files in the list) work with the portal once
+    Photos as attachments is ticked; without it the dialog says what to tick."""
+    from test_portal_attachments import assert_each_photo_attached_once, sd_card
+    from toolbox_harness import validate
+
+    sign_in(portal)
+    paths = sd_card(tmp_path / "card", count=2)
+    folder = str(tmp_path / "card")
+    portal_only = {"backend": "Portal"}
+    _, params, flagged = validate(pyt, "AppendImages", {"layer_name": "pro_card", "photo_folder": folder,
+                                                        **portal_only})
+    assert "Upload photos as attachments" in flagged["photo_folder"]
+    assert {p.name: p.enabled for p in params}["photo_folder"] is False
+    _, params, flagged = validate(pyt, "AppendImages", {"layer_name": "pro_card", "photo_folder": folder,
+                                                        "attachments": True, **portal_only})
+    assert not flagged and {p.name: p.enabled for p in params}["photo_folder"] is True
+
+    created = run_tool(pyt, "CreateOrientedImageryLayer", {"layer_name": "pro_card", "attachments": True,
+                                                           **portal_only})
+    assert portal.layer(created["out_layer_name"])["hasAttachments"] is True
+    result = run_tool(pyt, "AppendImages", {"layer_name": "pro_card", "photo_folder": folder, "attachments": True,
+                                            **portal_only})
+    assert result["out_appended_count"] == 2 and result["out_failed_count"] == 0
+    again = run_tool(pyt, "AppendImage", {"layer_name": "pro_card", "image_url": str(paths[0]), "attachments": True,
+                                          **portal_only})
+    assert json.loads(again["out_report"])["skipped"] == 1
+    assert_each_photo_attached_once(portal, "pro_card", paths)
+    assert "file on this machine" not in messages_text()  # the portal serves attachments: no viewer warning

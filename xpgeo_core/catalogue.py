@@ -78,6 +78,8 @@ class Param:
     """Command line: accepted before or after the command name (the connection options)."""
     local_only: bool = False
     """Only the local backend uses it (a folder or files of this machine): a web tool never offers it."""
+    uploads: bool = False
+    """Files of this machine the portal backend also takes when photos are attachments (ATTACHMENTS)."""
 
     @property
     def datatypes(self) -> Tuple[str, ...]:
@@ -229,6 +231,24 @@ _IMAGERY_TYPE = Param("imagery_type", "Imagery type", "GPString", value_list=IMA
                       help="Horizontal, Oblique, Nadir, 360 or Inspection. Empty: the server's default on create; "
                            "on append, each photo's own metadata decides.",
                       flags=("--imagery-type",), metavar="TYPE", cli_help="one of " + ", ".join(IMAGERY_TYPES))
+
+
+_ATTACH_CREATE = Param(
+    "attachments", "Photos as attachments", "GPBoolean", default=False, setting="attachments", category="Layer properties",
+    help="Portal: make the layer with feature attachments (hasAttachments, a GlobalID field), as Esri's Generate "
+         "Service From Oriented Imagery Dataset does with Attach images. Photo files and folders of this machine "
+         "(an SD card) can then be appended: each photo is uploaded as its feature's attachment, and Esri's "
+         "viewer shows it from there (no web server needed).",
+    flags=("--attachments",), cli_help="portal: the photos will be uploaded as feature attachments (photo files "
+                                       "and folders can then be appended)")
+_ATTACH_APPEND = Param(
+    "attachments", "Upload photos as attachments", "GPBoolean", default=False, setting="attachments",
+    help="Portal: take photo files and folders of this machine (an SD card) and upload each photo as its "
+         "feature's attachment, into a layer made with Photos as attachments. A rerun uploads only what is not "
+         "there yet (a feature whose upload failed gets its photo); a photo larger than the service takes is "
+         "reported with its size and the limit.",
+    flags=("--attachments",), cli_help="portal: upload photo files and folders as feature attachments (the layer "
+                                       "was made with --attachments)")
 
 
 _VIEWER = "Viewer check"
@@ -446,7 +466,7 @@ CREATE_LAYER = ToolSpec(
     "Creates a hosted feature service with an Oriented Imagery layer definition, tags it as an Oriented "
     "Imagery layer, reads it back to prove it, and shares it as asked (the organization by default). A taken "
     "name gets a timestamp.",
-    (_LAYER_NAME, _IMAGERY_TYPE) + _LAYER_PROPERTIES + CONNECTION_PARAMS + (
+    (_LAYER_NAME, _IMAGERY_TYPE) + _LAYER_PROPERTIES + (_ATTACH_CREATE,) + CONNECTION_PARAMS + (
         _derived("out_layer", "Layer", "GPFeatureLayer", _OUT_LAYER_HELP),
         _derived("out_layer_name", "Created layer name", "GPString",
                  "The name actually created: it carries a _YYYYMMDD_HHMMSS suffix when the name was taken."),
@@ -465,7 +485,7 @@ APPEND_IMAGE = ToolSpec(
            help="http(s) URL of the photo (a presigned S3 URL works; spaces encoded as %20), or the path of a photo "
                 "file for the Local folder backend.",
            flags=("--image-url",), metavar="URL", cli_help="http(s) URL of the photo (or a photo file, local backend)"),
-     _IMAGERY_TYPE) + VIEWER_PARAMS + CONNECTION_PARAMS + _append_outputs(),
+     _IMAGERY_TYPE, _ATTACH_APPEND) + VIEWER_PARAMS + CONNECTION_PARAMS + _append_outputs(),
     run=_run_append_image, outputs=_append_outputs_of,
     cli_help="append one image, by URL, to an existing layer")
 
@@ -479,9 +499,10 @@ APPEND_IMAGES = ToolSpec(
                 "comments skipped), or a CSV with a header whose url (image_url, ImagePath, ...) column holds "
                 "them. Local photo paths work with the Local folder backend.",
            flags=("--file",), metavar="PATH", cli_help="list of images: one URL per line, or a CSV with a url column"),
-     Param("photo_folder", "Photo folder", "DEFolder", local_only=True,
-           help="A folder of photos on this machine (sub-folders too), for the Local folder backend: a portal's "
-                "or XPGEO server's viewers could not open them.",
+     Param("photo_folder", "Photo folder", "DEFolder", local_only=True, uploads=True,
+           help="A folder of photos on this machine (sub-folders too, an SD card's DCIM folder), for the Local "
+                "folder backend, or for a portal layer made with Photos as attachments (with Upload photos as "
+                "attachments): a viewer could not open a file on this machine otherwise.",
            flags=("--photo-folder", "--folder"), metavar="DIR"),
      Param("source", "Bucket", "GPString",
            help="A bucket (or container) and prefix whose photos to append, listed with the store's own API: "
@@ -514,6 +535,7 @@ APPEND_IMAGES = ToolSpec(
                 "usable GPS position or that cannot be read.",
            flags=("--preflight",),
            cli_help="read every photo's metadata first and report, not send, the ones a layer cannot place"),
+     _ATTACH_APPEND,
      Param("keep_near_duplicates", "Keep near-duplicates", "GPBoolean", default=False,
            setting="keep_near_duplicates", category=_SEQUENCES,
            help="Send near-duplicates too. By default a photo within 0.1 m and 5° of the photo before it in its "

@@ -16,7 +16,8 @@ A list file is any of:
 
 An entry is an ``http(s)`` URL, or a local photo (a path or ``file://`` URL). Local
 photos only work where the layer's viewers can reach them: the local backend (and ArcGIS
-Pro on the same machine). :func:`refuse_local_photos` says so for the other backends.
+Pro on the same machine), or a portal layer that takes them as feature attachments
+(ATTACHMENTS). :func:`refuse_local_photos` says so for the other backends.
 """
 
 from __future__ import annotations
@@ -51,11 +52,12 @@ LIST_HINT = ("Put one image URL per line (UTF-8 or UTF-16 text), or give a CSV w
              "blank lines and # comments are skipped.")
 
 
-def refuse_local_photos(entries: Iterable[Entry], backend: str) -> None:
+def refuse_local_photos(entries: Iterable[Entry], backend: str, *, uploads: bool = False) -> None:
     """One clear error when a run for a portal or an XPGEO server holds local photos: the layer's
-    viewers (ArcGIS Online, a browser, the server) could not open a file on this machine."""
+    viewers (ArcGIS Online, a browser, the server) could not open a file on this machine. *uploads*:
+    the portal backend uploads them as feature attachments (ATTACHMENTS), so they are welcome."""
     local = [(line, text) for line, text in entries if is_local_photo(text)]
-    if not local or backend == "local":
+    if not local or backend == "local" or (uploads and backend == "portal"):
         return
     line, text = local[0]
     where = f"line {line}: " if line else ""
@@ -63,8 +65,9 @@ def refuse_local_photos(entries: Iterable[Entry], backend: str) -> None:
     raise ValidationError(
         f"{len(local)} image(s) are local files ({where}{text!r}): a layer {place} stores each photo's "
         f"address, and its viewers could not reach a file on this machine.",
-        status=400, hint="Upload the photos (to S3 or a web server) and list their http(s) URLs, or make the layer "
-                         "with the local backend (--backend local).")
+        status=400, hint="Upload them as feature attachments (a portal layer made with create-oi-layer --attachments, "
+                         "then append with --attachments), or upload the photos to S3 or a web server and list "
+                         "their http(s) URLs, or make the layer with the local backend (--backend local).")
 
 
 # -- list files ------------------------------------------------------------------------

@@ -115,6 +115,7 @@ def create_layer(settings: Settings, name: Optional[str], imagery_type: Optional
     *options* (sharing, folder, tags, summary, elevation source) go to the backend as they are."""
     name = check_layer_name(name, MISSING_NAME)
     imagery_type = normalize_imagery_type(imagery_type)
+    _check_attachments(settings, choose_backend_name(settings, token_provider=token_provider, portal_url=portal_url))
     with get_backend(settings, token_provider=token_provider, portal_url=portal_url) as backend:
         log.info("Starting layer creation for '%s'...", name, extra={ECHOED_BY_CLI: True})
         result = backend.create_layer(name, imagery_type, options=options)
@@ -139,6 +140,18 @@ def append_image(settings: Settings, name: Optional[str], image_url: Optional[st
         report = _append(settings, backend, sink, gathered.images, imagery_type, progress)
     _log_failures(report)
     return report
+
+
+def _check_attachments(settings: Settings, backend: str) -> None:
+    """ATTACHMENTS is the portal's (a hosted layer's feature attachments): refused for an XPGEO server,
+    whose API takes URLs only; the local backend stores the photos' paths anyway."""
+    if settings.attachments and backend == "xpgeo":
+        raise ValidationError("Photos as attachments (--attachments, ATTACHMENTS) need the portal backend: the "
+                              "XPGEO server takes photo URLs only.", status=400,
+                              hint="Run with --backend portal (and the portal's URL and credentials), or leave "
+                                   "--attachments off and list the photos' http(s) URLs.")
+    if settings.attachments and backend == "local":
+        log.info("The local backend keeps each photo's path; --attachments (ATTACHMENTS) applies to portal layers.")
 
 
 def _append(settings: Settings, backend: Any, sink: Any, images: Sequence[Image], imagery_type: Optional[str],
@@ -172,7 +185,8 @@ def _check_image(settings: Settings, image: Optional[str], token_provider: Optio
     photo = PhotoRef.parse(text) if text else None
     if photo is not None and not photo.is_web:
         backend = choose_backend_name(settings, token_provider=token_provider, portal_url=portal_url)
-        refuse_local_photos([(None, text)], backend)
+        _check_attachments(settings, backend)
+        refuse_local_photos([(None, text)], backend, uploads=bool(settings.attachments))
         problem = photo.problem()
         if problem:
             raise ValidationError(f"{MALFORMED_URL}: {text!r}: {problem}.", status=422,
@@ -207,10 +221,12 @@ def append_images(settings: Settings, name: Optional[str], *, urls: Optional[Ite
         log.debug("Reading image URLs from %s", url_file)
     entries = list_entries(url_file, urls or (), photo_folder, photo_filter)
     backend_name = choose_backend_name(settings, token_provider=token_provider, portal_url=portal_url)
-    refuse_local_photos(entries, backend_name)
+    _check_attachments(settings, backend_name)
+    uploads = backend_name == "portal" and bool(settings.attachments)
+    refuse_local_photos(entries, backend_name, uploads=uploads)
     listing = BucketListing(settings, source, pattern=photo_filter, modified_since=modified_since,
                             progress=progress) if source else None
-    gathered = gather(itertools.chain(entries, listing or ()), local_ok=backend_name == "local")
+    gathered = gather(itertools.chain(entries, listing or ()), local_ok=backend_name == "local" or uploads)
     if listing is not None and not listing.matched and not entries:
         raise listing.nothing_found()
     if not gathered.images and not gathered.malformed:

@@ -94,13 +94,26 @@ def near_far(imagery_type: Optional[str]) -> Dict[str, float]:
     return {"NearDistance": props["nearDistance"], "FarDistance": props["farDistance"]}
 
 
+def attachment_schema() -> Dict[str, Any]:
+    """What a layer whose photos are feature attachments adds (``attachments`` of oi_layer.json): its
+    fields, ``hasAttachments``, ``globalIdField``, the ImagePath that sends the viewer to the attachment
+    (``imagePath``, "FA") and the field reruns recognise a photo by (``keyField``)."""
+    return copy.deepcopy(_load("oi_layer.json")["attachments"])
+
+
 def layer_definition(name: str, imagery_type: Optional[str], extent: Optional[Dict[str, Any]] = None, *,
-                     elevation_source: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+                     elevation_source: Optional[Dict[str, Any]] = None, attachments: bool = False) -> Dict[str, Any]:
     """The full point-layer definition as a published OI layer reads (``type`` "Oriented Imagery
     Layer", ``orientedImageryInfo``, ``timeInfo``), ready for ``addToDefinition`` or ``layer.json``.
-    *elevation_source* is the web map specification's ``elevationSource`` object."""
+    *elevation_source* is the web map specification's ``elevationSource`` object; *attachments*: the
+    photos will be the features' attachments (:func:`attachment_schema`)."""
     layer = copy.deepcopy(_load("oi_layer.json")["layer"])
     layer["name"] = name
+    if attachments:
+        extra = attachment_schema()
+        layer["fields"].extend(extra["fields"])
+        layer["hasAttachments"] = True
+        layer["globalIdField"] = extra["globalIdField"]
     if extent:
         layer["extent"] = extent
     props = oriented_imagery_properties(imagery_type)

@@ -286,6 +286,10 @@ SETTINGS: Tuple[SettingSpec, ...] = (
     SettingSpec("heading_offset", ("HEADING_OFFSET",), "XPGEO_HEADING_OFFSET", _parse_degrees, 0.0,
                 "Degrees added to a heading from the track: the camera's mount (90 right-facing, -90 left, "
                 "180 rear)."),
+    SettingSpec("attachments", ("ATTACHMENTS",), "XPGEO_ATTACHMENTS", _parse_bool, False,
+                "true (portal backend): create-oi-layer makes a layer whose photos are feature attachments (as "
+                "Esri's Generate Service From Oriented Imagery Dataset with attach_images does), and appends take "
+                "photo files and folders of this machine and upload each into it as its feature's attachment."),
     SettingSpec("batch_size", ("ADD_FEATURES_BATCH_SIZE", "BATCH_SIZE"), "XPGEO_BATCH_SIZE", _parse_positive_int, 250,
                 "Features per addFeatures request (portal backend; capped at the layer's maxRecordCount)."),
     SettingSpec("check_viewer", ("CHECK_VIEWER",), "XPGEO_CHECK_VIEWER", _parse_viewer_check, "sample",
@@ -363,6 +367,7 @@ class Settings:
         near_duplicate_degrees: ClassVar[float]
         heading_from_track: ClassVar[bool]
         heading_offset: ClassVar[float]
+        attachments: ClassVar[bool]
         batch_size: ClassVar[int]
         check_viewer: ClassVar[str]
         require_viewer_ready: ClassVar[bool]

@@ -77,11 +77,17 @@ def _validation_settings(tool: ToolSpec, values: Mapping[str, Any], search_dirs:
 def enabled_parameters(tool_name: str, values: Mapping[str, Any], *, search_dirs: Sequence[str] = (),
                        environ: Optional[Mapping[str, str]] = None) -> Dict[str, bool]:
     """Which parameters the dialog enables: the local-only ones (output folder, photo folder)
-    whenever the local backend may be used."""
+    whenever the local backend may be used; the photo folder also for a portal taking attachments."""
     tool = TOOLS_BY_NAME[tool_name]
     settings = _validation_settings(tool, values, search_dirs, environ)
     local = settings is None or "local" in possible_backends(settings)
-    return {p.name: local for p in tool.params_for(PRO) if p.local_only}
+    files = local or _uploads(settings)
+    return {p.name: files if p.uploads else local for p in tool.params_for(PRO) if p.local_only}
+
+
+def _uploads(settings: Optional[Settings]) -> bool:
+    """Photo files of this machine go up as attachments (ATTACHMENTS, and the portal backend may be used)."""
+    return settings is not None and bool(settings.attachments) and "portal" in possible_backends(settings)
 
 
 def check_tool(tool_name: str, values: Mapping[str, Any], *, search_dirs: Sequence[str] = (),
@@ -100,7 +106,7 @@ def check_tool(tool_name: str, values: Mapping[str, Any], *, search_dirs: Sequen
                 errors[p.name] = f"{p.label}: {problem}."
     settings = _validation_settings(tool, values, search_dirs, environ)
     backends = possible_backends(settings) if settings is not None else ("local",)
-    local_ok = "local" in backends
+    local_ok = "local" in backends or _uploads(settings)
     if tool.has("layer_name") and values.get("layer_name") is not None:
         name = str(values["layer_name"])
         problem = layer_name_problem(name)
@@ -166,8 +172,9 @@ def validate_tool(tool_name: str, values: Mapping[str, Any], **kwargs: Any) -> D
     return check_tool(tool_name, values, **kwargs)[0]
 
 
-_LOCAL_ONLY = ("{what} work with the Local folder backend only: a portal's or XPGEO server's viewers could not "
-               "open a file on this machine. Set Backend to Local folder, or give http(s) URLs.")
+_LOCAL_ONLY = ("{what} work with the Local folder backend, or with a portal layer made with Photos as attachments "
+               "(tick Upload photos as attachments): otherwise a viewer could not open a file on this machine. Set "
+               "Backend to Local folder, tick Upload photos as attachments, or give http(s) URLs.")
 
 
 def _entries(value: Any) -> List[str]:

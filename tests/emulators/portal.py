@@ -50,7 +50,11 @@ Knobs (keyword arguments, then attributes of :class:`PortalState`, settable at a
   (connection closed, nothing done), ``drop_after`` (done, then closed unanswered),
   ``expire_token`` (every token revoked: this call gets 498), ``down`` (the portal
   stops answering from this call on);
-* ``fail_image_paths``: features whose ImagePath contains one of these fail in ``addResults``.
+* ``fail_image_paths``: features whose ImagePath contains one of these fail in ``addResults``;
+* feature attachments (addAttachment, attachment infos and downloads, queryAttachments, deleteAttachments,
+  ``uploads/info``) and their knobs (``max_upload_mb``, ``uploads_info``, ``too_large``,
+  ``supports_query_attachments``, ``attachment_store``): :mod:`emulators.portal_attachments`, mounted here. A
+  feature added to a layer with a GlobalID field gets its GlobalID from the server (``addResults`` says it).
 
 Layers hold points, or polygons (a layer of ``geometryType`` esriGeometryPolygon: the footprint layer).
 A polygon is Esri's geometry object: ``rings``, each a closed path of at least 4 points, stored as sent
@@ -85,10 +89,14 @@ try:
     from emulators import arcgis_geometry as geo
     from emulators.arcgis_search import SearchSyntaxError, compile_query
     from emulators.loopback import LoopbackServer
+    from emulators.portal_attachments import (STORES, TOO_LARGE_RULES, Attachments, Download, Upload,
+                                              is_upload)
 except ImportError:  # run as a script: python tests/emulators/<name>.py
     import arcgis_geometry as geo  # type: ignore[no-redef]
     from arcgis_search import SearchSyntaxError, compile_query  # type: ignore[no-redef]
     from loopback import LoopbackServer  # type: ignore[no-redef]
+    from portal_attachments import (STORES, TOO_LARGE_RULES, Attachments, Download,  # type: ignore[no-redef]
+                                    Upload, is_upload)
 
 USER = "xpgeo_user"
 VIEWER = "xpgeo_viewer"
@@ -149,6 +157,11 @@ class PortalState:
     taken_names: Set[str] = field(default_factory=set)
     faults: Dict[str, Dict[int, str]] = field(default_factory=dict)
     fail_image_paths: Set[str] = field(default_factory=set)
+    max_upload_mb: float = 2000
+    uploads_info: bool = True
+    too_large: str = "edit_error"
+    supports_query_attachments: bool = True
+    attachment_store: str = "disk"
     current_version: str = "2024.1"
     enterprise_version: Optional[str] = "11.3.0"
     enterprise_build: Optional[str] = "51575"
@@ -160,6 +173,10 @@ class PortalState:
     def __post_init__(self) -> None:
         if self.layer_type_rule not in LAYER_TYPE_RULES:
             raise ValueError(f"layer_type_rule must be one of {LAYER_TYPE_RULES}, not {self.layer_type_rule!r}")
+        if self.too_large not in TOO_LARGE_RULES:
+            raise ValueError(f"too_large must be one of {TOO_LARGE_RULES}, not {self.too_large!r}")
+        if self.attachment_store not in STORES:
+            raise ValueError(f"attachment_store must be one of {STORES}, not {self.attachment_store!r}")
 
 
 class _Reply(Exception):
@@ -357,6 +374,8 @@ class PortalEmulator(LoopbackServer):
                                   rings TEXT);
         """)
         self.db.execute("INSERT INTO groups VALUES (?,?,?,?)", (GROUP_ID, "XPGEO Field Team", USER, "org"))
+        self.attachments = Attachments(self)  # tests/emulators/portal_attachments.py
+        self.where_predicate = where_predicate
         self.db.executemany("INSERT INTO members VALUES (?,?)", [(GROUP_ID, USER), (GROUP_ID, VIEWER)])
         self.oauth_states: Dict[str, Dict[str, str]] = {}
         self.search_index: Dict[str, Dict[str, Any]] = {}  # what search sees: item id -> item JSON + groups
@@ -388,6 +407,15 @@ class PortalEmulator(LoopbackServer):
     def server_url(self) -> str:
         """The federated hosting server's root (what ``generateToken``'s ``serverUrl`` names)."""
         return self.base_url + "/server"
+
+    def stop(self) -> None:
+        super().stop()
+        self.attachments.close()
+
+    @staticmethod
+    def reply(body: Any, status: int = 200) -> Exception:
+        """The exception a route raises to answer at once (for the mounted attachments module)."""
+        return _Reply(body, status)
 
     # -- state, for tests --------------------------------------------------------------
     def _rows(self, sql: str, *args: Any) -> List[sqlite3.Row]:
@@ -546,6 +574,10 @@ class PortalEmulator(LoopbackServer):
             "supportsTrueCurve": False, "supportsQueryWithResultType": False, "supportsSqlExpression": False})
         if "extent" not in layer:
             layer["extent"] = service_def.get("fullExtent") or service_def.get("initialExtent")
+        gid = next((f["name"] for f in layer.get("fields") or [] if f.get("type") == "esriFieldTypeGlobalID"), "")
+        if gid:
+            layer["globalIdField"] = gid
+        self.attachments.describe(layer)
         layer["serviceItemId"] = self._rows("SELECT item_id FROM services WHERE name = ?", service)[0]["item_id"]
         return layer
 
@@ -635,6 +667,9 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         self._handle()
 
+    def do_HEAD(self) -> None:
+        self._handle()
+
     def do_POST(self) -> None:
         self._handle()
 
@@ -683,6 +718,8 @@ class _Handler(BaseHTTPRequestHandler):
             pass
 
     def _send(self, status: int, body: Any, headers: Optional[Dict[str, str]] = None) -> None:
+        if isinstance(body, Download):
+            return self._send_file(body)
         if isinstance(body, bytes):
             data, content_type = body, "text/html; charset=utf-8"
         else:
@@ -696,6 +733,26 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
+    def _send_file(self, download: Download) -> None:
+        """An attachment's bytes, streamed from disk (never whole in memory)."""
+        self.send_response(200)
+        self.send_header("Content-Type", download.content_type)
+        self.send_header("Content-Length", str(download.size))
+        self.send_header("Content-Disposition", "inline; filename=\"%s\"" % quote(download.name))
+        self._cors_headers()
+        self.end_headers()
+        if self.command == "HEAD":
+            return
+        with open(download.path, "rb") as source:
+            while True:
+                data = source.read(1 << 20)
+                if not data:
+                    break
+                self.wfile.write(data)
+
+    def layer_url(self, service: sqlite3.Row, layer: Dict[str, Any]) -> str:
+        return f"{self.emulator.base_url}{SERVICES_PREFIX}{service['name']}/FeatureServer/{layer['id']}"
+
     def _token(self, params: Dict[str, str]) -> Optional[str]:
         for header in ("X-Esri-Authorization", "Authorization"):
             value = self.headers.get(header, "")
@@ -705,14 +762,36 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _handle(self) -> None:
         emu = self.emulator
-        state = emu.state
         length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
         path = unquote(urlsplit(self.path).path).rstrip("/")
+        self.upload: Optional[Upload] = None
+        if is_upload(path) and length and self.headers.get("Content-Type", "").startswith("multipart/form-data"):
+            # A file: read as a stream into the attachments folder; only its small fields are kept as the body.
+            try:
+                self.upload = emu.attachments.read_upload(self.rfile, length, self.headers["Content-Type"])
+            except ValueError as exc:
+                self.close_connection = True  # what is left of the body is not read
+                return self._send(200, {"error": {"code": 400, "message": "Unable to add attachment.",
+                                                  "details": [str(exc)]}})
+            params = {k: v for k, v in parse_qs(urlsplit(self.path).query, keep_blank_values=True).items()}
+            params = {k: v[-1] for k, v in params.items()}
+            params.update(self.upload.fields)
+            body = urlencode(self.upload.fields).encode("utf-8")
+        else:
+            body = self.rfile.read(length) if length else b""
+            try:
+                params = self._read_params(body)
+            except (ValueError, UnicodeDecodeError):
+                params = {}
         try:
-            params = self._read_params(body)
-        except (ValueError, UnicodeDecodeError):
-            params = {}
+            self._answer(path, body, params)
+        finally:
+            if self.upload is not None:
+                self.upload.discard()  # kept only if a route took it
+
+    def _answer(self, path: str, body: bytes, params: Dict[str, str]) -> None:
+        emu = self.emulator
+        state = emu.state
         with emu.lock:
             state.requests.append(Recorded(self.command, path, self.path, dict(self.headers.items()), body, params))
             operation = path.rsplit("/", 1)[-1]
@@ -1293,6 +1372,9 @@ class _Handler(BaseHTTPRequestHandler):
             return self._admin(service, sub, params)
         if sub == "":
             return emu._service_json(service)
+        uploads = emu.attachments.service_route(sub)
+        if uploads is not None:
+            return uploads
         layer_text, _, operation = sub.partition("/")
         if not layer_text.isdigit():
             raise _err(INVALID_URL)
@@ -1303,6 +1385,9 @@ class _Handler(BaseHTTPRequestHandler):
             return layer
         if operation == "query":
             return self._query(service, layer, params)
+        attached = emu.attachments.layer_route(self, service, layer, operation, params, self.upload)
+        if attached is not None:
+            return attached
         if operation in ("addFeatures", "applyEdits"):
             if self.command != "POST":
                 raise _bad_request("Requested operation is not supported by this service.",
@@ -1448,7 +1533,10 @@ class _Handler(BaseHTTPRequestHandler):
                                 "error": {"code": problem[0], "description": problem[1]}})
                 rows.append(())
             else:
-                results.append({"success": True})
+                gid = next((f["name"] for f in fields.values() if f.get("type") == "esriFieldTypeGlobalID"), None)
+                if gid and not attributes.get(gid):  # the server gives each new feature its GlobalID
+                    attributes[gid] = "{" + str(uuid.uuid4()).upper() + "}"
+                results.append({"success": True, "globalId": attributes[gid]} if gid else {"success": True})
                 rows.append((service["name"], layer["id"], x, y, None if polygons else geometry.get("z"),
                              json.dumps(attributes), json.dumps(rings) if rings is not None else None))
         if rollback and any(not r["success"] for r in results):

@@ -196,14 +196,17 @@ class _Run:
         if self.viewer is None or not images:
             return images
         reads = self.sink.takes_photos or self.preflight
-        box = self.start_call(self.viewer.probe_all, self.viewer.plan(images, header_reads=reads))
+        hosted = [i for i in images if not self.sink.served(i)]  # an attachment is served by the layer itself
+        if not hosted:
+            return images
+        box = self.start_call(self.viewer.probe_all, self.viewer.plan(hosted, header_reads=reads))
         if not self.viewer.require:
             self.viewer_calls.append(box)
             return images
         self.finish_call(box)  # the photos checked from their header reads are judged once read
         keep = []
         for image in images:
-            reason = self.viewer.blocking(image)
+            reason = self.viewer.blocking(image) if not self.sink.served(image) else None
             if reason:
                 self.record(result(image, FAILED, reason))
             else:

@@ -77,6 +77,11 @@ class Sink(abc.ABC):
         after a lost answer it finds out what landed first. Raises :class:`Stop` when the run
         cannot go on."""
 
+    def served(self, image: Image) -> bool:
+        """Does the layer's own service serve this photo (a feature attachment)? Then the viewer check has no
+        host to ask about it."""
+        return False
+
     def layer_photos(self, folders: Sequence[str] = ()) -> Iterable[Tuple[str, Any]]:
         """The photos the layer already holds with a sequence in *folders* (those of the run's images), as
         (folder, :class:`~xpgeo_core.pipeline.sequences.Photo`): what a rerun's photos are sequenced

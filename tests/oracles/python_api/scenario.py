@@ -99,8 +99,34 @@ def open_layer(config: Dict[str, Any]) -> Dict[str, Any]:
     return out
 
 
+def attachments(config: Dict[str, Any]) -> Dict[str, Any]:
+    """An XPGEO layer whose photos are attachments, as the Python API reads it: each feature's attachment list
+    (``layer.attachments.get_list``) and each attachment downloaded (``layer.attachments.download``)."""
+    import hashlib
+    import tempfile
+
+    from arcgis.features import FeatureLayer
+
+    gis = sign_in(config)
+    item = gis.content.get(config["item_id"])
+    layer = FeatureLayer(item.url + "/0", gis)
+    out: Dict[str, Any] = {"has_attachments": layer.properties.get("hasAttachments"), "features": []}
+    for feature in layer.query(where="1=1", out_fields="*", return_geometry=False).features:
+        oid = feature.attributes["OBJECTID"]
+        infos = layer.attachments.get_list(oid)
+        digests = []
+        for info in infos:
+            with tempfile.TemporaryDirectory() as folder:
+                layer.attachments.download(oid=oid, attachment_id=str(info["id"]), save_path=folder)
+                files = [os.path.join(here, name) for here, _, names in os.walk(folder) for name in names]
+                digests.append([os.path.basename(f) for f in files] + [
+                    hashlib.sha256(open(f, "rb").read()).hexdigest() for f in files])
+        out["features"].append({"attributes": feature.attributes, "attachments": infos, "downloaded": digests})
+    return out
+
+
 SCENARIOS: Dict[str, Callable[[Dict[str, Any]], Dict[str, Any]]] = {
-    "login": login, "publish": publish, "open_layer": open_layer}
+    "login": login, "publish": publish, "open_layer": open_layer, "attachments": attachments}
 
 
 def main() -> None:

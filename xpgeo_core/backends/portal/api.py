@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Sequence
 
-from xpgeo_core.backends.portal.rest import PortalClient
+from xpgeo_core.backends.portal.rest import FilePart, PortalClient
 
 SERVICE_TYPE = "Feature Service"
 
@@ -149,3 +149,27 @@ def query(client: PortalClient, layer_url: str, **params: Any) -> Dict[str, Any]
     so it is retried as a GET would be."""
     params.setdefault("where", "1=1")
     return client.call("POST", layer_url + "/query", params, what="query", idempotent=True)
+
+
+# -- feature attachments ----------------------------------------------------------------
+def upload_info(client: PortalClient, service_url: str) -> Dict[str, Any]:
+    """``<service>/uploads/info``: ``maxUploadFileSize`` (MB), the largest file the service takes."""
+    return client.call("GET", service_url.rstrip("/") + "/uploads/info", what="uploads/info of the service")
+
+
+def add_attachment(client: PortalClient, layer_url: str, object_id: int, part: FilePart) -> Dict[str, Any]:
+    """``<layer>/<oid>/addAttachment``: a multipart upload of *part*; ``addAttachmentResult``."""
+    return client.upload(f"{layer_url}/{object_id}/addAttachment", {}, part,
+                         what=f"addAttachment of {part.filename} to feature {object_id}")
+
+
+def query_attachments(client: PortalClient, layer_url: str, object_ids: Sequence[int]) -> Dict[str, Any]:
+    """``<layer>/queryAttachments`` (10.5+) for *object_ids*: ``attachmentGroups``. It only reads: a POST (a
+    long id list) retried as a GET would be."""
+    return client.call("POST", layer_url + "/queryAttachments",
+                       {"objectIds": ",".join(str(i) for i in object_ids)}, what="queryAttachments", idempotent=True)
+
+
+def attachment_infos(client: PortalClient, layer_url: str, object_id: int) -> Dict[str, Any]:
+    """``<layer>/<oid>/attachments``: ``attachmentInfos`` (where the layer has no queryAttachments)."""
+    return client.call("GET", f"{layer_url}/{object_id}/attachments", what=f"the attachments of feature {object_id}")

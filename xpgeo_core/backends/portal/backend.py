@@ -28,6 +28,9 @@ from xpgeo_core.answers import list_at, object_at
 from xpgeo_core.backends.base import Backend
 from xpgeo_core.backends.portal import api
 from xpgeo_core.backends.portal.api import where_in
+from xpgeo_core.backends.portal.attachments import (Attacher, NotAttached, file_part, is_file, is_the_photo, key_path,
+                                                    lost, photo_key)
+from xpgeo_core.backends.portal.rest import FilePart
 from xpgeo_core.backends.portal.auth import make_auth
 from xpgeo_core.backends.portal.rest import PortalClient, is_transient
 from xpgeo_core.http import back_off
@@ -43,7 +46,7 @@ from xpgeo_core.backends.portal.lookup import LayerTarget
 from xpgeo_core.backends.names import clean_service_name, taken_name_candidates
 from xpgeo_core.backends.portal.create import LayerMaker, follow_appended, item_fields
 from xpgeo_core.layer_options import LayerOptions
-from xpgeo_core.schema import (OI_LAYER_TYPE, acquisition_ms, complete_photo, field_names,
+from xpgeo_core.schema import (OI_LAYER_TYPE, acquisition_ms, attachment_schema, complete_photo, field_names,
                                layer_definition)
 
 log = logging.getLogger("xpgeo.backends.portal")
@@ -59,6 +62,8 @@ IMAGE_PATH = "ImagePath"
 QUERY_CHUNK_URLS = 50
 QUERY_CHUNK_CHARS = 12000
 ALREADY_THERE = "already in the layer (ImagePath)"
+NOT_ATTACHED = ("its feature is in the layer, but the photo is not attached: {}; run the same append again to attach "
+                "it (the feature is not added again)")
 
 
 def epoch_ms(text: Any) -> Optional[int]:
@@ -232,7 +237,8 @@ class PortalBackend(Backend):
                                   f"service URL (item {item_id or 'unknown'}).",
                                   hint="Look for the item in the portal's content and delete it if it exists.")
             elevation = options.elevation_source.to_oi_property() if options.elevation_source else None
-            definition = layer_definition(service_name, imagery_type, elevation_source=elevation)
+            definition = layer_definition(service_name, imagery_type, elevation_source=elevation,
+                                          attachments=self.attachments)
             layer_id = maker.define_layer(service_url, definition)
             footprint_layer = self._define_footprints(service_url, service_name, messages)
             maker.label_item(item_id, layer_id, folder)
@@ -256,8 +262,9 @@ class PortalBackend(Backend):
 
     def _define_footprints(self, service_url: str, name: str, messages: List[str]) -> Optional[Dict[str, Any]]:
         """The footprint layer (layer 1) of a new OI layer's service; a portal that refuses it costs a note
-        (the OI layer is whole without it, and each append tries again)."""
-        if not self.settings.footprints:
+        (the OI layer is whole without it, and each append tries again). Not for a layer whose photos are
+        attachments (their key is PhotoKey, not ImagePath: not yet)."""
+        if not self.settings.footprints or self.attachments:
             return None
         try:
             return footprints.define_layer(self.client, service_url, name)
@@ -267,6 +274,11 @@ class PortalBackend(Backend):
             messages.append(f"The footprint layer was not added ({exc.message}); each append tries again.")
             log.warning(messages[-1])
             return None
+
+    @property
+    def attachments(self) -> bool:
+        """Layers made now take their photos as attachments (ATTACHMENTS)."""
+        return bool(self.settings.attachments)
 
     def _free_service_name(self, wanted: str) -> str:
         """The first name of the one taken-name rule (:func:`~xpgeo_core.backends.names.taken_name_candidates`)
@@ -278,8 +290,9 @@ class PortalBackend(Backend):
                               hint="Choose another layer name.")
 
     def _create_parameters(self, service_name: str) -> Dict[str, Any]:
+        capabilities = CAPABILITIES + (",Uploads" if self.attachments else "")  # Esri's attach_images adds Uploads
         return {"name": service_name, "serviceDescription": "", "hasStaticData": False, "maxRecordCount": 2000,
-                "supportedQueryFormats": "JSON", "capabilities": CAPABILITIES, "description": "",
+                "supportedQueryFormats": "JSON", "capabilities": capabilities, "description": "",
                 "copyrightText": "", "spatialReference": WGS84, "initialExtent": WORLD, "fullExtent": WORLD,
                 "allowGeometryUpdates": True, "units": "esriDecimalDegrees",
                 "xssPreventionInfo": {"xssPreventionEnabled": True, "xssPreventionRule": "input",
@@ -289,18 +302,23 @@ class PortalBackend(Backend):
     def open_sink(self, name: str, *, imagery_type: Optional[str] = None, single: bool = False) -> "PortalSink":
         return PortalSink(self, name)
 
-    def present(self, layer_url: str, image_paths: Sequence[str]) -> Set[str]:
-        """Which of *image_paths* are already ``ImagePath`` values of the layer. The query is a
-        POST (a ``where`` listing URLs is longer than any GET allows) that only reads, so the
-        HTTP policy retries it like a GET."""
-        found: Set[str] = set()
-        for chunk in _query_chunks(sorted(set(image_paths))):
-            answer = api.query(self.client, layer_url, where=where_in(IMAGE_PATH, chunk), outFields=IMAGE_PATH,
+    def present(self, layer_url: str, image_paths: Sequence[str], field: str = IMAGE_PATH) -> Set[str]:
+        """Which of *image_paths* are already ``ImagePath`` (or *field*) values of the layer."""
+        return set(self.present_ids(layer_url, image_paths, field))
+
+    def present_ids(self, layer_url: str, values: Sequence[str], field: str = IMAGE_PATH) -> Dict[str, int]:
+        """The object id of each of *values* already a *field* value of the layer (ImagePath; PhotoKey where
+        the photos are attachments). The query is a POST (a ``where`` listing URLs is longer than any GET
+        allows) that only reads, so the HTTP policy retries it like a GET."""
+        found: Dict[str, int] = {}
+        for chunk in _query_chunks(sorted(set(values))):
+            answer = api.query(self.client, layer_url, where=where_in(field, chunk), outFields=f"OBJECTID,{field}",
                                returnGeometry=False)
             for feature in answer.get("features") or []:
-                value = (feature.get("attributes") or {}).get(IMAGE_PATH)
+                attributes = feature.get("attributes") or {}
+                value, oid = attributes.get(field), attributes.get("OBJECTID")
                 if isinstance(value, str):
-                    found.add(value)
+                    found[value] = oid if isinstance(oid, int) else -1
         return found
 
     def _find_layer(self, name: str) -> LayerTarget:
@@ -365,13 +383,35 @@ class PortalSink(Sink):
         self.layer_url = self.target.layer_url
         self.far: Dict[str, Any] = {}  # FarDistance per photo sent, for the layer's maximumDistance
         super().__init__(name, max(1, min(owner.settings.batch_size, self.target.max_record_count)))
+        layer = self.target.layer
         self.fields = self.target.field_names
+        extra = attachment_schema()
+        self.attacher: Optional[Attacher] = None
+        self.key_field = IMAGE_PATH
+        """The field a photo is recognised by: ImagePath, or PhotoKey where the photos are attachments."""
+        if layer.get("hasAttachments") in (True, "true") and extra["keyField"].lower() in self.fields:
+            self.key_field = extra["keyField"]
+            self.attacher = Attacher(owner.client, self.target.service_url, layer, self.layer_url,
+                                     retries=owner.settings.retries, back_off=self._back_off)
+        elif owner.settings.attachments:
+            raise ValidationError(f"Layer '{name}' was not made for photos as attachments (it has no "
+                                  f"{'attachments' if not layer.get('hasAttachments') else extra['keyField'] + ' field'}"
+                                  "): its photos are web URLs.", status=400,
+                                  hint="Create a layer with --attachments (Photos as attachments) and append the "
+                                       "photo files to it, or upload the photos to a web host and list their URLs.")
+        self.keys: Dict[str, str] = {}  # ImagePath -> the key field's value
+        self.oids: Dict[str, int] = {}  # ImagePath -> its feature's object id (attachments)
         self.empty_at_start = self._count() == 0
         self.footprints = self._footprint_writer() if owner.settings.footprints else None
 
     def _footprint_writer(self) -> Optional[footprints.FootprintWriter]:
         """The writer of this run's footprints (:mod:`~xpgeo_core.backends.portal.footprints`), the footprint
-        layer made if the service has none; None, with a warning, when that cannot be done."""
+        layer made if the service has none; None, with a warning, when that cannot be done. A layer whose
+        photos are attachments gets none yet (its photos are keyed by PhotoKey, the footprints by ImagePath)."""
+        if self.attacher is not None:
+            log.info("Layer '%s' takes its photos as attachments: no footprints are written for it (not yet "
+                     "supported).", self.layer_name)
+            return None
         try:
             layer, made = footprints.ensure_layer(self.owner.client, self.target.service_url,
                                                   self.target.layer_id, self.layer_name)
@@ -400,12 +440,12 @@ class PortalSink(Sink):
         for chunk in _query_chunks(sorted(wanted)):
             # LIKE: a folder's "_" or "%" matches more than itself; what is not in a wanted folder is dropped.
             where = "SequenceOrder IS NOT NULL AND (" + " OR ".join(
-                f"{IMAGE_PATH} LIKE '" + folder.replace("'", "''") + "/%'" for folder in chunk) + ")"
+                f"{self.key_field} LIKE '" + folder.replace("'", "''") + "/%'" for folder in chunk) + ")"
             out.extend(p for p in self._sequenced(where) if p[0] in wanted)
         return out
 
     def _sequenced(self, where: str) -> Iterator[Tuple[str, Photo]]:
-        fields = ",".join((IMAGE_PATH, "AcquisitionDate", "CameraHeading") + SEQUENCE_FIELDS)
+        fields = ",".join((self.key_field, "AcquisitionDate", "CameraHeading") + SEQUENCE_FIELDS)
         offset = 0
         while True:
             answer = api.query(self.owner.client, self.layer_url, where=where, outFields=fields, returnGeometry=True,
@@ -415,7 +455,7 @@ class PortalSink(Sink):
             for feature in features:
                 values = feature.get("attributes") or {}
                 geometry = feature.get("geometry") or {}
-                path = str(values.get(IMAGE_PATH) or "")
+                path = key_path(str(values.get(self.key_field) or ""))
                 photo = layer_photo(values, geometry.get("x"), geometry.get("y"), path)
                 if photo is not None:
                     yield folder_of(path), photo
@@ -436,11 +476,43 @@ class PortalSink(Sink):
     def known(self, images: Sequence[Image]) -> Dict[str, ImageResult]:
         """The images already in the layer. A layer that was empty when this run began holds none of
         them (the run's images are distinct, and what it sends is accounted for as it lands), so the
-        layer is not asked: a first append of 10,000 photos makes no existence query at all."""
+        layer is not asked: a first append of 10,000 photos makes no existence query at all.
+
+        Where photos are attachments, a feature in the layer whose photo never landed (an upload cut
+        short) gets its photo here, and only its photo: its feature, sequence and all, is already there."""
         if self.empty_at_start:
             return {}
-        there = self.owner.present(self.layer_url, [i.image_path for i in images])
-        return {i.image_path: result(i, SKIPPED, ALREADY_THERE) for i in images if i.image_path in there}
+        found = self.owner.present_ids(self.layer_url, [self._key(i) for i in images], self.key_field)
+        there = [i for i in images if self._key(i) in found]
+        files = [i for i in there if self.attacher is not None and is_file(i)]
+        attached = self.attacher.attached(found[self._key(i)] for i in files) if files and self.attacher else {}
+        results: Dict[str, ImageResult] = {}
+        missing: List[Tuple[Image, int]] = []
+        for image in there:
+            oid = found[self._key(image)]
+            if image in files and not any(is_the_photo(info, file_part(image)) for info in attached.get(oid, [])):
+                missing.append((image, oid))
+            else:
+                results[image.image_path] = result(image, SKIPPED, ALREADY_THERE)
+        stop = None
+        for image, oid in missing:
+            if stop is not None:
+                results[image.image_path] = result(image, FAILED, NOT_ATTACHED.format(stop.reason))
+                continue
+            outcome, stop = self._upload(image, oid)
+            results[image.image_path] = outcome
+        return results
+
+    def served(self, image: Image) -> bool:
+        """A photo file the layer's own service will serve (its attachment): no host for the viewer check."""
+        return self.attacher is not None and is_file(image)
+
+    def _key(self, image: Image) -> str:
+        """What the layer knows *image* by: its ImagePath, or its PhotoKey where photos are attachments."""
+        key = self.keys.get(image.image_path)
+        if key is None:
+            key = self.keys[image.image_path] = photo_key(image) if self.attacher is not None else image.image_path
+        return key
 
     def send(self, items: Sequence[Item]) -> Dict[str, ImageResult]:
         """The chunk's points (:meth:`_send_points`), then its appended photos' footprints handed to the
@@ -453,8 +525,62 @@ class PortalSink(Sink):
         return results
 
     def _send_points(self, items: Sequence[Item]) -> Dict[str, ImageResult]:
+        if self.attacher is None:
+            return self._add_features(items)
         results: Dict[str, ImageResult] = {}
-        pending = [(item.image, feature_of(self._attributes(item), self.fields)) for item in items]
+        for item in items:  # a photo the service cannot take is refused before its feature is added
+            if not is_file(item.image):
+                continue
+            try:
+                too_large = self.attacher.too_large(file_part(item.image))
+            except OSError as exc:
+                too_large = f"the photo cannot be read: {exc.strerror or exc}"
+            if too_large:
+                results[item.image.image_path] = result(item.image, FAILED, too_large)
+        try:
+            results.update(self._add_features([i for i in items if i.image.image_path not in results]))
+        except Stop as stopped:
+            stopped.results.update(results)
+            raise
+        uploads = [i.image for i in items if is_file(i.image) and results[i.image.image_path].status == APPENDED]
+        for number, image in enumerate(uploads):
+            outcome, stop = self._upload(image, self.oids.get(image.image_path))
+            results[image.image_path] = outcome
+            if stop is not None:
+                for waiting in uploads[number + 1:]:
+                    results[waiting.image_path] = result(waiting, FAILED, NOT_ATTACHED.format(stop.reason))
+                stop.results = results
+                raise stop
+        return results
+
+    def _upload(self, image: Image, oid: Optional[int]) -> Tuple[ImageResult, Optional[Stop]]:
+        """Attach one photo to its feature *oid*: its result, and the Stop when the run cannot go on (the
+        credentials refused, the portal stopped answering, the run cancelled)."""
+        assert self.attacher is not None
+        if oid is None or oid < 0:
+            return result(image, FAILED, NOT_ATTACHED.format("the portal did not say its feature's object id")), None
+        try:
+            self.attacher.attach(oid, file_part(image))
+        except OSError as exc:
+            return result(image, FAILED, NOT_ATTACHED.format(f"the photo cannot be read ({exc.strerror or exc})")), None
+        except AuthError as exc:
+            reason = "the portal refused the credentials"
+            return (result(image, FAILED, NOT_ATTACHED.format(reason)),
+                    Stop(f"{reason} ({exc.message})", exc))
+        except Cancelled as cancelled:
+            return result(image, FAILED, NOT_ATTACHED.format("the run was cancelled")), Stop("the run was cancelled",
+                                                                                          cancelled)
+        except NotAttached as exc:
+            if lost(exc):
+                outcome = result(image, UNCONFIRMED, exc.message + "; run the same append again (a photo already "
+                                 "attached is not sent again)")
+                return outcome, Stop(f"the portal stopped answering ({exc.message})", exc)
+            return result(image, FAILED, NOT_ATTACHED.format(exc.message)), None
+        return result(image, APPENDED), None
+
+    def _add_features(self, items: Sequence[Item]) -> Dict[str, ImageResult]:
+        results: Dict[str, ImageResult] = {}
+        pending = [(item.image, self._feature(item)) for item in items]
         for image, feature in pending:
             self.far[image.image_path] = feature["attributes"].get("FarDistance")
         attempt = 0
@@ -503,11 +629,22 @@ class PortalSink(Sink):
         attributes["ImagePath"] = item.image.image_path  # the key reruns recognise the photo by
         return attributes
 
+    def _feature(self, item: Item) -> Dict[str, Any]:
+        """The feature of one photo; where photos are attachments, ImagePath "FA" for a photo file (the viewer
+        then opens the feature's attachment) and PhotoKey, what reruns recognise it by."""
+        feature = feature_of(self._attributes(item), self.fields)
+        if self.attacher is not None:
+            if is_file(item.image):
+                feature["attributes"][IMAGE_PATH] = attachment_schema()["imagePath"]
+            feature["attributes"][self.key_field] = self._key(item.image)
+        return feature
+
     def _resolve(self, pending: List[Tuple[Image, Dict[str, Any]]], results: Dict[str, ImageResult],
                  exc: Optional[XpgeoError]) -> List[Tuple[Image, Dict[str, Any]]]:
         """Ask the layer which of *pending* landed; those are appended. Returns the rest."""
         try:
-            landed = self.owner.present(self.layer_url, [image.image_path for image, _ in pending])
+            landed = self.owner.present_ids(self.layer_url, [self._key(image) for image, _ in pending],
+                                            self.key_field)
         except XpgeoError as check:
             for image, _ in pending:
                 results[image.image_path] = result(
@@ -516,15 +653,15 @@ class PortalSink(Sink):
                     "are skipped)")
             raise Stop(f"the portal stopped answering ({check.message})", check, results) from None
         for image, _ in pending:
-            if image.image_path in landed:
+            if self._key(image) in landed:
                 results[image.image_path] = result(image, APPENDED)
-        return [p for p in pending if p[0].image_path not in landed]
+                self.oids[image.image_path] = landed[self._key(image)]
+        return [p for p in pending if self._key(p[0]) not in landed]
 
     def _back_off(self, attempt: int) -> None:
         back_off(attempt, self.owner.settings.retry_backoff, self.owner.session.tracker.cancel)
 
-    @staticmethod
-    def _read_add_results(answer: Dict[str, Any], sent: List[Tuple[Image, Dict[str, Any]]],
+    def _read_add_results(self, answer: Dict[str, Any], sent: List[Tuple[Image, Dict[str, Any]]],
                           results: Dict[str, ImageResult]) -> List[Tuple[Image, Dict[str, Any]]]:
         """Each addResults entry, in order; returns the features the answer says nothing about."""
         adds = list_at(answer, "addResults")
@@ -535,6 +672,8 @@ class PortalSink(Sink):
                 unknown.append((image, feature))
             elif entry.get("success") in (True, "true"):
                 results[image.image_path] = result(image, APPENDED)
+                if isinstance(entry.get("objectId"), int):
+                    self.oids[image.image_path] = entry["objectId"]
             else:
                 error = object_at(entry, "error")
                 said = error.get("description") or error.get("message") or "no reason given"
