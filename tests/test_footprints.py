@@ -231,3 +231,69 @@ def test_a_footprint_batch_whose_answer_is_lost_is_completed_once(fault):
         assert summary["missing"] == 0
         assert summary["completed"] == (0 if fault == "drop_after" else 4)
         _assert_footprint_of_each_point(portal, "lossy")
+
+
+# -- the XPGEO server: footprints through the portal it writes to ----------------------------------
+
+def _xpgeo_world(portal):
+    """A fake XPGEO server whose appends land in the portal emulator's layer, as the real server writes to its
+    portal: a point per URL with the camera values the server would have read (heading east, Horizontal)."""
+    import json
+
+    from emulators.xpgeo_server import FakeXpgeoServer
+    from xpgeo_core.urls import without_credentials
+
+    def store(name, urls):
+        with portal.lock:
+            for number, url in enumerate(urls):
+                attributes = {"ImagePath": without_credentials(url), "CameraHeading": 90.0,
+                              "OrientedImageryType": "Horizontal", "CameraHeight": 2.0}
+                top = portal._rows("SELECT MAX(objectid) AS top FROM features WHERE service = ? AND layer_id = 0",
+                                   name)[0]["top"] or 0
+                portal.db.execute("INSERT INTO features(service, layer_id, objectid, x, y, z, attributes) "
+                                  "VALUES (?,?,?,?,?,?,?)", (name, 0, top + 1, 2.35 + number * 1e-4, 48.85, None,
+                                                             json.dumps(attributes)))
+    return FakeXpgeoServer(on_append=store).start()
+
+
+def test_xpgeo_server_footprints_are_written_through_the_portal_once():
+    from emulators.portal import PortalEmulator
+    from xpgeo_core import operations
+
+    with PortalEmulator() as portal:
+        server = _xpgeo_world(portal)
+        try:
+            rest = {"XPGEO_REST_URL": server.url}
+            operations.create_layer(_load(rest), "lyr")
+            operations.create_layer(_portal_settings(portal, XPGEO_FOOTPRINTS="false"), "lyr")  # made before footprints
+            settings = _portal_settings(portal, XPGEO_BACKEND="xpgeo", **rest)
+            urls = [f"https://photos.example.com/walk/{i}.jpg" for i in range(5)]
+            first = operations.append_images(settings, "lyr", urls=urls[:3])
+            assert first.backend == "xpgeo" and first.extra["footprints"]["completed"] == 3
+            again = operations.append_images(settings, "lyr", urls=urls)  # 3 in the ledger, 2 new
+            assert again.extra["footprints"]["completed"] == 2 and again.extra["footprints"]["missing"] == 0
+            _assert_footprint_of_each_point(portal, "lyr")
+        finally:
+            server.stop()
+
+
+def test_xpgeo_server_without_a_portal_says_footprints_need_one():
+    from emulators.portal import PortalEmulator
+    from xpgeo_core import operations
+
+    with PortalEmulator() as portal:
+        server = _xpgeo_world(portal)
+        try:
+            settings = _load({"XPGEO_REST_URL": server.url, "XPGEO_FOOTPRINTS": "true"})
+            operations.create_layer(settings, "lyr")
+            report = operations.append_images(settings, "lyr", urls=["https://photos.example.com/a.jpg"])
+            assert report.appended == 1 and "footprints" not in report.extra
+            assert any("have no footprints" in m and "PORTAL_URL" in m for m in report.messages), report.messages
+        finally:
+            server.stop()
+
+
+def _load(environ):
+    from xpgeo_core.settings import load_settings
+
+    return load_settings(environ=environ)

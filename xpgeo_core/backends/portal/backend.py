@@ -713,3 +713,9 @@ class PortalLayerCheck:
 
     def present(self, image_paths: Sequence[str]) -> Set[str]:
         return self.backend.present(self.target.layer_url, image_paths)
+
+    def complete_footprints(self, report: AppendReport, in_layer: Set[str]) -> None:
+        """The footprints of *in_layer* (photos the XPGEO server put in the layer), through the portal."""
+        footprints.complete_layer(self.backend.client, self.backend.present, self.target.service_url,
+                                  self.target.layer_id, self.target.layer.get("name") or "", self.backend.settings.batch_size,
+                                  report, in_layer)

@@ -203,3 +203,20 @@ class FootprintWriter:
                         isinstance(geometry.get(k), (int, float)) for k in ("x", "y")):
                     values["X"], values["Y"] = geometry["x"], geometry["y"]
                     yield values["ImagePath"], values
+
+
+def complete_layer(client: PortalClient, present: Any, service_url: str, oi_layer_id: int, name: str,
+                   batch_size: int, report: AppendReport, in_layer: Set[str]) -> None:
+    """The footprints of a layer another writer fills (the XPGEO server, whose API takes only URLs): at the end
+    of its run, those of *in_layer* the footprint layer lacks, built from the points as the portal holds them;
+    the footprint layer made when the service has none. A failure costs a message, never a photo."""
+    try:
+        layer, made = ensure_layer(client, service_url, oi_layer_id, name)
+    except XpgeoError as exc:
+        report.messages.append(f"No footprints were written: the footprint layer of '{name}' cannot be used "
+                               f"({exc.message}).")
+        log.warning(report.messages[-1])
+        return
+    if made:
+        log.info("Added the footprint layer %s to the XPGEO server's layer.", layer["url"])
+    FootprintWriter(client, present, f"{service_url}/{oi_layer_id}", layer, batch_size).finish(report, in_layer)

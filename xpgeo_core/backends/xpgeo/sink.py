@@ -217,6 +217,32 @@ class XpgeoSink(Sink):
             results[image.image_path] = result(image, FAILED, reason)
 
     def finish(self, report: AppendReport) -> None:
+        self._footprints(report)
+        self._name_unproven(report)
+
+    def _footprints(self, report: AppendReport) -> None:
+        """The photos' footprints (issue 16 item 4): the XPGEO server's API takes only URLs, so XPGEO writes the
+        footprint layer (layer 1 of the layer's service) through the portal the server writes to, from the points
+        the server wrote; without a portal to ask, a note says so."""
+        if not self.owner.settings.footprints or not (report.appended or report.skipped):
+            return
+        checker = self._portal_checker()
+        if checker is None:
+            note = ("The photos have no footprints: the XPGEO server takes only URLs, and XPGEO writes the footprint "
+                    "layer through the portal the server writes to. Set PORTAL_URL and its credentials to have them "
+                    "(FOOTPRINTS=false silences this).")
+            report.messages.append(note)
+            log.info(note)
+            return
+        in_layer = {r.url for r in report.results if r.status == APPENDED
+                    or (r.status == SKIPPED and r.reason in (_ALREADY_SENT, _CHECKED_THERE))}
+        try:
+            checker.complete_footprints(report, in_layer)
+        except XpgeoError as exc:
+            report.messages.append(f"The footprints could not be written through the portal: {exc.message}")
+            log.warning(report.messages[-1])
+
+    def _name_unproven(self, report: AppendReport) -> None:
         """Name the images no one could prove landed or not, and the exact command that proves them."""
         unproven = [r for r in report.results
                     if r.status == UNCONFIRMED and self.ledger.state(r.url) == UNSURE]
