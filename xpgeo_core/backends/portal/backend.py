@@ -501,6 +501,8 @@ class PortalSink(Sink):
                 continue
             outcome, stop = self._upload(image, oid)
             results[image.image_path] = outcome
+        if self.footprints is not None:  # a rerun: the footprints of what is there are checked beside the run
+            self.footprints.complete_later(sorted(p for p, r in results.items() if r.status == SKIPPED))
         return results
 
     def served(self, image: Image) -> bool:
@@ -714,8 +716,9 @@ class PortalLayerCheck:
     def present(self, image_paths: Sequence[str]) -> Set[str]:
         return self.backend.present(self.target.layer_url, image_paths)
 
-    def complete_footprints(self, report: AppendReport, in_layer: Set[str]) -> None:
-        """The footprints of *in_layer* (photos the XPGEO server put in the layer), through the portal."""
-        footprints.complete_layer(self.backend.client, self.backend.present, self.target.service_url,
-                                  self.target.layer_id, self.target.layer.get("name") or "", self.backend.settings.batch_size,
-                                  report, in_layer)
+    def footprint_writer(self) -> footprints.FootprintWriter:
+        """A writer of the layer's footprints through the portal (photos the XPGEO server put in the layer);
+        an XpgeoError when the footprint layer cannot be used."""
+        return footprints.open_writer(self.backend.client, self.backend.present, self.target.service_url,
+                                      self.target.layer_id, str(self.target.layer.get("name") or ""),
+                                      self.backend.settings.batch_size)

@@ -10,10 +10,11 @@ coverage Esri's viewer computes), keyed by the photo's ImagePath.
 
 How none is lost or doubled, without slowing the append: the photos' points come first; the footprints
 of a chunk's appended photos are handed to a writer thread, which sends them (``addFeatures`` on layer 1)
-while the next chunk's points go out, so the two layers' commits overlap. A footprint batch is sent once;
-what its answer does not confirm (lost, refused as a whole) is left to the end of the run, when the
-footprint layer is asked which of the run's photos (appended, or already in the layer) have a footprint,
-and the missing ones are built from the points as the layer holds them and sent. A rerun so completes the
+while the next chunk's points go out, so the two layers' commits overlap. The photos a rerun finds already
+in the layer go to the same thread, which asks the footprint layer which of them lack one and builds those
+from the points as the layer holds them. A footprint batch is sent once; what its answer does not confirm
+(lost, refused as a whole) is asked for and completed the same way at the end of the run, which so waits
+for at most the batches queued and those leftovers. A rerun so completes the
 footprints of an earlier run that stopped, and never adds a second one: a photo's footprint is only sent
 when the footprint layer, asked first, does not hold it (a first run into empty layers asks nothing).
 """
@@ -37,6 +38,7 @@ log = logging.getLogger("xpgeo.backends.portal")
 POLYGON = "esriGeometryPolygon"
 QUEUED_BATCHES = 2  # footprint batches waiting for the writer: the sender blocks beyond (back-pressure)
 Photo = Tuple[str, Dict[str, Any]]  # (ImagePath, attributes with X and Y in WGS84)
+Job = Tuple[str, List[Any]]  # ("add", photos) or ("complete", image paths)
 
 
 def find_layer(client: PortalClient, service_url: str, oi_layer_id: int) -> Optional[Dict[str, Any]]:
@@ -75,8 +77,10 @@ def ensure_layer(client: PortalClient, service_url: str, oi_layer_id: int, name:
 
 
 class FootprintWriter:
-    """The footprints of one append run (module docstring): :meth:`add` from the sender, :meth:`finish`
-    at the end, :meth:`cancel` on Cancel."""
+    """The footprints of one append run (module docstring): :meth:`add` (appended photos) and
+    :meth:`complete_later` (photos already in the layer) during the run, :meth:`finish` at the end,
+    :meth:`cancel` on Cancel. The work is done on the writer's thread, beside the run, so Cancel is heard
+    and the end of a run waits for at most the batches queued."""
 
     def __init__(self, client: PortalClient, present: Any, point_layer_url: str, layer: Dict[str, Any],
                  batch_size: int) -> None:
@@ -88,34 +92,48 @@ class FootprintWriter:
         self.empty_at_start = self._count() == 0
         self.added: Set[str] = set()
         self.refused: Dict[str, str] = {}
+        self.completed = 0  # footprints built from the layer's points (photos already there, lost answers)
         self.cancelled = threading.Event()
-        self._queue: "queue.Queue[Optional[List[Photo]]]" = queue.Queue(maxsize=QUEUED_BATCHES)
+        self._queue: "queue.Queue[Optional[Job]]" = queue.Queue(maxsize=QUEUED_BATCHES)
         self._thread = threading.Thread(target=self._run, name="xpgeo-footprints", daemon=True)
         self._thread.start()
 
     # -- during the run ---------------------------------------------------------------
     def add(self, photos: Sequence[Photo]) -> None:
-        """Hand the footprints of *photos* (just appended) to the writer; blocks while it is
-        QUEUED_BATCHES behind (never after a cancel)."""
+        """Hand the footprints of *photos* (just appended, their attributes known) to the writer."""
         for start in range(0, len(photos), self.batch_size):
-            batch = list(photos[start:start + self.batch_size])
-            while not self.cancelled.is_set():
-                try:
-                    self._queue.put(batch, timeout=0.5)
-                    break
-                except queue.Full:
-                    continue
+            self._put(("add", list(photos[start:start + self.batch_size])))
+
+    def complete_later(self, paths: Sequence[str]) -> None:
+        """Photos the layer already holds (skipped by a rerun, or put there by the XPGEO server): the writer
+        asks the footprint layer which lack a footprint and builds those from the points the layer holds."""
+        for start in range(0, len(paths), self.batch_size):
+            self._put(("complete", list(paths[start:start + self.batch_size])))
+
+    def _put(self, job: Job) -> None:
+        """Queue *job*; blocks while the writer is QUEUED_BATCHES behind (back-pressure), never after a cancel."""
+        while not self.cancelled.is_set():
+            try:
+                self._queue.put(job, timeout=0.5)
+                return
+            except queue.Full:
+                continue
 
     def _run(self) -> None:
         while True:
-            batch = self._queue.get()
-            if batch is None:
+            job = self._queue.get()
+            if job is None:
                 return
-            if not self.cancelled.is_set():
-                try:
-                    self._send(batch, ask_first=not self.empty_at_start)
-                except Exception as exc:  # a footprint never costs a photo: what did not land is completed at the end
-                    log.debug("A footprint batch was not confirmed (%s); the end of the run checks it.", exc)
+            if self.cancelled.is_set():
+                continue
+            kind, work = job
+            try:
+                if kind == "add":
+                    self._send(work, ask_first=not self.empty_at_start)
+                else:
+                    self._complete(work)
+            except Exception as exc:  # a footprint never costs a photo: what did not land is completed at the end
+                log.debug("A footprint batch was not confirmed (%s); the end of the run checks it.", exc)
 
     def _send(self, photos: Sequence[Photo], ask_first: bool) -> None:
         """Send the footprints of *photos* once (those the layer holds already, when asked first, are
@@ -155,13 +173,14 @@ class FootprintWriter:
         the layer holds: appended, or already there), say what became of them in *report*."""
         self._queue.put(None)
         self._thread.join()
-        completed = 0
         if not self.cancelled.is_set():
             pending = sorted(in_layer - self.added - set(self.refused))
             try:
-                completed = self._complete(pending) if pending else 0
+                if pending:
+                    self._complete(pending)
             except XpgeoError as exc:
                 log.warning("The footprints could not be completed: %s", exc.message)
+        completed = self.completed
         missing = in_layer - self.added - set(self.refused)
         summary = {"layer_url": self.url, "written": len(self.added & in_layer) - completed, "completed": completed,
                    "missing": len(missing), "refused": len(self.refused)}
@@ -177,18 +196,21 @@ class FootprintWriter:
         log.info("Footprints: %d written, %d completed from the layer, %d missing.", summary["written"], completed,
                  len(missing))
 
-    def _complete(self, paths: List[str]) -> int:
+    def _complete(self, paths: Sequence[str]) -> int:
         """Footprints for the *paths* whose point the layer holds and whose footprint it does not, built from
         the points as the layer holds them. Returns how many were sent and confirmed."""
         there = self.present(self.url, paths)
         self.added.update(there)
         missing = [p for p in paths if p not in there]
         before = len(self.added)
-        for start in range(0, len(missing), self.batch_size):
-            chunk = missing[start:start + self.batch_size]
-            photos = list(self._points(chunk))
-            if photos:
-                self._send(photos, ask_first=False)
+        try:
+            for start in range(0, len(missing), self.batch_size):
+                chunk = missing[start:start + self.batch_size]
+                photos = list(self._points(chunk))
+                if photos:
+                    self._send(photos, ask_first=False)
+        finally:
+            self.completed += len(self.added) - before
         return len(self.added) - before
 
     def _points(self, paths: Sequence[str]) -> Iterable[Photo]:
@@ -205,18 +227,11 @@ class FootprintWriter:
                     yield values["ImagePath"], values
 
 
-def complete_layer(client: PortalClient, present: Any, service_url: str, oi_layer_id: int, name: str,
-                   batch_size: int, report: AppendReport, in_layer: Set[str]) -> None:
-    """The footprints of a layer another writer fills (the XPGEO server, whose API takes only URLs): at the end
-    of its run, those of *in_layer* the footprint layer lacks, built from the points as the portal holds them;
-    the footprint layer made when the service has none. A failure costs a message, never a photo."""
-    try:
-        layer, made = ensure_layer(client, service_url, oi_layer_id, name)
-    except XpgeoError as exc:
-        report.messages.append(f"No footprints were written: the footprint layer of '{name}' cannot be used "
-                               f"({exc.message}).")
-        log.warning(report.messages[-1])
-        return
+def open_writer(client: PortalClient, present: Any, service_url: str, oi_layer_id: int, name: str,
+                batch_size: int) -> FootprintWriter:
+    """The writer of a layer's footprints, the footprint layer made when the service has none (a layer made
+    before footprints, or by the XPGEO server); an XpgeoError when it cannot be used."""
+    layer, made = ensure_layer(client, service_url, oi_layer_id, name)
     if made:
-        log.info("Added the footprint layer %s to the XPGEO server's layer.", layer["url"])
-    FootprintWriter(client, present, f"{service_url}/{oi_layer_id}", layer, batch_size).finish(report, in_layer)
+        log.info("Added the footprint layer %s (the layer had none).", layer["url"])
+    return FootprintWriter(client, present, f"{service_url}/{oi_layer_id}", layer, batch_size)
