@@ -424,7 +424,10 @@ def local_layer(tmp_path_factory):
         run = {"name": "local", "source": "local",
                "layerJsonUrl": assets.add("layer.json", (folder / "layer.json").read_bytes()),
                "featuresUrl": assets.add("features.geojson", (folder / "features.geojson").read_bytes())}
-        verdict = run_scenario(assets, {"runs": [run]}, allowed=[host.base_url], timeout_s=600)
+        footprint_run = {"name": "localFootprints", "source": "geojson",
+                         "geojsonUrl": assets.add("footprints.geojson", (folder / "footprints.geojson").read_bytes(),
+                                                  "application/geo+json")}
+        verdict = run_scenario(assets, {"runs": [run, footprint_run]}, allowed=[host.base_url], timeout_s=600)
     yield {"layer": layer_file, "features": collection["features"], "verdict": verdict}
 
 
@@ -461,3 +464,20 @@ def test_local_features_read_back_with_the_same_values_and_instants(local_layer)
     assert_features_match(run["features"], expected)
     for feature in expected:  # 10:0i at -08:00 in the photos' EXIF
         assert datetime.fromtimestamp(feature["attributes"]["AcquisitionDate"] / 1000, timezone.utc).hour == 18
+
+
+def test_local_footprints_geojson_reads_as_the_same_polygons(local_layer):
+    """Issue 16 item 4, local backend: the SDK's GeoJSON reader opens footprints.geojson as polygons, one per
+    photo, each the footprint XPGEO computes for that photo (what the portal's footprint layer holds)."""
+    run = loaded(local_layer["verdict"], "localFootprints")
+    assert run["layer"]["geometryType"] == "polygon"
+    by_path = {f["attributes"]["ImagePath"]: f for f in run["features"]}
+    assert sorted(by_path) == sorted(f["properties"]["ImagePath"] for f in local_layer["features"])
+    for point in local_layer["features"]:
+        lon, lat = point["geometry"]["coordinates"][:2]
+        want = footprints.esri_feature(point["properties"]["ImagePath"], lon, lat, point["properties"])
+        got = by_path[point["properties"]["ImagePath"]]
+        assert got["attributes"]["FootprintMethod"] == want["attributes"]["FootprintMethod"]
+        rings = got["geometry"]["rings"]
+        assert len(rings) == len(want["geometry"]["rings"])
+        assert all(_gap_m(g, w) < 0.01 for g, w in zip(rings, want["geometry"]["rings"]))

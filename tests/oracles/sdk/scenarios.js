@@ -118,7 +118,14 @@ async function layerFromLocalFiles(cfg) {
   return { layer, factory: "esri.layers.OrientedImageryLayer", extra: { definitionType: typeSeen, parsedDates } };
 }
 
-const BUILDERS = { item: layerFromItem, url: layerFromUrl, urlClass: layerClassFromUrl, local: layerFromLocalFiles };
+// A GeoJSON file (the local backend's footprints.geojson) read by the SDK's own GeoJSON reader.
+async function layerFromGeoJSON(cfg) {
+  const { default: GeoJSONLayer } = await import("@arcgis/core/layers/GeoJSONLayer.js");
+  return { layer: new GeoJSONLayer({ url: cfg.geojsonUrl }), factory: "esri.layers.GeoJSONLayer" };
+}
+
+const BUILDERS = { item: layerFromItem, url: layerFromUrl, urlClass: layerClassFromUrl, local: layerFromLocalFiles,
+                   geojson: layerFromGeoJSON };
 
 // -- what the SDK read ------------------------------------------------------------------------
 
