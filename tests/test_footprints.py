@@ -152,21 +152,25 @@ def _portal_settings(portal, **extra):
     return load_settings(environ=user_env(portal, **{"XPGEO_BACKEND": "portal", "XPGEO_FOOTPRINTS": "true", **extra}))
 
 
-def _polygons(portal, service):
-    return {f["attributes"]["ImagePath"]: f for f in portal.features(service, 1)}
+def _polygons(portal, service, key="ImagePath"):
+    return {f["attributes"][key]: f for f in portal.features(service, 1)}
 
 
-def _assert_footprint_of_each_point(portal, service):
-    """One footprint per point, none twice, each the polygon of the point's own attributes."""
+def _assert_footprint_of_each_point(portal, service, key="ImagePath"):
+    """One footprint per point, none twice, each the polygon of the point's own attributes, keyed by the OI
+    layer's *key* (PhotoKey where the photos are attachments: the footprint's ImagePath is then the photo's path)."""
+    from xpgeo_core.backends.portal.attachments import key_path
+
     points = portal.features(service)
-    polygons = [f["attributes"]["ImagePath"] for f in portal.features(service, 1)]
-    assert sorted(polygons) == sorted(f["attributes"]["ImagePath"] for f in points)
-    by_path = _polygons(portal, service)
+    polygons = [f["attributes"][key] for f in portal.features(service, 1)]
+    assert sorted(polygons) == sorted(f["attributes"][key] for f in points)
+    by_key = _polygons(portal, service, key)
     for point in points:
         attributes = point["attributes"]
-        want = footprints.esri_feature(attributes["ImagePath"], point["geometry"]["x"], point["geometry"]["y"],
-                                       attributes)
-        got = by_path[attributes["ImagePath"]]
+        path = attributes["ImagePath"] if key == "ImagePath" else key_path(attributes[key])
+        want = footprints.esri_feature(path, point["geometry"]["x"], point["geometry"]["y"], attributes)
+        got = by_key[attributes[key]]
+        assert got["attributes"]["ImagePath"] == path
         assert got["attributes"]["FootprintMethod"] == want["attributes"]["FootprintMethod"] == "frame"
         for ring_got, ring_want in zip(got["geometry"]["rings"], want["geometry"]["rings"]):
             assert [v for p in ring_got for v in p] == pytest.approx([v for p in ring_want for v in p], abs=1e-9)
@@ -231,6 +235,79 @@ def test_a_footprint_batch_whose_answer_is_lost_is_completed_once(fault):
         assert summary["missing"] == 0
         assert summary["completed"] == (0 if fault == "drop_after" else 4)
         _assert_footprint_of_each_point(portal, "lossy")
+
+
+# -- the portal, photos as attachments: footprints keyed by PhotoKey (every point's ImagePath is "FA") -----
+
+def _footprint_adds(portal):
+    return [r for r in portal.requests_to("addFeatures") if "/FeatureServer/1/" in r.path]
+
+
+def test_an_attachments_layer_gets_one_footprint_per_photo_keyed_by_photo_key_and_a_rerun_adds_none(tmp_path):
+    from emulators.portal import PortalEmulator
+    from test_portal_attachments import sd_card
+    from xpgeo_core import operations
+
+    paths = sd_card(tmp_path / "card", count=5)
+    with PortalEmulator() as portal:
+        settings = _portal_settings(portal, XPGEO_ATTACHMENTS="true", XPGEO_BATCH_SIZE="3")
+        created = operations.create_layer(settings, "card")
+        layer = portal.layer("card", 1)
+        assert created.layer["footprintLayer"]["url"].endswith("/FeatureServer/1")
+        assert [f["name"] for f in layer["fields"]] == schema.footprint_field_names() + ["PhotoKey"]
+        first = operations.append_images(settings, "card", photo_folder=str(tmp_path / "card"))
+        assert first.appended == 5 and first.extra["footprints"] == {
+            "layer_url": created.layer["footprintLayer"]["url"], "written": 5, "completed": 0, "missing": 0,
+            "refused": 0}
+        assert {f["attributes"]["ImagePath"] for f in portal.features("card")} == {"FA"}
+        assert sorted(f["attributes"]["ImagePath"] for f in portal.features("card", 1)) == sorted(map(str, paths))
+        _assert_footprint_of_each_point(portal, "card", key="PhotoKey")
+        sent = len(_footprint_adds(portal))
+        again = operations.append_images(settings, "card", photo_folder=str(tmp_path / "card"))
+        assert again.skipped == 5 and again.extra["footprints"]["completed"] == 0
+        assert again.extra["footprints"]["missing"] == 0 and len(_footprint_adds(portal)) == sent
+        _assert_footprint_of_each_point(portal, "card", key="PhotoKey")
+
+
+def test_an_attachments_layer_made_without_footprints_gains_them_from_its_points(tmp_path):
+    from emulators.portal import PortalEmulator
+    from test_portal_attachments import sd_card
+    from xpgeo_core import operations
+
+    sd_card(tmp_path / "card", count=4)
+    with PortalEmulator() as portal:
+        old = _portal_settings(portal, XPGEO_ATTACHMENTS="true", XPGEO_FOOTPRINTS="false")
+        operations.create_layer(old, "card")
+        operations.append_images(old, "card", photo_folder=str(tmp_path / "card"))
+        assert portal.layer("card", 1) is None
+        report = operations.append_images(_portal_settings(portal, XPGEO_ATTACHMENTS="true"), "card",
+                                          photo_folder=str(tmp_path / "card"))
+        assert report.skipped == 4 and report.extra["footprints"]["completed"] == 4  # from the points, by PhotoKey
+        assert "PhotoKey" in {f["name"] for f in portal.layer("card", 1)["fields"]}
+        _assert_footprint_of_each_point(portal, "card", key="PhotoKey")
+
+
+@pytest.mark.parametrize("fault", ["drop", "drop_after", "error500"])
+def test_an_attachments_layer_footprint_batch_whose_answer_is_lost_is_completed_once(tmp_path, fault):
+    """One chunk: addFeatures call 1 is the points (their photos uploaded after it), call 2 the footprints."""
+    from emulators.portal import PortalEmulator
+    from test_portal_attachments import sd_card
+    from xpgeo_core import operations
+
+    sd_card(tmp_path / "card", count=4)
+    with PortalEmulator() as portal:
+        settings = _portal_settings(portal, XPGEO_ATTACHMENTS="true")
+        operations.create_layer(settings, "card")
+        portal.state.faults = {"addFeatures": {2: fault}}
+        report = operations.append_images(settings, "card", photo_folder=str(tmp_path / "card"))
+        assert report.appended == 4 and len(portal.attachments.of("card")) == 4
+        summary = report.extra["footprints"]
+        assert summary["missing"] == 0 and summary["completed"] == (0 if fault == "drop_after" else 4)
+        _assert_footprint_of_each_point(portal, "card", key="PhotoKey")
+        sent = len(_footprint_adds(portal))
+        again = operations.append_images(settings, "card", photo_folder=str(tmp_path / "card"))
+        assert again.skipped == 4 and again.extra["footprints"]["completed"] == 0 and len(_footprint_adds(portal)) == sent
+        _assert_footprint_of_each_point(portal, "card", key="PhotoKey")
 
 
 # -- the XPGEO server: footprints through the portal it writes to ----------------------------------

@@ -262,12 +262,13 @@ class PortalBackend(Backend):
 
     def _define_footprints(self, service_url: str, name: str, messages: List[str]) -> Optional[Dict[str, Any]]:
         """The footprint layer (layer 1) of a new OI layer's service; a portal that refuses it costs a note
-        (the OI layer is whole without it, and each append tries again). Not for a layer whose photos are
-        attachments (their key is PhotoKey, not ImagePath: not yet)."""
-        if not self.settings.footprints or self.attachments:
+        (the OI layer is whole without it, and each append tries again). Keyed like the OI layer: by PhotoKey
+        where the photos are attachments, else by ImagePath."""
+        if not self.settings.footprints:
             return None
+        key_field = attachment_schema()["keyField"] if self.attachments else IMAGE_PATH
         try:
-            return footprints.define_layer(self.client, service_url, name)
+            return footprints.define_layer(self.client, service_url, name, key_field)
         except XpgeoError as exc:
             if isinstance(exc, AuthError):
                 raise
@@ -406,15 +407,11 @@ class PortalSink(Sink):
 
     def _footprint_writer(self) -> Optional[footprints.FootprintWriter]:
         """The writer of this run's footprints (:mod:`~xpgeo_core.backends.portal.footprints`), the footprint
-        layer made if the service has none; None, with a warning, when that cannot be done. A layer whose
-        photos are attachments gets none yet (its photos are keyed by PhotoKey, the footprints by ImagePath)."""
-        if self.attacher is not None:
-            log.info("Layer '%s' takes its photos as attachments: no footprints are written for it (not yet "
-                     "supported).", self.layer_name)
-            return None
+        layer made if the service has none; None, with a warning, when that cannot be done. The footprints
+        are keyed by the layer's own key field (PhotoKey where the photos are attachments)."""
         try:
             layer, made = footprints.ensure_layer(self.owner.client, self.target.service_url,
-                                                  self.target.layer_id, self.layer_name)
+                                                  self.target.layer_id, self.layer_name, self.key_field)
         except XpgeoError as exc:
             log.warning("The photos are appended without footprints: the footprint layer of '%s' cannot be used "
                         "(%s). Set FOOTPRINTS=false to silence this.", self.layer_name, exc.message)
@@ -422,7 +419,7 @@ class PortalSink(Sink):
         if made:
             log.info("Added the footprint layer %s (the layer was made before footprints).", layer["url"])
         return footprints.FootprintWriter(self.owner.client, self.owner.present, self.layer_url, layer,
-                                          self.batch_size)
+                                          self.batch_size, self.key_field)
 
     def layer_photos(self, folders: Sequence[str] = ()) -> List[Tuple[str, Photo]]:
         """The layer's sequenced photos in *folders* (the folders of the run's images: sequences never
@@ -502,7 +499,8 @@ class PortalSink(Sink):
             outcome, stop = self._upload(image, oid)
             results[image.image_path] = outcome
         if self.footprints is not None:  # a rerun: the footprints of what is there are checked beside the run
-            self.footprints.complete_later(sorted(p for p, r in results.items() if r.status == SKIPPED))
+            self.footprints.complete_later(sorted(self._key(i) for i in there
+                                                  if results[i.image_path].status == SKIPPED))
         return results
 
     def served(self, image: Image) -> bool:
@@ -521,7 +519,7 @@ class PortalSink(Sink):
         footprint writer, which sends them while the next chunk's points go out."""
         results = self._send_points(items)
         if self.footprints is not None:
-            self.footprints.add([(item.image.image_path, self._attributes(item)) for item in items
+            self.footprints.add([(self._key(item.image), self._attributes(item)) for item in items
                                  if results.get(item.image.image_path) is not None
                                  and results[item.image.image_path].status == APPENDED])
         return results
@@ -696,8 +694,9 @@ class PortalSink(Sink):
         if report.skipped:
             report.messages.append(f"{report.skipped} image(s) already in the layer were skipped.")
         if self.footprints is not None:
-            self.footprints.finish(report, {r.url for r in report.results if r.status == APPENDED
-                                            or (r.status == SKIPPED and r.reason == ALREADY_THERE)})
+            in_layer = [r.url for r in report.results
+                        if r.status == APPENDED or (r.status == SKIPPED and r.reason == ALREADY_THERE)]
+            self.footprints.finish(report, {self.keys.get(url, url) for url in in_layer})  # by the layer's key
 
     def abort(self) -> None:
         if self.footprints is not None:
