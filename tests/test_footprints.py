@@ -100,6 +100,9 @@ def test_footprint_layer_template_is_a_polygon_layer_keyed_by_image_path():
     assert layer["id"] == schema.FOOTPRINT_LAYER_ID == 1 and layer["name"] == "site_Footprints"
     assert layer["geometryType"] == "esriGeometryPolygon" and layer["type"] == "Feature Layer"
     assert schema.footprint_field_names() == ["OBJECTID", "ImagePath", "Name", "FootprintMethod"]
+    keyed = schema.footprint_layer_definition("site", "PhotoKey")  # a layer whose photos are attachments
+    photo_key = next(f for f in schema.attachment_schema()["fields"] if f["name"] == "PhotoKey")
+    assert keyed["fields"] == layer["fields"] + [photo_key]
 
 
 # -- the local backend: footprints.geojson -------------------------------------------------------
