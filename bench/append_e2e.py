@@ -9,9 +9,12 @@ servers run in this process, as a real portal and photo host are other machines)
 * ``sequential``: the whole append, each batch sent before the next is read (the order of
   earlier releases: ``run_append(overlap=False)``);
 * ``overlap``: the whole append as XPGEO runs it (the next batch read while this one is sent), with
-  sequences (issue 16: SequenceId/SequenceOrder, near-duplicate checks) and headings from the track;
-* ``unsequenced``: the same with ``SEQUENCES=false``: overlap / unsequenced is what sequencing costs
-  (target < 1.05). The two are run twice, alternately, and the faster of each pair counts, so a load
+  sequences (issue 16: SequenceId/SequenceOrder, near-duplicate checks), headings from the track and
+  footprints (issue 16 item 4: each appended photo's polygon on layer 1, sent beside the points);
+* ``unsequenced``: the same with ``SEQUENCES=false``: overlap / unsequenced is what sequencing costs;
+* ``unfootprinted``: the same with ``FOOTPRINTS=false``: overlap / unfootprinted is what footprints cost;
+* ``bare``: neither (``SEQUENCES=false``, ``FOOTPRINTS=false``): overlap / bare is what both cost (target
+  < 1.05 each). These four are run twice, alternately, and the faster of each pair counts, so a load
   change on a shared machine weighs less.
 
 The photos are a walk (one every second, 5 m apart, no recorded heading), so every photo is sequenced and
@@ -27,7 +30,8 @@ Injected costs (documented in docs/performance.md):
 * every photo read: ``--read-latency`` (20 ms) from a request's arrival to its answer's first byte
   (the loopback image host);
 * every ``addFeatures``: ``--fixed`` (100 ms) plus ``--per-feature`` (1.6 ms) per feature, added by
-  a proxy in front of the emulator (a hosted feature service's commit cost grows with the batch);
+  a proxy in front of the emulator (a hosted feature service's commit cost grows with the batch); the
+  footprint layer's ``addFeatures`` pays the same (a polygon counted as one feature);
 * the existence ``query`` gets no injected latency (it is cheap on a real service).
 
     python bench/append_e2e.py                 # N = 10,000: about three minutes
@@ -67,13 +71,15 @@ def child(mode: str, portal_url: str, list_file: str, batch: int, workers: int) 
 
     env = {"XPGEO_PORTAL_URL": portal_url, "XPGEO_USERNAME": USER, "XPGEO_PASSWORD": PASSWORD,
            "XPGEO_BATCH_SIZE": str(batch), "XPGEO_FETCH_CONCURRENCY": str(workers), "XPGEO_RETRY_BACKOFF": "0",
-           "XPGEO_HEADING_FROM_TRACK": "true", "XPGEO_SEQUENCES": "false" if mode == "unsequenced" else "true"}
+           "XPGEO_HEADING_FROM_TRACK": "true", "XPGEO_SEQUENCES": "false" if mode in ("unsequenced", "bare") else "true",
+           "XPGEO_FOOTPRINTS": "false" if mode in ("unfootprinted", "bare", "read", "send") else "true"}
     settings = load_settings(environ=env)
     urls = Path(list_file).read_text(encoding="utf-8").split()
     images = gather((None, u) for u in urls).images
     name = f"{mode}_{len(urls)}_{os.getpid()}"
     appended = 0
     inferred = 0
+    polygons = 0
     if mode != "read":
         operations.create_layer(settings, name)
     if mode == "read":
@@ -120,8 +126,10 @@ def child(mode: str, portal_url: str, list_file: str, batch: int, workers: int) 
             seconds = time.perf_counter() - started
             appended = report.appended
             inferred = (report.extra.get("sequences") or {}).get("headings_inferred", 0)
+            drawn = report.extra.get("footprints") or {}
+            polygons = drawn.get("written", 0) + drawn.get("completed", 0)
     return {"mode": mode, "n": len(urls), "seconds": seconds, "appended": appended, "max_rss_mb": peak_rss_mb(),
-            "headings_inferred": inferred}
+            "headings_inferred": inferred, "footprints": polygons}
 
 
 def peak_rss_mb() -> float:
@@ -183,14 +191,15 @@ def serve(args: argparse.Namespace) -> None:
         out = subprocess.run([sys.executable, __file__, "--child", mode, portal.portal_url, lists[n],
                               str(args.batch), str(args.workers)], capture_output=True, text=True, check=True)
         result = json.loads(out.stdout.strip().splitlines()[-1])
-        print(f"  {mode:10s} N={n:6d}  {result['seconds']:7.2f} s  appended/read {result['appended']:6d}  "
-              f"max RSS {result['max_rss_mb']:.0f} MB  headings from the track {result['headings_inferred']}",
-              flush=True)
+        print(f"  {mode:13s} N={n:6d}  {result['seconds']:7.2f} s  appended/read {result['appended']:6d}  "
+              f"max RSS {result['max_rss_mb']:.0f} MB  headings from the track {result['headings_inferred']}  "
+              f"footprints {result['footprints']}", flush=True)
         return result
 
     try:
-        results = {mode: run(mode, args.n) for mode in ("read", "send", "unsequenced", "overlap", "sequential")}
-        again = {mode: run(mode, args.n) for mode in ("overlap", "unsequenced")}
+        compared = ("overlap", "unsequenced", "unfootprinted", "bare")
+        results = {mode: run(mode, args.n) for mode in ("read", "send") + compared + ("sequential",)}
+        again = {mode: run(mode, args.n) for mode in compared[::-1]}
         small = run("overlap", max(100, args.n // 10))
     finally:
         proxy.stop(), portal.stop(), host.stop()
@@ -201,10 +210,11 @@ def serve(args: argparse.Namespace) -> None:
     print(f"overlap reaches {bound / overlap * 100:.1f} % of the bound (target >= 90 %)")
     print(f"sequential / overlap = {sequential / overlap:.2f}x  (sequential reaches {bound / sequential * 100:.1f} % "
           f"of the bound)")
-    with_seq = min(results["overlap"]["seconds"], again["overlap"]["seconds"])
-    without = min(results["unsequenced"]["seconds"], again["unsequenced"]["seconds"])
-    print(f"sequencing: overlap {with_seq:.2f} s with, {without:.2f} s without (best of two each): "
-          f"{(with_seq / without - 1) * 100:+.1f} % (target < +5 %)")
+    best = {mode: min(results[mode]["seconds"], again[mode]["seconds"]) for mode in compared}
+    for what, without in (("sequencing", "unsequenced"), ("footprints", "unfootprinted"),
+                          ("sequencing and footprints", "bare")):
+        print(f"{what}: overlap {best['overlap']:.2f} s with, {best[without]:.2f} s without (best of two each): "
+              f"{(best['overlap'] / best[without] - 1) * 100:+.1f} % (target < +5 %)")
     print(f"memory: max RSS {small['max_rss_mb']:.0f} MB at N={small['n']}, {results['overlap']['max_rss_mb']:.0f} MB "
           f"at N={args.n}")
     load = os.getloadavg()

@@ -119,10 +119,22 @@ def xpgeo_world(tmp_path: Path, seed: int, kinds, *, checker: bool = True, **kno
 @pytest.mark.parametrize("seed", SEEDS)
 @pytest.mark.parametrize("kind", ALL_KINDS + (UNREAD,))
 def test_xpgeo_server(tmp_path, seed, kind):
-    settings, _, urls, truth, proxy, stop, _ = xpgeo_world(tmp_path, seed, [kind])
+    settings, _, urls, truth, proxy, stop, world = xpgeo_world(tmp_path, seed, [kind])
+
+    def footprints_checked():
+        """Issue 16 item 4 (footprints written through the portal): never one twice, none without its point;
+        after the clean rerun one per point the server wrote."""
+        report = operations.append_images(settings, "lyr", urls=urls)
+        polygons = Counter(f["attributes"].get("ImagePath") for f in world["portal"].features("lyr", 1))
+        points = {f["attributes"].get("ImagePath") for f in world["portal"].features("lyr")}
+        assert not [p for p, n in polygons.items() if n > 1], f"xpgeo {kind} seed {seed}: a footprint twice"
+        assert set(polygons) <= points, f"xpgeo {kind} seed {seed}: a footprint without its point"
+        if not proxy.state.rules:
+            assert set(polygons) == points, f"xpgeo {kind} seed {seed}: footprints missing after the rerun"
+        return report
+
     try:
-        settle(lambda: operations.append_images(settings, "lyr", urls=urls), truth,
-               [without_credentials(u) for u in urls], f"xpgeo {kind} seed {seed}", proxy)
+        settle(footprints_checked, truth, [without_credentials(u) for u in urls], f"xpgeo {kind} seed {seed}", proxy)
         tally(f"portal {kind}", urls, truth(), unproven=set())
     finally:
         stop()
@@ -274,10 +286,21 @@ def portal_world(seed: int, kinds, paths=("addFeatures", "query")):
 @pytest.mark.parametrize("seed", SEEDS)
 @pytest.mark.parametrize("kind", ALL_KINDS)
 def test_portal(seed, kind):
-    settings, _, urls, truth, proxy, _, stop = portal_world(seed, [kind])
+    settings, _, urls, truth, proxy, portal, stop = portal_world(seed, [kind])
+
+    def footprints_checked():
+        """Issue 16 item 4 under the same faults: never a footprint twice, none without its point; after the
+        clean rerun (settle's last run) one per point."""
+        report = operations.append_images(settings, "lyr", urls=urls)
+        polygons = Counter(f["attributes"].get("ImagePath") for f in portal.features("lyr", 1))
+        assert not [p for p, n in polygons.items() if n > 1], f"portal {kind} seed {seed}: a footprint twice"
+        assert set(polygons) <= set(truth()), f"portal {kind} seed {seed}: a footprint without its point"
+        if not proxy.state.rules:
+            assert set(polygons) == set(truth()), f"portal {kind} seed {seed}: footprints missing after the rerun"
+        return report
+
     try:
-        settle(lambda: operations.append_images(settings, "lyr", urls=urls), truth, urls,
-               f"portal {kind} seed {seed}", proxy)
+        settle(footprints_checked, truth, urls, f"portal {kind} seed {seed}", proxy)
     finally:
         stop()
 

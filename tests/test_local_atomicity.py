@@ -20,7 +20,7 @@ import pytest
 
 from local_support import local_settings, photo_server, read_layer  # noqa: F401 (fixture)
 from xpgeo_core import operations
-from xpgeo_core.backends import local
+from xpgeo_core.backends.local import backend as local
 from xpgeo_core.results import APPENDED, SKIPPED
 
 
@@ -95,7 +95,7 @@ def test_killed_append_leaves_layer_intact_and_rerun_completes(monkeypatch, tmp_
 
 _KILLER = textwrap.dedent("""
     import os, signal, sys
-    from xpgeo_core.backends import local
+    from xpgeo_core.backends.local import backend as local
     real = local.atomic_write
     calls = {"n": 0}
     def write(path, text):

@@ -45,7 +45,8 @@ from emulators.portal import PASSWORD, USER, PortalEmulator
 from local_support import local_settings
 from portal_support import run_cli, user_env, write_list
 from sdk_support import AssetServer, outcome, require_oracle, run_scenario
-from xpgeo_core import operations
+from xpgeo_core import footprints, operations
+from xpgeo_core.preview.footprint import to_metres
 from xpgeo_core.sample_photos import make_jpeg
 
 # The per-photo values the SDK must give back as XPGEO wrote them.
@@ -132,7 +133,7 @@ class PortalLayer:
         self.portal = PortalEmulator(tls=(str(self.cert), str(key)), layer_type_rule=self.rule).start()
         self.host = ImageHost(cors=self.cors).start()
         self.assets = AssetServer().start()
-        env = user_env(self.portal, XPGEO_CA_BUNDLE=str(ca))
+        env = user_env(self.portal, XPGEO_CA_BUNDLE=str(ca), XPGEO_FOOTPRINTS="true")
         name = f"SDK_oracle_{self.rule}"
         code, out, err = run_cli(["--json", "create-oi-layer", "--name", name, "--imagery-type", "Horizontal"], env)
         assert code == 0, err
@@ -151,6 +152,7 @@ class PortalLayer:
         runs: List[Dict[str, Any]] = [
             {"name": "item", "source": "item", "itemId": self.created["item_id"], "portalUrl": self.portal.portal_url},
             {"name": "url", "source": "url", "layerUrl": layer_url},
+            {"name": "footprints", "source": "url", "layerUrl": self.created["layer"]["footprintLayer"]["url"]},
         ]
         if self.viewer:
             self.target = self.features[1]
@@ -262,6 +264,65 @@ def test_viewer_shows_the_photo(portal_layer):
     assert viewer["loadedSeen"], f"the photo did not reach 'image-loaded' in the viewer: {viewer['states']}"
 
 
+# -- issue 16 item 4: the footprint layer ---------------------------------------------------------------
+
+COVERAGE_TOLERANCE_M = 0.05
+"""How far a vertex of the footprint layer may lie from the viewer's own coverage polygon's: the two are the
+same computation (xpgeo_core/footprints.py follows the SDK's createCoveragePolygon); what is left is the
+SDK's Web Mercator scale taken at the camera against XPGEO's local metres, well under a centimetre at 50 m."""
+
+
+def _gap_m(ring_a: List[List[float]], ring_b: List[List[float]]) -> float:
+    """The largest distance, in metres, from a vertex of either ring to the nearest vertex of the other."""
+    lon0, lat0 = ring_a[0][0], ring_a[0][1]
+    a = [to_metres(lon0, lat0, p[0], p[1]) for p in ring_a]
+    b = [to_metres(lon0, lat0, p[0], p[1]) for p in ring_b]
+    return max(max(min(math.dist(p, q) for q in b) for p in a), max(min(math.dist(p, q) for q in a) for p in b))
+
+
+def _footprint_polygons(portal_layer) -> Dict[str, Dict[str, Any]]:
+    run = loaded(portal_layer.verdict, "footprints")
+    return {f["attributes"]["ImagePath"]: f for f in run["features"]}
+
+
+def test_footprint_layer_loads_as_polygons_one_per_photo(portal_layer):
+    """The SDK opens layer 1 of the OI layer's service as a polygon FeatureLayer; each photo has one footprint,
+    the polygon XPGEO computes from the photo's own values as the SDK reads them from layer 0."""
+    run = loaded(portal_layer.verdict, "footprints")
+    assert run["factory"] == "esri.layers.FeatureLayer", run["factory"]
+    assert run["layer"]["geometryType"] == "polygon" and run["layer"]["layerId"] == 1
+    points = loaded(portal_layer.verdict, "url")["features"]
+    polygons = [f["attributes"]["ImagePath"] for f in run["features"]]
+    assert sorted(polygons) == sorted(f["attributes"]["ImagePath"] for f in points)
+    by_path = _footprint_polygons(portal_layer)
+    for point in points:
+        attributes = point["attributes"]
+        want = footprints.esri_feature(attributes["ImagePath"], point["geometry"]["x"], point["geometry"]["y"],
+                                       attributes)["geometry"]["rings"]
+        got = by_path[attributes["ImagePath"]]["geometry"]["rings"]
+        assert len(got) == len(want) and all(_gap_m(g, w) < 0.01 for g, w in zip(got, want))
+
+
+@ON_KEEP
+def test_footprint_layer_is_the_viewers_coverage(portal_layer):
+    """The viewer's coverage polygon of each photo it considered for the click (the target's among them) is
+    the footprint layer's polygon of that photo, vertex for vertex within COVERAGE_TOLERANCE_M."""
+    coverage = _viewer(portal_layer)["coverage"]
+    paths = {f["attributes"]["OBJECTID"]: f["attributes"]["ImagePath"]
+             for f in loaded(portal_layer.verdict, "url")["features"]}
+    by_path = _footprint_polygons(portal_layer)
+    seen = []
+    for polygon in coverage:
+        path = paths[polygon["imageID"]]
+        seen.append(path)
+        rings = by_path[path]["geometry"]["rings"]
+        assert len(polygon["rings"]) == len(rings)
+        for viewer_ring, layer_ring in zip(polygon["rings"], rings):
+            gap = _gap_m(viewer_ring, layer_ring)
+            assert gap < COVERAGE_TOLERANCE_M, f"{path}: the footprint is {gap:.3f} m off the viewer's coverage"
+    assert portal_layer.target["attributes"]["ImagePath"] in seen, f"no coverage of the target: {coverage}"
+
+
 # -- issue 15 item 1: photos as feature attachments ------------------------------------------------
 
 def photo_files(folder: Path) -> List[Path]:
@@ -363,7 +424,10 @@ def local_layer(tmp_path_factory):
         run = {"name": "local", "source": "local",
                "layerJsonUrl": assets.add("layer.json", (folder / "layer.json").read_bytes()),
                "featuresUrl": assets.add("features.geojson", (folder / "features.geojson").read_bytes())}
-        verdict = run_scenario(assets, {"runs": [run]}, allowed=[host.base_url], timeout_s=600)
+        footprint_run = {"name": "localFootprints", "source": "geojson",
+                         "geojsonUrl": assets.add("footprints.geojson", (folder / "footprints.geojson").read_bytes(),
+                                                  "application/geo+json")}
+        verdict = run_scenario(assets, {"runs": [run, footprint_run]}, allowed=[host.base_url], timeout_s=600)
     yield {"layer": layer_file, "features": collection["features"], "verdict": verdict}
 
 
@@ -400,3 +464,20 @@ def test_local_features_read_back_with_the_same_values_and_instants(local_layer)
     assert_features_match(run["features"], expected)
     for feature in expected:  # 10:0i at -08:00 in the photos' EXIF
         assert datetime.fromtimestamp(feature["attributes"]["AcquisitionDate"] / 1000, timezone.utc).hour == 18
+
+
+def test_local_footprints_geojson_reads_as_the_same_polygons(local_layer):
+    """Issue 16 item 4, local backend: the SDK's GeoJSON reader opens footprints.geojson as polygons, one per
+    photo, each the footprint XPGEO computes for that photo (what the portal's footprint layer holds)."""
+    run = loaded(local_layer["verdict"], "localFootprints")
+    assert run["layer"]["geometryType"] == "polygon"
+    by_path = {f["attributes"]["ImagePath"]: f for f in run["features"]}
+    assert sorted(by_path) == sorted(f["properties"]["ImagePath"] for f in local_layer["features"])
+    for point in local_layer["features"]:
+        lon, lat = point["geometry"]["coordinates"][:2]
+        want = footprints.esri_feature(point["properties"]["ImagePath"], lon, lat, point["properties"])
+        got = by_path[point["properties"]["ImagePath"]]
+        assert got["attributes"]["FootprintMethod"] == want["attributes"]["FootprintMethod"]
+        rings = got["geometry"]["rings"]
+        assert len(rings) == len(want["geometry"]["rings"])
+        assert all(_gap_m(g, w) < 0.01 for g, w in zip(rings, want["geometry"]["rings"]))

@@ -179,7 +179,7 @@ def test_verbose_lists_settings_with_sources_and_masks_secrets(tmp_path):
 # -- local layer files: a failed write leaves the old file and no temporary ------------
 
 def test_atomic_write_that_fails_leaves_old_file_and_no_temporary(tmp_path, monkeypatch):
-    from xpgeo_core.backends import local
+    from xpgeo_core.backends.local import backend as local
 
     target = tmp_path / "features.geojson"
     target.write_text("old", encoding="utf-8")

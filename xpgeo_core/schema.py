@@ -123,6 +123,28 @@ def layer_definition(name: str, imagery_type: Optional[str], extent: Optional[Di
     return layer
 
 
+FOOTPRINT_LAYER_ID = 1
+"""The footprint layer's id in the OI layer's service: where Esri's own publishing puts it."""
+
+
+def footprint_layer_definition(name: str, key_field: str = "ImagePath") -> Dict[str, Any]:
+    """The footprint polygon layer (``layer_templates/footprint_layer.json``) of the OI layer *name*:
+    layer 1 of its feature service (portal) or ``footprintLayer`` of ``layer.json`` (local).
+    *key_field*: what the OI layer's photos are recognised by. ImagePath is in the template; a layer whose
+    photos are attachments is keyed by its PhotoKey (:func:`attachment_schema`), since ImagePath is "FA"
+    for every photo there, so the footprint layer gets the same field to key its polygons by."""
+    layer = copy.deepcopy(_load("footprint_layer.json")["layer"])
+    layer["name"] = layer["name"].replace("{name}", name)
+    if key_field not in {f["name"] for f in layer["fields"]}:
+        extra = {f["name"]: f for f in attachment_schema()["fields"]}
+        layer["fields"].append(extra[key_field])
+    return layer
+
+
+def footprint_field_names() -> List[str]:
+    return [f["name"] for f in _load("footprint_layer.json")["layer"]["fields"]]
+
+
 def upgrade_layer(layer: Dict[str, Any]) -> List[str]:
     """Give a layer definition written by an earlier release what this one writes (the local
     ``layer.json``): the schema's fields it lacks and the properties with no value yet

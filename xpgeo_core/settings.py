@@ -262,6 +262,10 @@ SETTINGS: Tuple[SettingSpec, ...] = (
                 "true groups each append's photos into sequences (SequenceId, SequenceOrder: the viewer's "
                 "next/previous follows the capture), skips near-duplicates and, if asked, infers headings from "
                 "the track; false sends the photos as they are (portal and local backends)."),
+    SettingSpec("footprints", ("FOOTPRINTS",), "XPGEO_FOOTPRINTS", _parse_bool, True,
+                "true gives each photo appended its footprint polygon (the ground it covers, as Esri's viewer "
+                "computes it): the footprint layer (layer 1) of the portal's service, footprints.geojson of a "
+                "local layer, through the portal for the XPGEO server; false writes none."),
     SettingSpec("sequence_cutoff_seconds", ("SEQUENCE_CUTOFF_SECONDS",), "XPGEO_SEQUENCE_CUTOFF_SECONDS",
                 _parse_non_negative_float, 60.0,
                 "A sequence is cut where the next photo was taken more than this many seconds later."),
@@ -355,6 +359,7 @@ class Settings:
         max_header_bytes: ClassVar[int]
         magnetic_correction: ClassVar[bool]
         sequences: ClassVar[bool]
+        footprints: ClassVar[bool]
         sequence_cutoff_seconds: ClassVar[float]
         sequence_cutoff_metres: ClassVar[float]
         keep_near_duplicates: ClassVar[bool]

@@ -56,6 +56,11 @@ Knobs (keyword arguments, then attributes of :class:`PortalState`, settable at a
   ``supports_query_attachments``, ``attachment_store``): :mod:`emulators.portal_attachments`, mounted here. A
   feature added to a layer with a GlobalID field gets its GlobalID from the server (``addResults`` says it).
 
+Layers hold points, or polygons (a layer of ``geometryType`` esriGeometryPolygon: the footprint layer).
+A polygon is Esri's geometry object: ``rings``, each a closed path of at least 4 points, stored as sent
+(projected to the layer's spatial reference) and answered in the asked ``outSR``; a spatial filter keeps
+a polygon when one of its vertices passes it, and the extent spans every vertex.
+
 Run on its own: ``python tests/emulators/portal.py --port 0 [--tls CERT KEY]`` prints the
 portal URL (the value for ``PORTAL_URL``) as its first line and serves until stopped.
 """
@@ -365,7 +370,8 @@ class PortalEmulator(LoopbackServer):
             CREATE TABLE layers(service TEXT COLLATE NOCASE, layer_id INTEGER, definition TEXT,
                                 PRIMARY KEY(service, layer_id));
             CREATE TABLE features(seq INTEGER PRIMARY KEY AUTOINCREMENT, service TEXT COLLATE NOCASE,
-                                  layer_id INTEGER, objectid INTEGER, x REAL, y REAL, z REAL, attributes TEXT);
+                                  layer_id INTEGER, objectid INTEGER, x REAL, y REAL, z REAL, attributes TEXT,
+                                  rings TEXT);
             CREATE INDEX features_by_id ON features(service, layer_id, objectid);
         """)
         self.db.execute("INSERT INTO groups VALUES (?,?,?,?)", (GROUP_ID, "XPGEO Field Team", USER, "org"))
@@ -585,7 +591,10 @@ class PortalEmulator(LoopbackServer):
             wanted = {f.lower() for f in out_fields} | {"objectid"}
             attributes = {k: v for k, v in attributes.items() if k.lower() in wanted}
         feature: Dict[str, Any] = {"attributes": attributes}
-        if geometry:
+        if geometry and row["rings"] is not None:  # a polygon: its rings, as stored, in the asked reference
+            feature["geometry"] = {"rings": [[list(geo.project(p[0], p[1], wkid[0], wkid[1])) for p in ring]
+                                             for ring in json.loads(row["rings"])]}
+        elif geometry:
             x, y = geo.project(row["x"], row["y"], wkid[0], wkid[1])
             feature["geometry"] = {"x": x, "y": y}
             if z and row["z"] is not None:
@@ -1492,11 +1501,19 @@ class _Handler(BaseHTTPRequestHandler):
         fields = {f["name"].lower(): f for f in layer.get("fields") or []}
         results: List[Dict[str, Any]] = []
         rows: List[Tuple[Any, ...]] = []
+        polygons = layer.get("geometryType") == "esriGeometryPolygon"
         for feature in features:
             geometry = (feature or {}).get("geometry") or {}
             attributes = dict((feature or {}).get("attributes") or {})
             problem = None
-            if not all(isinstance(geometry.get(k), (int, float)) for k in ("x", "y")):
+            rings: Optional[List[List[Tuple[float, float]]]] = None
+            if polygons:
+                try:
+                    rings = _polygon_rings(geometry, layer_wkid)
+                    x, y = rings[0][0]
+                except geo.GeometryError as exc:
+                    problem = (-2147467259, f"Invalid geometry: {exc}")
+            elif not all(isinstance(geometry.get(k), (int, float)) for k in ("x", "y")):
                 problem = (-2147467259, "Invalid geometry: x and y are required.")
             else:
                 try:  # a geometry in another spatial reference is projected to the layer's
@@ -1521,7 +1538,8 @@ class _Handler(BaseHTTPRequestHandler):
                 if gid and not attributes.get(gid):  # the server gives each new feature its GlobalID
                     attributes[gid] = "{" + str(uuid.uuid4()).upper() + "}"
                 results.append({"success": True, "globalId": attributes[gid]} if gid else {"success": True})
-                rows.append((service["name"], layer["id"], x, y, geometry.get("z"), json.dumps(attributes)))
+                rows.append((service["name"], layer["id"], x, y, None if polygons else geometry.get("z"),
+                             json.dumps(attributes), json.dumps(rings) if rings is not None else None))
         if rollback and any(not r["success"] for r in results):
             return [r if not r["success"] else
                     {"objectId": None, "success": False, "error": {"code": 1003,
@@ -1533,8 +1551,8 @@ class _Handler(BaseHTTPRequestHandler):
             for result, row in zip(results, rows):
                 if row:
                     last += 1
-                    emu.db.execute("INSERT INTO features(service, layer_id, objectid, x, y, z, attributes) "
-                                   "VALUES (?,?,?,?,?,?,?)", row[:2] + (last,) + row[2:])
+                    emu.db.execute("INSERT INTO features(service, layer_id, objectid, x, y, z, attributes, rings) "
+                                   "VALUES (?,?,?,?,?,?,?,?)", row[:2] + (last,) + row[2:])
                     result["objectId"] = last
         return results
 
@@ -1554,7 +1572,7 @@ class _Handler(BaseHTTPRequestHandler):
                                          "ORDER BY objectid", service["name"], layer["id"])
                     if (ids is None or r["objectid"] in ids)
                     and keep({**json.loads(r["attributes"]), "OBJECTID": r["objectid"]})
-                    and (near is None or near(r["x"], r["y"]))]
+                    and (near is None or any(near(x, y) for x, y in _vertices(r)))]
             order = [o.strip() for o in (params.get("orderByFields") or "").split(",") if o.strip()]
             for spec in reversed(order):
                 name, _, direction = spec.partition(" ")
@@ -1570,7 +1588,8 @@ class _Handler(BaseHTTPRequestHandler):
             if count_only:
                 answer["count"] = len(rows)
             if extent_only:
-                answer["extent"] = geo.extent_of([geo.project(r["x"], r["y"], layer_wkid, out_wkid) for r in rows],
+                answer["extent"] = geo.extent_of([geo.project(x, y, layer_wkid, out_wkid) for r in rows
+                                                  for x, y in _vertices(r)],
                                                  out_wkid)
             return answer
         if _bool(params.get("returnIdsOnly")):
@@ -1583,7 +1602,8 @@ class _Handler(BaseHTTPRequestHandler):
         page = rows[offset:offset + limit]
         out_fields = [f.strip() for f in (params.get("outFields") or "*").split(",") if f.strip()]
         geometry = _bool(params.get("returnGeometry"), True)
-        answer = {"objectIdFieldName": "OBJECTID", "globalIdFieldName": "", "geometryType": "esriGeometryPoint",
+        answer = {"objectIdFieldName": "OBJECTID", "globalIdFieldName": "",
+                  "geometryType": layer.get("geometryType") or "esriGeometryPoint",
                   "spatialReference": geo.spatial_reference(out_wkid), "hasZ": bool(layer.get("hasZ")),
                   "fields": [f for f in layer.get("fields") or []
                              if "*" in out_fields or f["name"].lower() in {o.lower() for o in out_fields}
@@ -1595,6 +1615,32 @@ class _Handler(BaseHTTPRequestHandler):
         if offset + limit < len(rows):
             answer["exceededTransferLimit"] = True
         return answer
+
+
+def _polygon_rings(geometry: Dict[str, Any], layer_wkid: int) -> List[List[Tuple[float, float]]]:
+    """A polygon's rings in the layer's spatial reference. Esri's geometry objects: ``rings``, each ring a
+    closed path (its first and last points the same) of at least 4 points of numbers."""
+    rings = geometry.get("rings")
+    if not isinstance(rings, list) or not rings:
+        raise geo.GeometryError("a polygon needs rings.")
+    source = geo.wkid_of(geometry.get("spatialReference"), layer_wkid)
+    out = []
+    for ring in rings:
+        if not isinstance(ring, list) or len(ring) < 4 or not all(
+                isinstance(p, list) and len(p) >= 2 and all(isinstance(v, (int, float)) for v in p[:2]) for p in ring):
+            raise geo.GeometryError("each ring is a list of at least 4 [x, y] points.")
+        if ring[0][:2] != ring[-1][:2]:
+            raise geo.GeometryError("a ring must be closed (its last point the same as its first).")
+        out.append([geo.project(float(p[0]), float(p[1]), source, layer_wkid) for p in ring])
+    return out
+
+
+def _vertices(row: sqlite3.Row) -> List[Tuple[float, float]]:
+    """A feature's points for the spatial filter and the extent: a point, or every vertex of a polygon (a
+    polygon passes a filter when a vertex does: enough for the envelopes clients draw with)."""
+    if row["rings"] is None:
+        return [(row["x"], row["y"])]
+    return [(p[0], p[1]) for ring in json.loads(row["rings"]) for p in ring]
 
 
 def _sort_key(row: sqlite3.Row, name: str) -> Tuple[int, Any]:

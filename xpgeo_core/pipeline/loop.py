@@ -56,6 +56,7 @@ ABORT_WAIT = 0.6
 """Seconds to wait for a send whose sockets were shut to return."""
 WINDOW_MIN = 200
 NOT_SENT_CANCELLED = "not sent: the run was cancelled"
+CANCELLED_FINISHING = "Cancelled while the run was finishing (the layer's extent, footprints, derived files)"
 
 
 def run_append(sink: Sink, images: Sequence[Image], *, settings: Settings, imagery_type: Optional[str] = None,
@@ -155,14 +156,28 @@ class _Run:
             log.warning("Preflight: %d of %d image(s) cannot be placed and were not sent.", self.rejected,
                         len(self.images))
         if raise_after is None or isinstance(raise_after, XpgeoError):  # not after a bug: nothing more is written
-            try:
-                self.sink.finish(report)
-            except XpgeoError as exc:
-                report.messages.append(exc.message)
-                log.warning(exc.message)
+            self.finish_sink(report)
         if raise_after is not None:
             raise raise_after
         return report
+
+    def finish_sink(self, report: AppendReport) -> None:
+        """The sink's finish (the layer's extent, footprints, derived files) on a daemon thread with
+        heartbeats, so a Cancel while it runs is heard: its sockets are shut at once and the report says a
+        rerun completes what it did not (every image's result already stands)."""
+        try:
+            self.finish_call(self.start_call(self.sink.finish, report))
+        except (Cancelled, KeyboardInterrupt):  # Cancelled is an XpgeoError: heard first
+            self.quiet = True
+            self.sink.abort()
+            report.cancelled = True
+            note = (f"{CANCELLED_FINISHING}: every image's result stands; a rerun of the same list completes "
+                    "what was left (it sends no image twice).")
+            report.messages.append(note)
+            log.warning(note)
+        except XpgeoError as exc:
+            report.messages.append(exc.message)
+            log.warning(exc.message)
 
     def main(self) -> None:
         self.sender.start()

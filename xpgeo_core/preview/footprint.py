@@ -21,6 +21,9 @@ the few hundred metres a photo covers; :func:`to_metres` and :func:`to_lonlat` c
 
 Why a module of its own: the numbers can be checked exactly (tests), and the page's
 script only draws what this module computed and tests points against those polygons.
+
+The footprints a layer gets (``footprints.geojson``, the portal's footprint layer) are not these shapes but
+the coverage polygons Esri's viewer computes: :mod:`xpgeo_core.footprints`.
 """
 
 from __future__ import annotations

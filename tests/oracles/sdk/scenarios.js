@@ -118,7 +118,14 @@ async function layerFromLocalFiles(cfg) {
   return { layer, factory: "esri.layers.OrientedImageryLayer", extra: { definitionType: typeSeen, parsedDates } };
 }
 
-const BUILDERS = { item: layerFromItem, url: layerFromUrl, urlClass: layerClassFromUrl, local: layerFromLocalFiles };
+// A GeoJSON file (the local backend's footprints.geojson) read by the SDK's own GeoJSON reader.
+async function layerFromGeoJSON(cfg) {
+  const { default: GeoJSONLayer } = await import("@arcgis/core/layers/GeoJSONLayer.js");
+  return { layer: new GeoJSONLayer({ url: cfg.geojsonUrl }), factory: "esri.layers.GeoJSONLayer" };
+}
+
+const BUILDERS = { item: layerFromItem, url: layerFromUrl, urlClass: layerClassFromUrl, local: layerFromLocalFiles,
+                   geojson: layerFromGeoJSON };
 
 // -- what the SDK read ------------------------------------------------------------------------
 
@@ -158,7 +165,8 @@ async function queryAll(layer) {
   const answer = await layer.queryFeatures(query);
   return answer.features.map((g) => ({
     attributes: g.attributes,
-    geometry: g.geometry ? { x: g.geometry.x, y: g.geometry.y, z: g.geometry.z ?? null,
+    geometry: g.geometry ? { x: g.geometry.x ?? null, y: g.geometry.y ?? null, z: g.geometry.z ?? null,
+                             rings: g.geometry.rings ?? null, type: g.geometry.type ?? null,
                              wkid: g.geometry.spatialReference?.wkid ?? null } : null,
   }));
 }
@@ -208,6 +216,14 @@ async function clickAndOpen(layer, click) {
   await until(() => vm.currentBestFeature || (vm.displayMessage && vm.displayMessage.key !== opening),
               "the viewer to pick a photo");
   note("picked");
+  // The coverage the viewer computed for each candidate photo (createCoveragePolygon, in the view's Web
+  // Mercator), in WGS84: what the footprint layer must draw. imageID is the photo's object id.
+  const { webMercatorToGeographic } = await import("@arcgis/core/geometry/support/webMercatorUtils.js");
+  const coverage = Array.from(vm.coveragePolygons ?? [], (polygon) => {
+    const geographic = polygon.spatialReference?.isWebMercator ? webMercatorToGeographic(polygon) : polygon;
+    return { imageID: polygon.imageID ?? null, type: polygon.type ?? null,
+             rings: geographic.rings.map((ring) => ring.map((p) => [p[0], p[1]])) };
+  });
   // "image-loaded" once the photo is on screen; an error state says why not. Every state seen is kept.
   const states = [];
   let loadedSeen = false;
@@ -223,7 +239,7 @@ async function clickAndOpen(layer, click) {
   note(`photo: ${vm.state}`);
   const best = vm.currentBestFeature;
   return {
-    drawn, state: vm.state, states, loadedSeen, mode: vm.mode, message: plain(vm.displayMessage ?? null),
+    drawn, state: vm.state, states, loadedSeen, mode: vm.mode, message: plain(vm.displayMessage ?? null), coverage,
     best: best ? plain(best.attributes) : null,
     candidates: Array.from(vm.features ?? [], (f) => f.attributes?.objectId ?? null),
   };

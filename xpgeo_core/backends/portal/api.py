@@ -139,6 +139,11 @@ def add_features(client: PortalClient, layer_url: str, features: Sequence[Dict[s
                        {"features": list(features), "rollbackOnFailure": rollback_on_failure}, what="addFeatures")
 
 
+def where_in(field: str, values: Sequence[str]) -> str:
+    """``field IN ('a','b')`` with SQL quoting (a quote inside a URL is doubled)."""
+    return f"{field} IN (" + ",".join("'" + v.replace("'", "''") + "'" for v in values) + ")"
+
+
 def query(client: PortalClient, layer_url: str, **params: Any) -> Dict[str, Any]:
     """Always POST: a ``where`` listing image URLs is longer than any GET allows. It only reads,
     so it is retried as a GET would be."""

@@ -28,6 +28,7 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence, Set, Tuple
 from xpgeo_core.answers import list_at, object_at
 from xpgeo_core.backends.base import Backend
 from xpgeo_core.backends.portal import api
+from xpgeo_core.backends.portal.api import where_in
 from xpgeo_core.backends.portal.attachments import (UPLOAD_STREAMS, Attacher, NotAttached, file_part, is_file,
                                                     is_the_photo, key_path, lost, photo_key)
 from xpgeo_core.backends.portal.rest import FilePart
@@ -41,7 +42,7 @@ from xpgeo_core.pipeline.sink import Item, Sink, Stop, result
 from xpgeo_core.results import (APPENDED, FAILED, SKIPPED, UNCONFIRMED, AppendReport, CreateResult, HealthResult,
                                 ImageResult)
 from xpgeo_core.settings import BackendName, Settings
-from xpgeo_core.backends.portal import lookup
+from xpgeo_core.backends.portal import footprints, lookup
 from xpgeo_core.backends.portal.lookup import LayerTarget
 from xpgeo_core.backends.names import clean_service_name, taken_name_candidates
 from xpgeo_core.backends.portal.create import LayerMaker, follow_appended, item_fields
@@ -87,11 +88,6 @@ def feature_of(attributes: Dict[str, Any], fields: Optional[Set[str]] = None) ->
               if name != "OBJECTID" and (fields is None or name.lower() in fields)}
     values["AcquisitionDate"] = epoch_ms(attributes.get("AcquisitionDate"))
     return {"geometry": geometry, "attributes": values}
-
-
-def where_in(field: str, values: Sequence[str]) -> str:
-    """``field IN ('a','b')`` with SQL quoting (a quote inside a URL is doubled)."""
-    return f"{field} IN (" + ",".join("'" + v.replace("'", "''") + "'" for v in values) + ")"
 
 
 def _query_chunks(urls: Sequence[str]) -> Iterator[List[str]]:
@@ -249,6 +245,7 @@ class PortalBackend(Backend):
             definition = layer_definition(service_name, imagery_type, elevation_source=elevation,
                                           attachments=self.attachments)
             layer_id = maker.define_layer(service_url, definition)
+            footprint_layer = self._define_footprints(service_url, service_name, messages)
             maker.label_item(item_id, layer_id, folder)
             maker.share(item_id, options.sharing, folder)
         except XpgeoError as exc:
@@ -260,11 +257,29 @@ class PortalBackend(Backend):
         log.info("The portal kept the Oriented Imagery layer (%s, read back).", maker.made.how)
         layer = {"name": service_name, "id": layer_id, "url": f"{service_url}/{layer_id}",
                  "type": OI_LAYER_TYPE, "definedBy": maker.made.how}
+        if footprint_layer is not None:
+            layer["footprintLayer"] = {"id": footprint_layer["id"], "url": footprint_layer["url"]}
         response = {"serviceName": service_name, "serviceItemId": item_id, "serviceType": api.SERVICE_TYPE,
                     "serviceUrl": service_url, "layer": {"name": service_name, "id": layer_id}}
         return CreateResult(backend=self.name, requested_name=name, layer_name=service_name, item_id=item_id,
                             service_url=service_url, service_type=api.SERVICE_TYPE, layer=layer, response=response,
                             messages=messages)
+
+    def _define_footprints(self, service_url: str, name: str, messages: List[str]) -> Optional[Dict[str, Any]]:
+        """The footprint layer (layer 1) of a new OI layer's service; a portal that refuses it costs a note
+        (the OI layer is whole without it, and each append tries again). Keyed like the OI layer: by PhotoKey
+        where the photos are attachments, else by ImagePath."""
+        if not self.settings.footprints:
+            return None
+        key_field = attachment_schema()["keyField"] if self.attachments else IMAGE_PATH
+        try:
+            return footprints.define_layer(self.client, service_url, name, key_field)
+        except XpgeoError as exc:
+            if isinstance(exc, AuthError):
+                raise
+            messages.append(f"The footprint layer was not added ({exc.message}); each append tries again.")
+            log.warning(messages[-1])
+            return None
 
     @property
     def attachments(self) -> bool:
@@ -394,6 +409,23 @@ class PortalSink(Sink):
         self.keys: Dict[str, str] = {}  # ImagePath -> the key field's value
         self.oids: Dict[str, int] = {}  # ImagePath -> its feature's object id (attachments)
         self.empty_at_start = self._count() == 0
+        self.footprints = self._footprint_writer() if owner.settings.footprints else None
+
+    def _footprint_writer(self) -> Optional[footprints.FootprintWriter]:
+        """The writer of this run's footprints (:mod:`~xpgeo_core.backends.portal.footprints`), the footprint
+        layer made if the service has none; None, with a warning, when that cannot be done. The footprints
+        are keyed by the layer's own key field (PhotoKey where the photos are attachments)."""
+        try:
+            layer, made = footprints.ensure_layer(self.owner.client, self.target.service_url,
+                                                  self.target.layer_id, self.layer_name, self.key_field)
+        except XpgeoError as exc:
+            log.warning("The photos are appended without footprints: the footprint layer of '%s' cannot be used "
+                        "(%s). Set FOOTPRINTS=false to silence this.", self.layer_name, exc.message)
+            return None
+        if made:
+            log.info("Added the footprint layer %s (the layer was made before footprints).", layer["url"])
+        return footprints.FootprintWriter(self.owner.client, self.owner.present, self.layer_url, layer,
+                                          self.batch_size, self.key_field)
 
     def layer_photos(self, folders: Sequence[str] = ()) -> List[Tuple[str, Photo]]:
         """The layer's sequenced photos in *folders* (the folders of the run's images: sequences never
@@ -467,6 +499,9 @@ class PortalSink(Sink):
                 results[image.image_path] = result(image, SKIPPED, ALREADY_THERE)
         if missing:
             self._upload_all(missing, results)  # a stop shows again on the next request; these have their results
+        if self.footprints is not None:  # a rerun: the footprints of what is there are checked beside the run
+            self.footprints.complete_later(sorted(self._key(i) for i in there  # attached now: its point was there
+                                                  if results[i.image_path].status in (SKIPPED, APPENDED)))
         return results
 
     def served(self, image: Image) -> bool:
@@ -481,6 +516,16 @@ class PortalSink(Sink):
         return key
 
     def send(self, items: Sequence[Item]) -> Dict[str, ImageResult]:
+        """The chunk's points (:meth:`_send_points`), then its appended photos' footprints handed to the
+        footprint writer, which sends them while the next chunk's points go out."""
+        results = self._send_points(items)
+        if self.footprints is not None:
+            self.footprints.add([(self._key(item.image), self._attributes(item)) for item in items
+                                 if results.get(item.image.image_path) is not None
+                                 and results[item.image.image_path].status == APPENDED])
+        return results
+
+    def _send_points(self, items: Sequence[Item]) -> Dict[str, ImageResult]:
         if self.attacher is None:
             return self._add_features(items)
         results: Dict[str, ImageResult] = {}
@@ -670,8 +715,14 @@ class PortalSink(Sink):
                                                       if r.status == APPENDED], report)
         if report.skipped:
             report.messages.append(f"{report.skipped} image(s) already in the layer were skipped.")
+        if self.footprints is not None:
+            in_layer = [r.url for r in report.results
+                        if r.status == APPENDED or (r.status == SKIPPED and r.reason == ALREADY_THERE)]
+            self.footprints.finish(report, {self.keys.get(url, url) for url in in_layer})  # by the layer's key
 
     def abort(self) -> None:
+        if self.footprints is not None:
+            self.footprints.cancel()
         self.owner.abort()
 
 
@@ -685,3 +736,10 @@ class PortalLayerCheck:
 
     def present(self, image_paths: Sequence[str]) -> Set[str]:
         return self.backend.present(self.target.layer_url, image_paths)
+
+    def footprint_writer(self) -> footprints.FootprintWriter:
+        """A writer of the layer's footprints through the portal (photos the XPGEO server put in the layer);
+        an XpgeoError when the footprint layer cannot be used."""
+        return footprints.open_writer(self.backend.client, self.backend.present, self.target.service_url,
+                                      self.target.layer_id, str(self.target.layer.get("name") or ""),
+                                      self.backend.settings.batch_size)

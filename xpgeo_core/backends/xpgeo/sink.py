@@ -74,6 +74,9 @@ class XpgeoSink(Sink):
         self.network_failures = 0
         self._checker: Any = None
         self._checker_tried = False
+        self._writer: Any = None
+        self._writer_tried = False
+        self._writer_note: Optional[str] = None
         self._responses: List[Any] = []
         if imagery_type:
             log.warning("The XPGEO server decides each photo's imagery type itself; the imagery type '%s' "
@@ -99,6 +102,7 @@ class XpgeoSink(Sink):
                 for image in unsure:
                     if image.image_path in landed:
                         out[image.image_path] = result(image, SKIPPED, _CHECKED_THERE)
+        self._footprints_later(out, SKIPPED)
         return out
 
     def check(self, images: Sequence[Image]) -> Optional[Set[str]]:
@@ -133,6 +137,7 @@ class XpgeoSink(Sink):
     def send(self, items: Sequence[Item]) -> Dict[str, ImageResult]:
         results: Dict[str, ImageResult] = {}
         self._send([i.image for i in items], results, resend=True)
+        self._footprints_later(results, APPENDED)
         return results
 
     def _send(self, images: List[Image], results: Dict[str, ImageResult], *, resend: bool) -> None:
@@ -217,6 +222,55 @@ class XpgeoSink(Sink):
             results[image.image_path] = result(image, FAILED, reason)
 
     def finish(self, report: AppendReport) -> None:
+        self._footprints(report)
+        self._name_unproven(report)
+
+    # -- footprints (issue 16 item 4) ---------------------------------------------------------
+    def _footprint_writer(self) -> Any:
+        """The writer of the layer's footprints through the portal the server writes to (its API takes only
+        URLs, so XPGEO writes the footprint layer, layer 1 of the layer's service, from the points the server
+        wrote); None without a portal to ask, or when the footprint layer cannot be used (a note says why)."""
+        if not self._writer_tried:
+            self._writer_tried = True
+            checker = self._portal_checker() if self.owner.settings.footprints else None
+            if checker is not None:
+                try:
+                    self._writer = checker.footprint_writer()
+                except XpgeoError as exc:
+                    self._writer_note = (f"No footprints were written: the footprint layer of '{self.layer_name}' "
+                                         f"cannot be used ({exc.message}).")
+        return self._writer
+
+    def _footprints_later(self, results: Dict[str, ImageResult], status: str) -> None:
+        """Photos the server put in the layer (appended now, or earlier): their footprints, beside the run."""
+        writer = self._footprint_writer()
+        if writer is not None:
+            writer.complete_later(sorted(p for p, r in results.items() if r.status == status))
+
+    def _footprints(self, report: AppendReport) -> None:
+        """Wait for the footprints (the portal's points that lack one are completed), or say why there are none."""
+        in_layer = {r.url for r in report.results if r.status == APPENDED
+                    or (r.status == SKIPPED and r.reason in (_ALREADY_SENT, _CHECKED_THERE))}
+        writer = self._footprint_writer() if in_layer else self._writer
+        if writer is not None:
+            writer.finish(report, in_layer)
+            return
+        if not self.owner.settings.footprints or not in_layer:
+            return
+        note = self._writer_note or (
+            "The photos have no footprints: the XPGEO server takes only URLs, and XPGEO writes the footprint layer "
+            "through the portal the server writes to. Set PORTAL_URL and its credentials to have them "
+            "(FOOTPRINTS=false silences this).")
+        report.messages.append(note)
+        log.info(note)
+
+    def abort(self) -> None:
+        if self._writer is not None:
+            self._writer.cancel()
+        if self._checker is not None:
+            self._checker.backend.abort()
+
+    def _name_unproven(self, report: AppendReport) -> None:
         """Name the images no one could prove landed or not, and the exact command that proves them."""
         unproven = [r for r in report.results
                     if r.status == UNCONFIRMED and self.ledger.state(r.url) == UNSURE]

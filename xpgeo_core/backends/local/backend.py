@@ -1,125 +1,31 @@
-"""The local backend: an Oriented Imagery layer as a folder of plain files.
-
-Why it exists: a GIS analyst with no portal and no XPGEO server must still be able to
-run the whole job and look at the result. It is also what ``auto`` falls back to.
-
-One folder per layer inside ``settings.output_dir``::
-
-    <output_dir>/<layer>/
-        layer.json        the item, its data and the OI layer definition the portal gets
-        features.geojson  RFC 7946 points (WGS84, with Z when known) carrying the OI attributes
-                          (AcquisitionDate always ISO 8601 UTC with Z)
-        oi_table.csv      Esri's oriented imagery table (Add Images To Oriented Imagery Dataset)
-        preview.html      an offline map of the cameras (xpgeo_core.preview)
-        report.json       the last append's per-image results
-
-``features.geojson`` is the layer's source of truth; the other files are derived from
-it. Every file is written whole to a temporary file and renamed over the old one, and
-``features.geojson`` is written first, after each chunk. So a run killed at any point
-leaves each file either as it was or complete, and a rerun skips the photos already in
-``features.geojson`` and rewrites the derived files: it completes the layer without
-duplicating anything.
-"""
+"""The local backend: create a layer folder, check it, open its sink, write its derived files."""
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import logging
-import math
 import os
 import re
 import sys
-import threading
 import time
 import uuid
 from pathlib import Path
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterator, List, Optional
 
-from xpgeo_core import __version__
+from xpgeo_core import __version__, schema
 from xpgeo_core.backends.base import Backend
+from xpgeo_core.backends.local.layer_files import (FEATURES_FILE, FOOTPRINTS_FILE, LAYER_FILE, OI_TABLE_FILE,
+                                                   PREVIEW_FILE, REPORT_FILE, dumps, extent_of,
+                                                   feature_collection, footprint_collection, oi_table_csv)
+from xpgeo_core.backends.local.sink import LocalSink
 from xpgeo_core.backends.names import TAKEN_VARIANTS, folder_name, taken_name_candidates
 from xpgeo_core.errors import ConfigError, ValidationError, XpgeoError
-from xpgeo_core.files import TEMP_SUFFIX, atomic_write, remove_stale_temporaries
+from xpgeo_core.files import TEMP_SUFFIX, atomic_write
 from xpgeo_core.layer_options import LayerOptions
-from xpgeo_core.pipeline.identity import Image
-from xpgeo_core.pipeline.sequences import Photo, folder_of, layer_photo
-from xpgeo_core.pipeline.sink import Item, Sink, result
-from xpgeo_core.results import (APPENDED, FAILED, SKIPPED, AppendReport, CreateResult, HealthResult, ImageResult,
-                                failure_entries)
+from xpgeo_core.results import AppendReport, CreateResult, HealthResult, ImageResult, failure_entries
 from xpgeo_core.settings import BackendName, Settings
-from xpgeo_core import schema
 
 log = logging.getLogger("xpgeo.backends.local")
-
-LAYER_FILE = "layer.json"
-FEATURES_FILE = "features.geojson"
-OI_TABLE_FILE = "oi_table.csv"
-PREVIEW_FILE = "preview.html"
-REPORT_FILE = "report.json"
-SRS_WGS84 = "4326"
-ALREADY_PRESENT = "already in the layer"
-NO_POSITION = "the photo has no usable GPS position"
-
-def _finite(value: Any) -> Any:
-    """JSON has no NaN or infinity; an unknown number is null."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
-def feature_from_attributes(attributes: Dict[str, Any], object_id: int) -> Dict[str, Any]:
-    """One RFC 7946 point feature (lon, lat[, z] in WGS84) carrying the layer's fields: every
-    per-photo value filled (:func:`xpgeo_core.schema.complete_photo`), AcquisitionDate as ISO
-    8601 UTC with ``Z`` (one form, so no reader takes it for its own local time)."""
-    x, y, z = (_finite(attributes.get(k)) for k in ("X", "Y", "Z"))
-    coordinates = [float(x), float(y)] + ([float(z)] if z is not None else [])
-    attributes = schema.complete_photo(attributes)
-    properties: Dict[str, Any] = {"OBJECTID": object_id}
-    for name in schema.field_names():
-        if name != "OBJECTID":
-            properties[name] = _finite(attributes.get(name))
-    properties["AcquisitionDate"] = schema.acquisition_iso(attributes.get("AcquisitionDate"))
-    return {"type": "Feature", "id": object_id, "geometry": {"type": "Point", "coordinates": coordinates},
-            "properties": properties}
-
-
-def feature_collection(features: List[Dict[str, Any]]) -> Dict[str, Any]:
-    collection: Dict[str, Any] = {"type": "FeatureCollection", "features": features}
-    extent = extent_of(features)
-    if extent:
-        collection["bbox"] = [extent["xmin"], extent["ymin"], extent["xmax"], extent["ymax"]]
-    return collection
-
-
-def extent_of(features: Sequence[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
-    """The layer extent (WGS84) of the features, or None when there are none."""
-    if not features:
-        return None
-    xs = [f["geometry"]["coordinates"][0] for f in features]
-    ys = [f["geometry"]["coordinates"][1] for f in features]
-    return {"xmin": min(xs), "ymin": min(ys), "xmax": max(xs), "ymax": max(ys), "spatialReference": {"wkid": 4326}}
-
-
-def oi_table_csv(features: Iterable[Dict[str, Any]]) -> str:
-    """Esri's oriented imagery table, one row per feature, columns from the schema."""
-    columns = schema.oi_table_columns()
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(columns)
-    for feature in features:
-        coordinates = feature["geometry"]["coordinates"]
-        row = dict(feature["properties"])
-        row["X"], row["Y"] = coordinates[0], coordinates[1]
-        row["Z"] = coordinates[2] if len(coordinates) > 2 else None
-        row["SRS"] = SRS_WGS84
-        writer.writerow(["" if row.get(c) is None else row.get(c) for c in columns])
-    return out.getvalue()
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":")) + "\n"
 
 
 class LocalBackend(Backend):
@@ -170,11 +76,12 @@ class LocalBackend(Backend):
                 "created": created, "imageryType": imagery_type, "generator": f"xpgeo {__version__}"}
         elevation = options.elevation_source.to_oi_property() if options.elevation_source else None
         layer = schema.layer_definition(folder.name, imagery_type, elevation_source=elevation)
-        document = {"item": item, "data": schema.item_data(0), "layer": layer}
+        document = {"item": item, "data": schema.item_data(0), "layer": layer,
+                    "footprintLayer": schema.footprint_layer_definition(folder.name)}
         try:
-            atomic_write(folder / FEATURES_FILE, _dumps(feature_collection([])))
+            atomic_write(folder / FEATURES_FILE, dumps(feature_collection([])))
             atomic_write(folder / LAYER_FILE, json.dumps(document, indent=2) + "\n")
-            self._write_derived(folder, [], [])
+            self.write_derived(folder, [], [])
         except OSError as exc:
             raise self._not_writable(exc, folder) from None
         service_url = str(folder)
@@ -185,7 +92,7 @@ class LocalBackend(Backend):
                             service_url=service_url, layer={"name": folder.name, "id": 0}, response=response,
                             messages=messages)
 
-    def open_sink(self, name: str, *, imagery_type: Optional[str] = None, single: bool = False) -> "LocalSink":
+    def open_sink(self, name: str, *, imagery_type: Optional[str] = None, single: bool = False) -> LocalSink:
         return LocalSink(self, self.layer_folder(name))
 
     def viewer_target(self) -> Any:
@@ -195,7 +102,7 @@ class LocalBackend(Backend):
         return LOCAL_TARGET
 
     def layer_image_paths(self, name: str) -> Iterator[str]:
-        for feature in self._read_features(self.layer_folder(name)):
+        for feature in self.read_features(self.layer_folder(name)):
             path = (feature.get("properties") or {}).get("ImagePath")
             if isinstance(path, str) and path:
                 yield path
@@ -207,7 +114,7 @@ class LocalBackend(Backend):
             folder = self.layer_folder(report.layer_name)
         except ValidationError:
             return  # nothing was written for a layer that is not there
-        self._write_derived(folder, self._read_features(folder), report.results, report)
+        self.write_derived(folder, self.read_features(folder), report.results, report)
 
     # -- layer files ----------------------------------------------------------------
     def layer_folder(self, name: str) -> Path:
@@ -238,7 +145,7 @@ class LocalBackend(Backend):
     def read_layer(self, folder: Path) -> Dict[str, Any]:
         return self._read_json(folder / LAYER_FILE)
 
-    def _read_features(self, folder: Path) -> List[Dict[str, Any]]:
+    def read_features(self, folder: Path) -> List[Dict[str, Any]]:
         path = folder / FEATURES_FILE
         if not path.is_file():
             return []
@@ -257,15 +164,15 @@ class LocalBackend(Backend):
                              hint="Restore it from a backup, or create a new layer and append the images "
                                   "again.") from None
 
-    def _write(self, folder: Path, file_name: str, text: str) -> None:
+    def write(self, folder: Path, file_name: str, text: str) -> None:
         try:
             atomic_write(folder / file_name, text)
         except OSError as exc:
             raise self._not_writable(exc, folder) from None
 
-    def _write_derived(self, folder: Path, features: List[Dict[str, Any]], results: List[ImageResult],
+    def write_derived(self, folder: Path, features: List[Dict[str, Any]], results: List[ImageResult],
                        report: Optional[AppendReport] = None) -> None:
-        """layer.json's extent, the OI table, the preview and the report, all from *features*."""
+        """layer.json's extent, the footprints, the OI table, the preview and the report, all from *features*."""
         from xpgeo_core.preview import render_preview
 
         layer_file = folder / LAYER_FILE
@@ -282,13 +189,19 @@ class LocalBackend(Backend):
             if farther is not None:
                 props["maximumDistance"] = farther
         document["layer"] = layer
+        footprint_layer = document.get("footprintLayer") or schema.footprint_layer_definition(folder.name)
+        if extent:
+            footprint_layer["extent"] = extent
+        document["footprintLayer"] = footprint_layer  # a layer.json of an earlier release gains it
         failures = failure_entries(results)
-        self._write(folder, LAYER_FILE, json.dumps(document, indent=2) + "\n")
-        self._write(folder, OI_TABLE_FILE, oi_table_csv(features))
-        self._write(folder, PREVIEW_FILE, render_preview(folder.name, features, failures, folder=folder,
+        self.write(folder, LAYER_FILE, json.dumps(document, indent=2) + "\n")
+        if self.settings.footprints:
+            self.write(folder, FOOTPRINTS_FILE, dumps(footprint_collection(features)))
+        self.write(folder, OI_TABLE_FILE, oi_table_csv(features))
+        self.write(folder, PREVIEW_FILE, render_preview(folder.name, features, failures, folder=folder,
                                                          imagery_type=(document.get("item") or {}).get("imageryType")))
         if report is not None:
-            self._write(folder, REPORT_FILE, json.dumps(report.to_dict(), indent=2, default=str) + "\n")
+            self.write(folder, REPORT_FILE, json.dumps(report.to_dict(), indent=2, default=str) + "\n")
 
     # -- folders --------------------------------------------------------------------
     def _ensure_root(self) -> None:
@@ -318,74 +231,3 @@ class LocalBackend(Backend):
         return ConfigError(f"The output folder {str(where)!r} is not writable: {reason}.",
                            hint="Set XPGEO_OUTPUT_DIR (or --output-dir) to a folder "
                                 "you can write to.")
-
-
-class LocalSink(Sink):
-    """Appends to one layer folder: ``features.geojson`` rewritten whole (atomically) after each
-    chunk, the derived files and ``report.json`` at the end. A run killed at any point leaves the
-    layer as it was after its last chunk; a rerun skips what ``features.geojson`` holds."""
-
-    backend = "local"
-    takes_photos = True
-
-    def __init__(self, owner: LocalBackend, folder: Path) -> None:
-        super().__init__(folder.name, owner.settings.max_image_list_size)
-        self.owner = owner
-        self.folder = folder
-        remove_stale_temporaries(folder)
-        self.features = owner._read_features(folder)
-        self.present = {f["properties"].get("ImagePath") for f in self.features}  # URLs without user:password@
-        self.next_id = max((int(f.get("id") or 0) for f in self.features), default=0) + 1
-        self._lock = threading.Lock()
-
-    def layer_photos(self, folders: Sequence[str] = ()) -> List[Tuple[str, Photo]]:
-        """The sequenced photos ``features.geojson`` holds in *folders* (a rerun's photos join their sequences)."""
-        wanted = set(folders)
-        out = []
-        for feature in self.features:
-            properties = feature.get("properties") or {}
-            coordinates = (feature.get("geometry") or {}).get("coordinates") or [None, None]
-            path = str(properties.get("ImagePath") or "")
-            photo = layer_photo(properties, coordinates[0], coordinates[1], path)
-            if photo is not None and folder_of(path) in wanted:
-                out.append((folder_of(path), photo))
-        return out
-
-    def known(self, images: Sequence[Image]) -> Dict[str, ImageResult]:
-        with self._lock:
-            return {i.image_path: result(i, SKIPPED, ALREADY_PRESENT) for i in images if i.image_path in self.present}
-
-    def send(self, items: Sequence[Item]) -> Dict[str, ImageResult]:
-        out: Dict[str, ImageResult] = {}
-        added = 0
-        with self._lock:
-            for item in items:
-                image = item.image
-                if image.image_path in self.present:
-                    out[image.image_path] = result(image, SKIPPED, ALREADY_PRESENT)
-                    continue
-                attributes = item.attributes.as_dict() if item.attributes is not None else {}
-                if _finite(attributes.get("X")) is None or _finite(attributes.get("Y")) is None:
-                    out[image.image_path] = result(image, FAILED, NO_POSITION)
-                    continue
-                attributes["ImagePath"] = image.image_path  # the key reruns recognise the photo by
-                if not attributes.get("Name"):
-                    attributes["Name"] = image.image_path.rsplit("/", 1)[-1].split("?", 1)[0] or image.display
-                attributes["OBJECTID"] = self.next_id
-                self.features.append(feature_from_attributes(attributes, self.next_id))
-                self.present.add(image.image_path)
-                self.next_id += 1
-                added += 1
-                out[image.image_path] = result(image, APPENDED, attributes=attributes)
-            if added:
-                self.owner._write(self.folder, FEATURES_FILE, _dumps(feature_collection(self.features)))
-        return out
-
-    def new_report(self) -> AppendReport:
-        return AppendReport(backend=self.backend, layer_name=self.layer_name,
-                            extra={"layer_folder": str(self.folder), "preview": str(self.folder / PREVIEW_FILE)})
-
-    def finish(self, report: AppendReport) -> None:
-        self.owner._write_derived(self.folder, self.features, report.results, report)
-        log.info("Layer folder %s now holds %d photo(s); preview: %s", self.folder, len(self.features),
-                 self.folder / PREVIEW_FILE)
