@@ -17,7 +17,8 @@ What is checked, against the values XPGEO itself wrote:
   and load it from the photo host;
 * issue 15 item 1: a layer whose photos XPGEO uploaded as feature attachments (ImagePath ``FA``): a click in
   front of a camera makes the viewer ask ``queryAttachments`` and fetch that feature's attachment from the
-  portal (and show it, where headless Chromium decodes it);
+  portal (and show it, where headless Chromium decodes it); its footprint layer is one polygon per photo
+  keyed by the points' PhotoKey, each the viewer's coverage of that photo;
 * item 5: a client-side ``OrientedImageryLayer`` built from the local backend's ``layer.json`` and
   ``features.geojson`` loads with the same properties and features, dates read as the same instants
   in a browser whose zone is not UTC.
@@ -341,12 +342,13 @@ def photo_files(folder: Path) -> List[Path]:
 @pytest.fixture(scope="module")
 def attached_layer(tmp_path_factory):
     """XPGEO's create-oi-layer --attachments and append-images --photo-folder --attachments on the https portal
-    emulator, then the SDK: the layer read, and a click in front of the middle camera in the viewer."""
+    emulator, then the SDK: the layer and its footprint layer read, and a click in front of the middle camera in
+    the viewer."""
     require_oracle()
     tmp = tmp_path_factory.mktemp("sdk-attached")
     ca, cert, key = make_cert(tmp)
     with PortalEmulator(tls=(str(cert), str(key))) as portal, AssetServer() as assets:
-        env = user_env(portal, XPGEO_CA_BUNDLE=str(ca))
+        env = user_env(portal, XPGEO_CA_BUNDLE=str(ca), XPGEO_FOOTPRINTS="true")
         code, out, err = run_cli(["--json", "create-oi-layer", "--name", "SDK_attached", "--imagery-type",
                                   "Horizontal", "--attachments"], env)
         assert code == 0, err
@@ -363,6 +365,7 @@ def attached_layer(tmp_path_factory):
         target = features[1]
         layer_url = created["layer"]["url"]
         runs = [{"name": "url", "source": "url", "layerUrl": layer_url},
+                {"name": "footprints", "source": "url", "layerUrl": created["layer"]["footprintLayer"]["url"]},
                 {"name": "viewer", "source": "urlClass", "layerUrl": layer_url,
                  "click": {**ahead_of(target, 12.0), "scale": 1500}}]
         before = len(portal.state.requests)
@@ -406,6 +409,44 @@ def test_viewer_fetches_the_clicked_cameras_attachment(attached_layer):
 def test_viewer_shows_the_attached_photo(attached_layer):
     viewer = loaded(attached_layer["verdict"], "viewer")["viewer"]
     assert viewer["loadedSeen"], f"the photo did not reach 'image-loaded' in the viewer: {viewer['states']}"
+
+
+def test_attached_layer_footprints_are_one_per_photo_keyed_by_photo_key(attached_layer):
+    """Every point's ImagePath is "FA": the SDK reads layer 1 as a polygon FeatureLayer whose footprints carry the
+    points' PhotoKey, one each, each the polygon XPGEO computes from the point's values as the SDK reads them."""
+    run = loaded(attached_layer["verdict"], "footprints")
+    assert run["factory"] == "esri.layers.FeatureLayer" and run["layer"]["geometryType"] == "polygon"
+    points = loaded(attached_layer["verdict"], "url")["features"]
+    keys = sorted(f["attributes"]["PhotoKey"] for f in points)
+    assert sorted(f["attributes"]["PhotoKey"] for f in run["features"]) == keys and len(set(keys)) == 3
+    by_key = {f["attributes"]["PhotoKey"]: f for f in run["features"]}
+    for point in points:
+        attributes = point["attributes"]
+        got = by_key[attributes["PhotoKey"]]
+        assert got["attributes"]["ImagePath"] == attributes["PhotoKey"].rsplit("|", 2)[0]  # the photo file's path
+        want = footprints.esri_feature(got["attributes"]["ImagePath"], point["geometry"]["x"], point["geometry"]["y"],
+                                       attributes)["geometry"]["rings"]
+        assert len(got["geometry"]["rings"]) == len(want)
+        assert all(_gap_m(g, w) < 0.01 for g, w in zip(got["geometry"]["rings"], want))
+
+
+def test_attached_layer_footprints_are_the_viewers_coverage(attached_layer):
+    """The viewer's coverage polygon of each photo it considered for the click is the footprint with that photo's
+    PhotoKey, vertex for vertex within COVERAGE_TOLERANCE_M."""
+    coverage = loaded(attached_layer["verdict"], "viewer")["viewer"]["coverage"]
+    keys = {f["attributes"]["OBJECTID"]: f["attributes"]["PhotoKey"]
+            for f in loaded(attached_layer["verdict"], "url")["features"]}
+    by_key = {f["attributes"]["PhotoKey"]: f for f in loaded(attached_layer["verdict"], "footprints")["features"]}
+    seen = []
+    for polygon in coverage:
+        key = keys[polygon["imageID"]]
+        seen.append(key)
+        rings = by_key[key]["geometry"]["rings"]
+        assert len(polygon["rings"]) == len(rings)
+        for viewer_ring, layer_ring in zip(polygon["rings"], rings):
+            gap = _gap_m(viewer_ring, layer_ring)
+            assert gap < COVERAGE_TOLERANCE_M, f"{key}: the footprint is {gap:.3f} m off the viewer's coverage"
+    assert attached_layer["target"]["attributes"]["PhotoKey"] in seen, f"no coverage of the target: {coverage}"
 
 
 # -- item 5: the local backend's files as a client-side layer ---------------------------------------
