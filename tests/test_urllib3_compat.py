@@ -1,5 +1,5 @@
-"""The HTTP layer (REST session and photo client) with the urllib3 1.26 / requests 2.28 that
-ArcGIS Pro 3.0–3.2 ship.
+"""The HTTP layer (REST session, photo client, the streamed attachment upload) with the urllib3 1.26 /
+requests 2.28 that ArcGIS Pro 3.0–3.2 ship.
 
 This machine has urllib3 2.x; a throw-away virtual environment (seeing the installed
 test packages) pins the older pair and runs the HTTP and CLI tests again in it.
@@ -33,6 +33,6 @@ def test_http_and_cli_under_urllib3_1_26(tmp_path):
     assert probe.stdout.startswith("1.26"), probe.stdout + probe.stderr
     run = subprocess.run([str(python), "-m", "pytest", "-q", "-p", "no:cacheprovider",
                           "tests/test_http.py", "tests/test_photo_client.py", "tests/test_metadata_http.py",
-                          "tests/test_xpgeo_cli.py"],
+                          "tests/test_xpgeo_cli.py", "tests/test_portal_attachments.py"],
                          cwd=str(ROOT), capture_output=True, text=True)
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
