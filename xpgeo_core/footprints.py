@@ -37,7 +37,7 @@ import math
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from xpgeo_core import schema
-from xpgeo_core.preview.footprint import to_lonlat
+from xpgeo_core.preview.footprint import number, to_lonlat
 
 Vector = Tuple[float, float, float]
 Ring = List[Tuple[float, float]]  # (east, north) metres, or (lon, lat), closed
@@ -49,14 +49,6 @@ LEVEL_FAR_DEFAULT = 20.0  # metres: the viewer's far distance for a frame reachi
 UNKNOWN_HEADING = -999.0
 WGS84 = {"wkid": 4326}
 METHODS = ("frame", "spherical", "inspection", "buffer")
-
-
-def _number(value: Any) -> Optional[float]:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
 
 
 # -- the rotation and the frame, as the viewer computes them ----------------------------------
@@ -154,17 +146,17 @@ def footprint_rings(attributes: Mapping[str, Any]) -> Tuple[str, List[Ring]]:
     lacks is its imagery type's default (:func:`xpgeo_core.schema.complete_photo`, what XPGEO writes)."""
     values = schema.complete_photo(attributes)
     kind = str(values.get("OrientedImageryType") or "")
-    heading = _number(values.get("CameraHeading"))
+    heading = number(values.get("CameraHeading"))
     if heading is not None and heading == UNKNOWN_HEADING:
         heading = None
-    pitch = _number(values.get("CameraPitch"))
+    pitch = number(values.get("CameraPitch"))
     pitch = 90.0 if pitch is None else pitch
-    roll = _number(values.get("CameraRoll")) or 0.0
-    height = _number(values.get("CameraHeight")) or 0.0
-    hfov = _number(values.get("HorizontalFieldOfView")) or 60.0
-    vfov = _number(values.get("VerticalFieldOfView")) or 40.0
-    far = _number(values.get("FarDistance"))
-    near = _number(values.get("NearDistance")) or 0.0
+    roll = number(values.get("CameraRoll")) or 0.0
+    height = number(values.get("CameraHeight")) or 0.0
+    hfov = number(values.get("HorizontalFieldOfView")) or 60.0
+    vfov = number(values.get("VerticalFieldOfView")) or 40.0
+    far = number(values.get("FarDistance"))
+    near = number(values.get("NearDistance")) or 0.0
     radius = far if far and far > 0 else LEVEL_FAR_DEFAULT
     if "360" in kind:
         rings = [circle_ring(radius)]

@@ -185,7 +185,8 @@ def contains(ring: Sequence[Point], east: float, north: float) -> bool:
 
 # -- from a photo's attributes ----------------------------------------------------------
 
-def _number(value: Any) -> Optional[float]:
+def number(value: Any) -> Optional[float]:
+    """*value* as a finite float (text too), or None: an attribute that is empty, not a number or NaN."""
     try:
         number = float(value)
     except (TypeError, ValueError):
@@ -199,8 +200,8 @@ def camera_view(attributes: Mapping[str, Any], defaults: Optional[Mapping[str, A
     defaults = defaults or {}
 
     def value(field: str, key: str, fallback: Optional[float] = None) -> Optional[float]:
-        own = _number(attributes.get(field))
-        return own if own is not None else _number(defaults.get(key, fallback))
+        own = number(attributes.get(field))
+        return own if own is not None else number(defaults.get(key, fallback))
 
     kind = str(attributes.get("OrientedImageryType") or defaults.get("orientedImageryType") or "")
     heading = value("CameraHeading", "cameraHeading")
