@@ -18,7 +18,7 @@ import logging
 import os
 import uuid
 from dataclasses import dataclass
-from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional
 
 import requests
 
@@ -227,29 +227,26 @@ class PortalClient:
         """One ArcGIS request; the checked JSON answer. Reads may be GET; writes are POST.
         ``idempotent=True`` marks a POST that only reads (the policy then retries it)."""
         what = what or url.rstrip("/").rsplit("/", 1)[-1]
-        try:
-            return self._once(method, url, params, authenticate, what, idempotent)
-        except TokenRejected as first:
-            if not authenticate or not self.auth.refresh(self):
-                raise AuthError(first.message, status=first.status, hint=self.auth.rejected_hint) from None
-            log.debug("The portal rejected the token (%s); replaying %s once with a new one.", first.status, what)
-            try:
-                return self._once(method, url, params, authenticate, what, idempotent)
-            except TokenRejected as second:
-                raise AuthError(second.message, status=second.status, hint=self.auth.rejected_hint) from None
+        return self._refreshing(lambda: self._once(method, url, params, authenticate, what, idempotent),
+                                authenticate, what)
 
     def upload(self, url: str, params: Mapping[str, Any], part: FilePart, *, what: str) -> Dict[str, Any]:
         """One multipart POST of *params* and a file (addAttachment), streamed from disk; the checked JSON
         answer. The credential goes in a header only, never in the body (a header does not follow a
         redirect to another origin). A rejected token is refreshed and the upload sent once more, as
         :meth:`call` does: the portal did nothing with a request it refused."""
+        return self._refreshing(lambda: self._once("POST", url, params, True, what, part=part), True, what)
+
+    def _refreshing(self, send: Callable[[], Dict[str, Any]], authenticate: bool, what: str) -> Dict[str, Any]:
+        """*send*, and once more with a new token when the portal rejected the one it was sent with."""
         try:
-            return self._once("POST", url, params, True, what, part=part)
+            return send()
         except TokenRejected as first:
-            if not self.auth.refresh(self):
+            if not authenticate or not self.auth.refresh(self):
                 raise AuthError(first.message, status=first.status, hint=self.auth.rejected_hint) from None
+            log.debug("The portal rejected the token (%s); replaying %s once with a new one.", first.status, what)
             try:
-                return self._once("POST", url, params, True, what, part=part)
+                return send()
             except TokenRejected as second:
                 raise AuthError(second.message, status=second.status, hint=self.auth.rejected_hint) from None
 
